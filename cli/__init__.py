@@ -1,0 +1,1 @@
+"""The ``rnndyn`` command line (installed as ``rnndyn.cli``)."""

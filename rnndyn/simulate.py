@@ -1,0 +1,88 @@
+"""Trajectories of an RNN and their one-step Jacobians (public wrappers)."""
+
+import numpy as np
+
+from rnndyn._kernels import rnn as _k
+from rnndyn._validate import as_array, as_choice, as_int, as_rng
+from rnndyn.inputs import check_inputs
+
+X0_KINDS = ("zero", "random")
+
+
+def initial_state(rnn, x0="zero", *, seed=0, scale=1.0):
+    """An initial state: 'zero', 'random' (N(0, scale²), seeded) or an array of shape (N,)."""
+    if isinstance(x0, str):
+        kind = as_choice(x0, "x0", X0_KINDS)
+        if kind == "zero":
+            return np.zeros(rnn.N)
+        return scale * as_rng(seed).standard_normal(rnn.N)
+    return as_array(x0, "x0", shape=(rnn.N,))
+
+
+def trajectory(rnn, x0, n_steps, inputs=None):
+    """Run the RNN for ``n_steps`` updates from ``x0``.
+
+    Parameters
+    ----------
+    rnn : RNN
+    x0 : array_like, shape (N,)
+    n_steps : int
+        T >= 0; the trajectory is x_0 … x_T.
+    inputs : array_like, shape (T, M), optional
+        u_1 … u_T; zeros when omitted.
+
+    Returns
+    -------
+    X : ndarray, shape (T + 1, N)
+        States x_0 … x_T (h_0 … h_T for the elman form).
+    D : ndarray, shape (T, N)
+        Derivative factors: D[t-1] = σ'(x_{t-1}) (pascanu) or σ'(a_t) (elman),
+        so that the one-step Jacobian is J_t = W diag(D[t-1]) or diag(D[t-1]) W.
+
+    Notes
+    -----
+    States may overflow to inf for unbounded activations (relu, linear) with
+    an expanding W; check ``np.isfinite(X)``.
+    """
+    x0 = as_array(x0, "x0", shape=(rnn.N,))
+    T = as_int(n_steps, "n_steps", minimum=0)
+    u = check_inputs(inputs, T, rnn.M)
+    X = np.empty((T + 1, rnn.N))
+    D = np.empty((T, rnn.N))
+    _k._trajectory(rnn.W, rnn.U, rnn.b, rnn.act_code, rnn.form_code, x0, u, X, D)
+    return X, D
+
+
+def trajectories(rnn, X0, n_steps, inputs=None):
+    """Batch of trajectories from the rows of ``X0`` (B, N).
+
+    ``inputs`` is None, one sequence (T, M) shared by the batch, or (B, T, M).
+    Returns X (B, T+1, N) and D (B, T, N) as in :func:`trajectory`.
+    """
+    X0 = as_array(X0, "X0", ndim=2)
+    if X0.shape[1] != rnn.N:
+        raise ValueError(f"X0 must have shape (B, {rnn.N}), got {X0.shape}")
+    B = X0.shape[0]
+    T = as_int(n_steps, "n_steps", minimum=0)
+    if inputs is None:
+        u = np.zeros((B, T, rnn.M))
+    else:
+        u = as_array(inputs, "inputs")
+        if u.ndim == 2:
+            u = np.broadcast_to(check_inputs(u, T, rnn.M), (B, T, rnn.M))
+        if u.ndim != 3 or u.shape[0] != B or u.shape[1] < T or u.shape[2] != rnn.M:
+            raise ValueError(f"inputs must have shape ({T}, {rnn.M}) or ({B}, {T}, {rnn.M}), "
+                             f"got {u.shape}")
+        u = np.ascontiguousarray(u[:, :T])
+    X = np.empty((B, T + 1, rnn.N))
+    D = np.empty((B, T, rnn.N))
+    _k._trajectories(rnn.W, rnn.U, rnn.b, rnn.act_code, rnn.form_code, X0, u, X, D)
+    return X, D
+
+
+def jacobian(rnn, d):
+    """One-step Jacobian from a derivative factor row ``d`` = D[t-1] (see :func:`trajectory`)."""
+    d = as_array(d, "d", shape=(rnn.N,))
+    J = np.empty((rnn.N, rnn.N))
+    _k._jacobian(rnn.W, rnn.form_code, d, J)
+    return J

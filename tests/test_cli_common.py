@@ -1,0 +1,35 @@
+"""The command-line conventions every command shares."""
+
+from click.testing import CliRunner
+
+from rnndyn.cli.main import COMMANDS, cli
+
+
+def test_help_lists_every_command():
+    res = CliRunner().invoke(cli, ["-h"])
+    assert res.exit_code == 0
+    for name in COMMANDS:
+        assert name in res.output
+
+
+def test_every_command_explains_itself_and_takes_the_common_options():
+    runner = CliRunner()
+    for name in COMMANDS:
+        res = runner.invoke(cli, [name, "-h"])
+        assert res.exit_code == 0, (name, res.output)
+        for opt in ("--out", "--json", "--quiet"):
+            assert opt in res.output, (name, opt)
+        if name != "figure":
+            assert "--seed" in res.output, name
+
+
+def test_unknown_command_exits_2():
+    res = CliRunner().invoke(cli, ["nonsense"])
+    assert res.exit_code == 2
+
+
+def test_figure_unknown_name_is_one_line():
+    res = CliRunner().invoke(cli, ["figure", "no-such-figure"])
+    assert res.exit_code == 2
+    assert res.output.strip().startswith("Error: unknown figure")
+    assert "Traceback" not in res.output
