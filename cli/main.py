@@ -9,6 +9,16 @@ from rnndyn.cli.options import CONTEXT_SETTINGS
 
 # command name -> "module:attribute" inside rnndyn.cli
 COMMANDS = {
+    "gradflow": "gradflow:gradflow",
+    "spectrum": "spectrum:spectrum",
+    "lyapunov": "lyapunov:lyapunov",
+    "bifurcation": "bifurcation:bifurcation",
+    "fixedpoints": "fixedpoints:fixedpoints",
+    "continuation": "continuation:continuation",
+    "basins": "basins:basins",
+    "train": "train:train",
+    "study": "study:study",
+    "surface": "surface:surface",
     "figure": "figure:figure",
 }
 
