@@ -2,6 +2,7 @@
 only when used, so ``rnndyn -h`` stays quick."""
 
 import importlib
+import sys
 
 import click
 
@@ -35,6 +36,25 @@ class LazyGroup(click.Group):
             return None
         module, attr = target.split(":")
         return getattr(importlib.import_module(f"rnndyn.cli.{module}"), attr)
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
+             **extra):
+        """Like click's, but a usage error is one line on stderr (exit 2), not three."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "rnndyn"
+            click.echo(f"Error: {exc.format_message()} (see '{where} -h')", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
 
 
 @click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)

@@ -16,6 +16,22 @@ from rnndyn.figures.style import style_context
 
 # module names inside rnndyn.figures, in the order `figure all` renders them
 RECIPES = (
+    "lyap_convergence",
+    "lyap_gain",
+    "lyap_driven",
+    "lyap_finite_time",
+    "gradnorm_lag",
+    "nonnormal_transient",
+    "spectrum",
+    "clipping_study",
+    "error_surface",
+    "fixedpoints",
+    "continuation",
+    "basins",
+    "neuron_bifurcation",
+    "neuron_wb_plane",
+    "neuron_wb_plane_sigmoid",
+    "basin_crossing",
 )
 
 

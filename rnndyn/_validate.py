@@ -36,7 +36,8 @@ def as_array(value, name, *, ndim=None, shape=None, finite=True, allow_empty=Tru
         raise TypeError(f"{name} must be an array of real numbers, got dtype {arr.dtype}")
     if np.iscomplexobj(arr):
         raise TypeError(f"{name} must be real, got complex values")
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    # np.asarray with order='C' keeps 0-d arrays 0-d (ascontiguousarray makes them 1-d)
+    arr = np.asarray(arr, dtype=np.float64, order="C")
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name} must have {ndim} dimension(s), got shape {arr.shape}")
     if shape is not None:

@@ -33,3 +33,416 @@ def trajectory(W, U, b, act, form, x0, u):
 def jacobian(W, form, d):
     """Twin of rnndyn._kernels.rnn._jacobian."""
     return W @ np.diag(d) if form == 0 else np.diag(d) @ W
+
+
+# ---- bifurcation (one neuron)
+
+def orbits(w, b, act, x0, n_transient, n_record):
+    """Twin of rnndyn._kernels.orbit._orbits (every step iterated): returns X (P, n_record)."""
+    name = NAMES[act]
+    P = len(w)
+    X = np.empty((P, n_record))
+    for i in range(P):
+        x = float(x0[i])
+        for _ in range(n_transient):
+            x = w[i] * float(sigma(name, x)) + b[i]
+        for r in range(n_record):
+            x = w[i] * float(sigma(name, x)) + b[i]
+            X[i, r] = x
+    return X
+
+
+def classify_orbits(X, rtol, atol, escape, max_period):
+    """Twin of rnndyn._kernels.orbit._classify_orbits: returns period (P,) int64."""
+    P, R = X.shape
+    period = np.zeros(P, dtype=np.int64)
+    for i in range(P):
+        row = X[i]
+        if not np.all(np.isfinite(row)) or abs(row[-1]) > escape:
+            period[i] = -1
+            continue
+        for p in range(1, min(max_period, R - 1) + 1):
+            if np.all(np.abs(row[p:] - row[:-p]) <= atol + rtol * np.abs(row[p:])):
+                period[i] = p
+                break
+    return period
+
+
+# ---- bptt
+
+def _sigma2(name, p):
+    """σ''(p) (relu and linear: 0)."""
+    if name == "tanh":
+        t = np.tanh(p)
+        return -2.0 * t * (1.0 - t * t)
+    if name == "sigmoid":
+        s = sigma("sigmoid", p)
+        return s * (1.0 - s) * (1.0 - 2.0 * s)
+    return np.zeros_like(p)
+
+
+def bptt(W, U, b, V, c, act, form, loss, labels, targets, u, err_rule, err_tol,
+         omega_mode, alpha):
+    """Twin of rnndyn._kernels.bptt._bptt, one sequence at a time.
+
+    Returns (gW, gU, gb, gV, gc, wrong, E, omega). loss 0 = CE at labelled steps
+    (labels (T, B), -1 = none), 1 = squared error at T (targets (B, K)); omega_mode
+    0 off, 1 sum, 2 mean.
+    """
+    name = NAMES[act]
+    T, B, M = u.shape
+    N, K = W.shape[0], V.shape[0]
+    n_lab = B * K if loss == 1 else max(int(np.sum(labels >= 0)), 1)
+    gW, gU, gb = np.zeros((N, N)), np.zeros((N, M)), np.zeros(N)
+    gV, gc = np.zeros((K, N)), np.zeros(K)
+    wrong = np.zeros(B, dtype=bool)
+    E = 0.0
+    omega = 0.0
+    for s in range(B):
+        # forward: p_t = W r_{t-1} + U u_t + b, r_t = σ(p_t); r_0 = σ(0) (pascanu) or 0
+        r = [sigma(name, np.zeros(N)) if form == 0 else np.zeros(N)]
+        p = [np.zeros(N)]
+        for t in range(1, T + 1):
+            p.append(W @ r[t - 1] + U @ u[t - 1, s] + b)
+            r.append(sigma(name, p[t]))
+        # output errors dE/dy_t
+        e = [np.zeros(K) for _ in range(T + 1)]
+        for t in range(1, T + 1):
+            y = V @ r[t] + c
+            if loss == 0 and labels[t - 1, s] >= 0:
+                lab = labels[t - 1, s]
+                prob = np.exp(y - y.max()) / np.sum(np.exp(y - y.max()))
+                E += -np.log(prob[lab]) / n_lab
+                onehot = np.zeros(K)
+                onehot[lab] = 1.0
+                e[t] = (prob - onehot) / n_lab
+                wrong[s] |= np.argmax(y) != lab
+            elif loss == 1 and t == T:
+                diff = y - targets[s]
+                E += np.sum(diff ** 2) / n_lab
+                e[t] = 2.0 * diff / n_lab
+                err = diff ** 2 if err_rule == 0 else np.abs(diff)
+                wrong[s] |= bool(np.any(err > err_tol))
+        # backward: δr_t = dE/dr_t, g_t = dE/dp_t
+        g = [None] * (T + 2)
+        dr = [None] * (T + 2)
+        g[T + 1] = np.zeros(N)
+        for t in range(T, 0, -1):
+            dr[t] = V.T @ e[t] + W.T @ g[t + 1]
+            g[t] = dr[t] * dsigma(name, p[t])
+            gW += np.outer(g[t], r[t - 1])
+            gU += np.outer(g[t], u[t - 1, s])
+            gb += g[t]
+            gV += np.outer(e[t], r[t])
+            gc += e[t]
+        # regulariser with explicit Jacobians of the state x (pascanu) or h (elman)
+        terms, grads = [], []
+        for k in range(T):
+            if form == 0:
+                delta = g[k + 1]                                  # dE/dx_{k+1}
+                J = W @ np.diag(dsigma(name, p[k]))               # ∂x_{k+1}/∂x_k
+            else:
+                delta = dr[k + 1]                                 # dE/dh_{k+1}
+                J = np.diag(dsigma(name, p[k + 1])) @ W           # ∂h_{k+1}/∂h_k
+            v = delta @ J
+            nd, nv = np.linalg.norm(delta), np.linalg.norm(v)
+            if nd == 0.0:
+                continue
+            terms.append((nv / nd - 1.0) ** 2)
+            dnv = np.zeros((N, N))
+            if nv > 0.0:
+                if form == 0:
+                    dnv = np.outer(delta, v * dsigma(name, p[k])) / nv
+                else:
+                    d1, d2 = dsigma(name, p[k + 1]), _sigma2(name, p[k + 1])
+                    dnv = (np.outer(delta * d1, v)
+                           + np.outer(delta * d2 * (W @ v), r[k])) / nv
+            grads.append(2.0 * (nv / nd - 1.0) / nd * dnv)
+        if omega_mode and terms:
+            scale = 1.0 / len(terms) if omega_mode == 2 else 1.0
+            omega += scale * sum(terms) / B
+            gW += alpha * scale * sum(grads) / B
+    return gW, gU, gb, gV, gc, wrong, E, omega
+
+
+def evaluate(W, U, b, V, c, act, form, loss, labels, targets, u, err_rule, err_tol):
+    """Twin of rnndyn._kernels.bptt._evaluate: (wrong (B,), E)."""
+    out = bptt(W, U, b, V, c, act, form, loss, labels, targets, u, err_rule, err_tol, 0, 0.0)
+    return out[5], out[6]
+
+
+# ---- basins / fixed points
+
+def map_residual_jacobian(W, c, act, form, x):
+    """Twin of rnndyn._kernels.fixedpoints._residual_jacobian: (F(x) − x, ∂F/∂x)."""
+    name = NAMES[act]
+    if form == 0:  # pascanu: F = W σ(x) + c
+        return W @ sigma(name, x) + c - x, W @ np.diag(dsigma(name, x))
+    a = W @ x + c  # elman: F = σ(W x + c)
+    return sigma(name, a) - x, np.diag(dsigma(name, a)) @ W
+
+
+def map_dfdp(W, c, WB, cB, act, form, x):
+    """Twin of rnndyn._kernels.fixedpoints._dfdp: ∂F/∂p for W = WA + p WB, c = cA + p cB."""
+    name = NAMES[act]
+    if form == 0:
+        return WB @ sigma(name, x) + cB
+    return dsigma(name, W @ x + c) * (WB @ x + cB)
+
+
+def map_step(W, c, act, form, x):
+    """F(x) for one state."""
+    r, _ = map_residual_jacobian(W, c, act, form, x)
+    return x + r if form == 0 else sigma(NAMES[act], W @ x + c)
+
+
+def settle(W, c, act, form, x0, max_steps, max_period, tol, bound):
+    """Twin of rnndyn._kernels.basins._settle: (period, steps, representative).
+
+    Keeps the whole orbit; the anchor is the state at index ``a``, renewed
+    every max_period steps, or at once after a slow spiral mistaken for a cycle.
+    """
+    xs = [np.array(x0, dtype=float)]
+    a = 0
+    sep = max(1e-8, 1e3 * tol)
+    for t in range(1, max_steps + 1):
+        x = map_step(W, c, act, form, xs[-1])
+        if not np.all(np.abs(x) <= bound):
+            return -1, t, None
+        xs.append(x)
+        big = max(1.0, np.max(np.abs(x)))
+        p = t - a
+        if np.max(np.abs(x - xs[-2])) <= tol * big:
+            return 1, t, x
+        if np.max(np.abs(x - xs[a])) <= tol * big:
+            if p > 1 and np.max(np.abs(x - xs[-2])) <= sep * big:
+                a = t
+                continue
+            cycle = [x]
+            for _ in range(p - 1):
+                cycle.append(map_step(W, c, act, form, cycle[-1]))
+            rep = cycle[0]
+            for y in cycle[1:]:
+                for i in range(len(y)):
+                    if abs(y[i] - rep[i]) > sep * max(1.0, abs(rep[i])):
+                        if y[i] < rep[i]:
+                            rep = y
+                        break
+            return p, t, rep
+        if p == max_period:
+            a = t
+    return 0, max_steps, None
+
+
+def basin_grid(W, c, act, form, base, e1, e2, xs, ys, max_steps, max_period, tol, bound):
+    """Twin of rnndyn._kernels.basins._basin_grid: period, steps (ny, nx), rep (ny, nx, N)."""
+    ny, nx, N = len(ys), len(xs), len(base)
+    period = np.zeros((ny, nx), dtype=np.int64)
+    steps = np.zeros((ny, nx), dtype=np.int64)
+    rep = np.full((ny, nx, N), np.nan)
+    for i in range(ny):
+        for j in range(nx):
+            p, t, r = settle(W, c, act, form, base + xs[j] * e1 + ys[i] * e2,
+                             max_steps, max_period, tol, bound)
+            period[i, j], steps[i, j] = p, t
+            if r is not None:
+                rep[i, j] = r
+    return period, steps, rep
+
+
+def match_attractors(period, rep, att_period, att_points, tol, labels):
+    """Twin of rnndyn._kernels.basins._match: returns the updated labels."""
+    labels = labels.copy()
+    for i in range(period.shape[0]):
+        for j in range(period.shape[1]):
+            if period[i, j] <= 0:
+                continue
+            for k in range(len(att_period)):
+                if att_period[k] == period[i, j] and \
+                        np.max(np.abs(rep[i, j] - att_points[k])) <= tol:
+                    labels[i, j] = k
+                    break
+    return labels
+
+
+# ---- gradflow
+
+def backward_products(W, form, D):
+    """Twin of rnndyn._kernels.gradflow._backward_products, unscaled (small cases only).
+
+    Returns the list of products P[ℓ] = ∂x_T/∂x_{T-ℓ} = J_T … J_{T-ℓ+1}, ℓ = 0 … T,
+    and their spectral and Frobenius norms from full SVDs.
+    """
+    T, N = D.shape
+    P = [np.eye(N)]
+    for lag in range(1, T + 1):
+        k = T - lag
+        P.append(P[-1] @ jacobian(W, form, D[k]))
+    sv = np.array([np.linalg.svd(p, compute_uv=False)[0] for p in P])
+    fro = np.array([np.sqrt(np.sum(p * p)) for p in P])
+    return P, sv, fro
+
+
+def log_norms_renormalised(W, form, D):
+    """The naive NumPy loop the benchmark compares with: one SVD per lag, renormalised.
+
+    Returns ln ‖∂x_T/∂x_{T-ℓ}‖₂ for ℓ = 0 … T.
+    """
+    T, N = D.shape
+    P = np.eye(N)
+    log_scale = 0.0
+    out = [0.0]
+    for lag in range(1, T + 1):
+        P = P @ jacobian(W, form, D[T - lag])
+        s = np.linalg.svd(P, compute_uv=False)[0]
+        if s == 0.0:
+            out.extend([-np.inf] * (T + 1 - lag))
+            break
+        log_scale += np.log(s)
+        P = P / s
+        out.append(log_scale)
+    return np.array(out)
+
+
+def top_eig_tridiag(alpha, beta, m):
+    """Twin of _top_eig_tridiag and _top_vec_tridiag: the largest eigenpair of the m×m
+    symmetric tridiagonal matrix (diagonal alpha[:m], off-diagonal beta[:m-1])."""
+    T = np.diag(alpha[:m]) + np.diag(beta[:m - 1], 1) + np.diag(beta[:m - 1], -1)
+    vals, vecs = np.linalg.eigh(T)
+    return vals[-1], vecs[:, -1]
+
+
+def transport(W, form, D, delta):
+    """Twin of rnndyn._kernels.gradflow._transport: ln ‖δᵀ ∂x_T/∂x_{T-ℓ}‖, ℓ = 0 … T."""
+    T, N = D.shape
+    v = np.array(delta, dtype=float)
+    log_scale = np.log(np.linalg.norm(v))
+    v = v / np.linalg.norm(v)
+    out = [log_scale]
+    for lag in range(1, T + 1):
+        v = v @ jacobian(W, form, D[T - lag])
+        n = np.linalg.norm(v)
+        if n == 0.0:
+            out.extend([-np.inf] * (T + 1 - lag))
+            break
+        log_scale += np.log(n)
+        v = v / n
+        out.append(log_scale)
+    return np.array(out)
+
+
+# ---- surface
+
+def surface_loss_grad(w, b, x0, n_steps, target, act):
+    """Twin of rnndyn._kernels.surface._loss_grad, by BPTT (reverse mode) instead of
+    the kernel's forward mode: returns (L, dL/dw, dL/db, x_T)."""
+    name = NAMES[act]
+    xs = [float(x0)]
+    for _ in range(n_steps):
+        xs.append(w * float(sigma(name, xs[-1])) + b)
+    y = float(sigma(name, xs[-1]))
+    loss = (y - target) ** 2
+    delta = 2.0 * (y - target) * float(dsigma(name, xs[-1]))  # dL/dx_T
+    gw = gb = 0.0
+    for t in range(n_steps, 0, -1):  # x_t = w σ(x_{t-1}) + b
+        gw += delta * float(sigma(name, xs[t - 1]))
+        gb += delta
+        delta = delta * w * float(dsigma(name, xs[t - 1]))
+    return loss, gw, gb, xs[-1]
+
+
+def surface_points(w, b, x0, n_steps, target, act):
+    """Twin of _surface_points: (n, 4) rows (L, dL/dw, dL/db, x_T)."""
+    return np.array([surface_loss_grad(wi, bi, x0, n_steps, target, act)
+                     for wi, bi in zip(w, b)]).reshape(len(w), 4)
+
+
+def surface_clip(gw, gb, clip, threshold):
+    """Twin of _clip2: 0 none, 1 norm (torch clip_grad_norm_), 2 value."""
+    g = np.array([gw, gb])
+    if clip == 1:
+        coef = threshold / (np.linalg.norm(g) + 1e-6)
+        if coef < 1.0:
+            return g[0] * coef, g[1] * coef, True
+    elif clip == 2:
+        c = np.clip(g, -threshold, threshold)
+        return c[0], c[1], bool(np.any(c != g))
+    return gw, gb, False
+
+
+def surface_bisect(w0, b0, w1, b1, x0, n_steps, target, act, tol, K):
+    """Twin of _bisect_jumps: per segment the list of midpoints (w, b, L, gw, gb) and the
+    final bracket (s_lo, s_hi, L_lo, L_hi)."""
+    points, brackets = [], []
+    for p0, p1 in zip(np.column_stack([w0, b0]), np.column_stack([w1, b1])):
+        lo, hi = 0.0, 1.0
+        L_lo = surface_loss_grad(p0[0], p0[1], x0, n_steps, target, act)[0]
+        L_hi = surface_loss_grad(p1[0], p1[1], x0, n_steps, target, act)[0]
+        pts = []
+        while (hi - lo) * np.linalg.norm(p1 - p0) > tol and len(pts) < K:
+            m = (lo + hi) / 2
+            p = p0 + m * (p1 - p0)
+            L, gw, gb, _ = surface_loss_grad(p[0], p[1], x0, n_steps, target, act)
+            pts.append((p[0], p[1], L, gw, gb))
+            if abs(L - L_lo) >= abs(L_hi - L):
+                hi, L_hi = m, L
+            else:
+                lo, L_lo = m, L
+        points.append(np.array(pts).reshape(-1, 5))
+        brackets.append((lo, hi, L_lo, L_hi))
+    return points, np.array(brackets).reshape(-1, 4)
+
+
+def surface_descend(w0, b0, x0, n_steps, target, act, lr, clip, threshold, steps):
+    """Twin of _descend: (n, steps+1, 5) rows (w, b, L, |grad|, clipped)."""
+    out = np.zeros((len(w0), steps + 1, 5))
+    for i, (w, b) in enumerate(zip(w0, b0)):
+        for t in range(steps + 1):
+            L, gw, gb, _ = surface_loss_grad(w, b, x0, n_steps, target, act)
+            cw, cb, clipped = surface_clip(gw, gb, clip, threshold)
+            out[i, t] = (w, b, L, np.hypot(gw, gb), float(clipped))
+            if np.isfinite(cw) and np.isfinite(cb):
+                w, b = w - lr * cw, b - lr * cb
+    return out
+
+
+# ---- lyapunov
+
+def qr_lyapunov(W, form, D, Q0, transient):
+    """Twin of rnndyn._kernels.lyapunov._qr_lyapunov with a QR every step.
+
+    Returns the exponents in column order (mean of log|R_jj| after the transient);
+    |R_jj| <= N·u·||p_j|| counts as 0 (log = -inf), as in the kernel.
+    """
+    Q = np.array(Q0, dtype=float)
+    N = Q.shape[0]
+    acc = np.zeros(Q.shape[1])
+    for t in range(D.shape[0]):
+        J = W @ np.diag(D[t]) if form == 0 else np.diag(D[t]) @ W
+        P = J @ Q
+        Q, R = np.linalg.qr(P)
+        r = np.abs(np.diag(R))
+        r[r <= N * 2.0 ** -53 * np.linalg.norm(P, axis=0)] = 0.0  # rounding floor
+        if t >= transient:
+            with np.errstate(divide="ignore"):
+                acc += np.log(r)
+    return acc / (D.shape[0] - transient)
+
+
+def largest_lyapunov(W, form, D, v0, transient):
+    """Twin of rnndyn._kernels.lyapunov._largest_lyapunov: the vector method."""
+    v = np.array(v0, dtype=float)
+    acc = 0.0
+    for t in range(D.shape[0]):
+        J = W @ np.diag(D[t]) if form == 0 else np.diag(D[t]) @ W
+        y = J @ v
+        n = np.linalg.norm(y)
+        if t >= transient:
+            acc += np.log(n)
+        v = y / n
+    return acc / (D.shape[0] - transient)
+
+
+def qr_lyapunov_batch(W, form, D, Q0, transient):
+    """Twin of rnndyn._kernels.lyapunov._qr_lyapunov_batch: one QR run per member."""
+    return np.array([qr_lyapunov(W[b], form, D[b], Q0[b], transient) for b in range(len(W))])

@@ -33,3 +33,15 @@ def test_figure_unknown_name_is_one_line():
     assert res.exit_code == 2
     assert res.output.strip().startswith("Error: unknown figure")
     assert "Traceback" not in res.output
+
+
+def test_click_usage_errors_are_one_line():
+    res = CliRunner().invoke(cli, ["spectrum", "--n", "abc"])
+    assert res.exit_code == 2
+    lines = [l for l in res.output.splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: Invalid value for '--n'")
+
+
+def test_help_exits_0_through_the_group():
+    res = CliRunner().invoke(cli, ["--version"])
+    assert res.exit_code == 0 and "rnndyn" in res.output

@@ -1,0 +1,230 @@
+"""Lyapunov spectra: rnndyn's QR kernels against QR-every-step loops in NumPy,
+PyTorch (CPU) and JAX (if installed), on the same trajectory.
+
+Cases (issue 3):
+* full spectrum, random tanh RNN, g = 2, N = 256, 1,000 steps after 100 transient;
+  every exponent must lie within 1e-6 of the NumPy QR-every-step result;
+* top 10 exponents, N = 1,000, 2,000 steps after 100 transient;
+* numba compile time on a cold cache and load time on a warm cache.
+
+Flop model of the QR-every-step method per step: dgeqrf (4/3)N³ + applying Q
+and the Jacobian 2N³ = 3.33N³ (the issue's "arithmetic floor", 62 GFLOP for
+case 1). "fraction of peak" = (that count / time) / (dgemm rate at N measured
+in the same run, best of 1 and 2 threads).
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from run import Case
+
+TITLE = "Lyapunov spectra (QR method): rnndyn vs NumPy / PyTorch / JAX loops"
+
+
+def _numpy_threads(n):
+    """Set the thread count of NumPy's bundled OpenBLAS (ctypes; None if not found)."""
+    import ctypes
+    import glob
+    libdir = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
+    for path in glob.glob(os.path.join(libdir, "libscipy_openblas*")):
+        lib = ctypes.CDLL(path)
+        for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads"):
+            if hasattr(lib, name):
+                getattr(lib, name)(int(n))
+                return True
+    return False
+
+
+def _timed(fn, repeat, long_run=20.0):
+    """Best wall time of ``repeat`` calls (callers warm up themselves); a call that
+    takes longer than ``long_run`` seconds is not repeated."""
+    best, out = np.inf, None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+        if best > long_run:
+            break
+    return best, out
+
+
+def numpy_qr(W, D, k, transient):
+    N = W.shape[0]
+    Q = np.linalg.qr(np.random.default_rng(0).standard_normal((N, k)))[0]
+    acc = np.zeros(k)
+    for t in range(D.shape[0]):
+        Q, R = np.linalg.qr(W @ (D[t][:, None] * Q))
+        if t >= transient:
+            acc += np.log(np.abs(np.diag(R)))
+    return np.sort(acc / (D.shape[0] - transient))[::-1]
+
+
+def torch_qr(W, D, k, transient, threads):
+    import torch
+    torch.set_num_threads(threads)
+    N = W.shape[0]
+    Wt, Dt = torch.from_numpy(W.copy()), torch.from_numpy(D.copy())
+    Q = torch.from_numpy(np.linalg.qr(np.random.default_rng(0).standard_normal((N, k)))[0])
+    acc = torch.zeros(k, dtype=torch.float64)
+    for t in range(D.shape[0]):
+        Q, R = torch.linalg.qr(Wt @ (Dt[t][:, None] * Q))
+        if t >= transient:
+            acc += torch.log(torch.abs(torch.diagonal(R)))
+    return np.sort(acc.numpy() / (D.shape[0] - transient))[::-1]
+
+
+def jax_qr_factory(W, D, k, transient):
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    N = W.shape[0]
+    Q0 = jnp.asarray(np.linalg.qr(np.random.default_rng(0).standard_normal((N, k)))[0])
+    Wj, Dj = jnp.asarray(W), jnp.asarray(D)
+    mask = jnp.asarray(np.arange(D.shape[0]) >= transient, dtype=jnp.float64)
+
+    def run(Q, Dj, mask):
+        def step(carry, inp):
+            Q, acc = carry
+            d, m = inp
+            Q, R = jnp.linalg.qr(Wj @ (d[:, None] * Q))
+            return (Q, acc + m * jnp.log(jnp.abs(jnp.diagonal(R)))), None
+        (Q, acc), _ = jax.lax.scan(step, (Q, jnp.zeros(k)), (Dj, mask))
+        return acc
+
+    # compiled ahead of time, so that no extra full run is needed to warm up
+    compiled = jax.jit(run).lower(Q0, Dj, mask).compile()
+
+    def call():
+        acc = np.asarray(compiled(Q0, Dj, mask).block_until_ready())
+        return np.sort(acc / (D.shape[0] - transient))[::-1]
+    return call
+
+
+def gemm_rate(N, threads):
+    """dgemm GFLOP/s at N x N (SciPy's BLAS, the one the kernels use)."""
+    from scipy.linalg.blas import dgemm
+    from rnndyn.lyapunov import blas_threads
+    a = np.asfortranarray(np.random.default_rng(0).standard_normal((N, N)))
+    with blas_threads(threads):
+        dgemm(1.0, a, a)
+        # best single call over about a second: on a shared machine the mean
+        # measures the other jobs, the best call measures the hardware
+        best, t_end = np.inf, time.perf_counter() + 1.0
+        while time.perf_counter() < t_end:
+            t0 = time.perf_counter()
+            dgemm(1.0, a, a)
+            best = min(best, time.perf_counter() - t0)
+    return 2 * N ** 3 / best / 1e9
+
+
+def spectrum_case(title, N, k, steps, transient, quick, repeat, rnndyn_threads=(1,)):
+    from rnndyn import lyapunov as ly
+    from rnndyn.models import make_rnn
+    from rnndyn.simulate import initial_state, trajectory
+    rnn = make_rnn(N, gain=2.0, seed=0)
+    x0 = initial_state(rnn, "random", seed=1)
+    _, D = trajectory(rnn, x0, transient + steps)
+    case = Case(title, baselines=[])
+    flops = (4.0 / 3.0 + 2.0) * N ** 3 * (steps + transient) if k == N else \
+        (4.0 * N * k * k + 2.0 * N * N * k) * (steps + transient)
+    peak = max(gemm_rate(N, 1), gemm_rate(N, 2))
+    case.notes.append(f"dgemm peak at N={N} (SciPy BLAS, best of 1/2 threads, now): "
+                      f"{peak:.1f} GFLOP/s; QR-every-step flop model {flops / 1e9:.1f} GFLOP")
+
+    def add(name, seconds, lam, ref, extra=""):
+        err = np.max(np.abs(lam - ref)) if ref is not None else 0.0
+        frac = flops / seconds / 1e9 / peak
+        case.add(name, seconds, f"max|Δλ| {err:.1e}  {100 * frac:5.1f}% of peak {extra}")
+        return err
+
+    _numpy_threads(2)
+    t, ref = _timed(lambda: numpy_qr(rnn.W, D, k, transient), repeat)
+    add("NumPy QR every step (2 threads)", t, ref, None, "(reference)")
+    case.baselines.append("NumPy QR every step (2 threads)")
+    _numpy_threads(1)
+    t, lam = _timed(lambda: numpy_qr(rnn.W, D, k, transient), repeat)
+    add("NumPy QR every step (1 thread)", t, lam, ref)
+    case.baselines.append("NumPy QR every step (1 thread)")
+    _numpy_threads(os.cpu_count() or 1)
+    try:
+        import torch  # noqa: F401
+        for th in (1, 2):
+            name = f"PyTorch CPU QR every step ({th} thread{'s' * (th > 1)})"
+            t, lam = _timed(lambda: torch_qr(rnn.W, D, k, transient, th), repeat)
+            add(name, t, lam, ref)
+            case.baselines.append(name)
+    except ImportError:
+        case.notes.append("PyTorch not installed")
+    try:
+        fn = jax_qr_factory(rnn.W, D, k, transient)
+        t, lam = _timed(fn, repeat)
+        add("JAX jit(scan) QR every step", t, lam, ref)
+        case.baselines.append("JAX jit(scan) QR every step")
+    except ImportError:
+        case.notes.append("JAX not installed")
+    best = min(s for m, s, _ in case.rows)
+    for threads in rnndyn_threads:
+        ly.BLAS_THREADS = threads
+        for reortho in (1, "auto"):
+            run = lambda: ly.lyapunov_spectrum(rnn, x0, steps, k=k, transient=transient,  # noqa
+                                               reortho=reortho, history=False)
+            run()  # compile / warm up
+            t, res = _timed(run, repeat)
+            err = add(f"rnndyn reortho={reortho} ({threads} BLAS thread{'s' * (threads > 1)})",
+                      t, res.exponents, ref, f"interval {res.meta['mean_interval']:.2f}")
+            if reortho == "auto":
+                case.notes.append(f"rnndyn auto, {threads} thread(s): {best / t:.2f}x the best "
+                                  f"baseline; max|Δλ| {err:.1e} "
+                                  f"({'within' if err <= 1e-6 else 'NOT within'} 1e-6)")
+    ly.BLAS_THREADS = 1
+    case.baselines = [min(case.baselines, key=lambda b: dict((m, s) for m, s, _ in
+                                                              case.rows)[b])]
+    case.target = ">= 3x faster than the best baseline (column 'vs …'), every |Δλ| <= 1e-6"
+    return case
+
+
+_COMPILE_SNIPPET = """
+import time, numpy as np
+t0 = time.perf_counter()
+from rnndyn.lyapunov import lyapunov_spectrum, largest_lyapunov
+from rnndyn.models import make_rnn
+rnn = make_rnn(8, gain=2.0, seed=0)
+t1 = time.perf_counter()
+lyapunov_spectrum(rnn, np.ones(8), 20, transient=5)
+largest_lyapunov(rnn, np.ones(8), 20, transient=5)
+print(t1 - t0, time.perf_counter() - t1)
+"""
+
+
+def compile_case():
+    case = Case("numba compile (cold cache) and load (warm cache): import, first calls",
+                baselines=[])
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        for label in ("cold cache: compile", "warm cache: load"):
+            out = subprocess.run([sys.executable, "-c", _COMPILE_SNIPPET], env=env,
+                                 capture_output=True, text=True, check=True).stdout.split()
+            imp, first = float(out[0]), float(out[1])
+            case.add(f"{label} (first spectrum + vector call)", first,
+                     f"import rnndyn.lyapunov {imp:.2f} s")
+    return case
+
+
+def run(quick):
+    repeat = 1 if quick else 2
+    if quick:
+        cases = [spectrum_case("full spectrum, tanh g=2, N=64, 200 steps (quick)",
+                               64, 64, 200, 20, quick, repeat, rnndyn_threads=(1, 2))]
+    else:
+        cases = [spectrum_case("full spectrum, random tanh RNN g=2, N=256, "
+                               "1000 steps after 100 transient", 256, 256, 1000, 100,
+                               quick, repeat),
+                 spectrum_case("top 10 exponents, N=1000, 2000 steps after 100 transient",
+                               1000, 10, 2000, 100, quick, repeat, rnndyn_threads=(1, 2))]
+    cases.append(compile_case())
+    return cases

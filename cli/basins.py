@@ -1,0 +1,96 @@
+"""``rnndyn basins``: basins of attraction on a grid of initial states."""
+
+import click
+
+from rnndyn.cli.fixedpoints import U_HELP, constant_input, parse_vector
+from rnndyn.cli.options import (CONTEXT_SETTINGS, cli_errors, common_options, emit,
+                                model_options, output_paths, save_outputs)
+
+
+def _range(text, name):
+    try:
+        lo, hi = (float(v) for v in text.split(":"))
+    except ValueError:
+        raise ValueError(f"{name} must be LOW:HIGH, got {text!r}") from None
+    return lo, hi
+
+
+def _defaults(**values):
+    """Per-command defaults for the shared model options (a 2-neuron map here)."""
+    def apply(f):
+        for p in f.__click_params__:
+            if p.name in values:
+                p.default = values[p.name]
+        return f
+    return apply
+
+
+@click.command(context_settings=CONTEXT_SETTINGS)
+@_defaults(n=2, gain=2.0)
+@model_options
+@click.option("--u", "u", default=None, help=U_HELP)
+@click.option("--xlim", default="-3:3", help="Range LOW:HIGH along the first axis.")
+@click.option("--ylim", default="-3:3", help="Range LOW:HIGH along the second axis (N >= 2).")
+@click.option("--grid", type=click.IntRange(min=2), default=200,
+              help="Cells per axis (grid × grid; grid cells for one neuron).")
+@click.option("--axes", default="0,1",
+              help="The two units spanning the slice 'i,j' (others fixed at --base).")
+@click.option("--base", default=None,
+              help="Base point of the slice: N comma-separated numbers [default: zeros].")
+@click.option("--max-steps", type=click.IntRange(min=1), default=2000,
+              help="Iterations before a cell counts as unsettled.")
+@click.option("--max-period", type=click.IntRange(min=1), default=16,
+              help="Longest cycle looked for.")
+@common_options
+@cli_errors
+def basins(**opts):
+    """Label a grid of initial states by the attractor each reaches (fixed point,
+    p-cycle, divergence) and extract the basin boundary.
+
+    For one neuron the grid is a line over --xlim; for two a plane; for more a
+    2-D slice through --base spanned by the units --axes.
+
+    Writes basins.npz/.json and basins.<format> to --out.
+
+    --json prints {attractors: [{label, kind ('fixed point' or 'cycle'),
+    period, x, cycle, cells, max_multiplier}], label_counts: {label: cells,
+    divergence, unsettled}, boundary_cells, grid [ny, nx], model, files}.
+    """
+    import numpy as np
+    from rnndyn.basins import basins as run
+    from rnndyn.cli.options import build_model, progress
+    from rnndyn.figures import basins as recipe
+    from rnndyn.figures.style import style_context
+    paths = output_paths(opts["out"], "basins", opts["fmt"], opts["overwrite"])
+    rnn = build_model(opts)
+    u = constant_input(opts["u"], rnn)
+    try:
+        axes = tuple(int(v) for v in opts["axes"].split(","))
+    except ValueError:
+        raise ValueError(f"--axes must be two integers 'i,j', got {opts['axes']!r}") from None
+    base = parse_vector(opts["base"], "--base")
+    quiet = opts["quiet"] or opts["as_json"]
+    rows = opts["grid"] if rnn.N > 1 else 1
+    with progress(rows, quiet=quiet, label="basins (grid rows)") as advance:
+        result = run(rnn, u, xlim=_range(opts["xlim"], "--xlim"),
+                     ylim=_range(opts["ylim"], "--ylim"), nx=opts["grid"],
+                     axes=axes if rnn.N > 1 else axes[:1], base=base,
+                     max_steps=opts["max_steps"], max_period=opts["max_period"],
+                     callback=advance)
+    with style_context():
+        fig = recipe.plot(result)
+    files = save_outputs(result, fig, paths, opts["overwrite"])
+    counts = result.label_counts()
+    payload = {"attractors": result.attractors, "label_counts": counts,
+               "boundary_cells": int(np.count_nonzero(result.boundary)),
+               "grid": list(result.labels.shape), "model": rnn.describe(), "files": files}
+    lines = [f"{len(result.attractors)} attractor(s) on a {result.labels.shape[0]}×"
+             f"{result.labels.shape[1]} grid"]
+    for a in result.attractors:
+        kind = "fixed point" if a["period"] == 1 else f"{a['period']}-cycle"
+        lines.append(f"  {a['label']}: {kind:12s} {a['cells']} cells  "
+                     f"max |multiplier| {a['max_multiplier']:.3g}")
+    lines.append(f"  divergence: {counts['divergence']} cells, unsettled: "
+                 f"{counts['unsettled']} cells")
+    lines += [f"wrote {f}" for f in files]
+    emit(payload, as_json=opts["as_json"], quiet=opts["quiet"], lines=lines)

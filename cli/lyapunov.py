@@ -1,0 +1,118 @@
+"""``rnndyn lyapunov``: the Lyapunov spectrum of an RNN (QR method)."""
+
+import click
+
+from rnndyn.cli.options import (CONTEXT_SETTINGS, cli_errors, common_options, emit,
+                                model_options, output_paths, save_outputs, trajectory_options)
+
+
+def _reortho(text):
+    """'auto' or a positive integer, from the --reortho string."""
+    t = str(text).strip().lower()
+    if t == "auto":
+        return "auto"
+    try:
+        value = int(t)
+    except ValueError:
+        raise ValueError(f"--reortho must be 'auto' or an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise ValueError(f"--reortho must be 'auto' or an integer >= 1, got {value}")
+    return value
+
+
+@click.command(context_settings=CONTEXT_SETTINGS)
+@model_options
+@trajectory_options(steps=1000, x0="random")
+@click.option("--transient", type=int, default=100,
+              help="Steps run before averaging (their growth is discarded).")
+@click.option("--k", "k", type=int, default=None,
+              help="Number of exponents (the top k) [default: all N].")
+@click.option("--reortho", default="auto",
+              help="Steps between QR re-orthonormalisations: an integer (1 = every step) "
+                   "or 'auto' (adaptive, keeps the rounding error of each block below 1e-8).")
+@click.option("--window", type=int, default=None,
+              help="Also compute finite-time exponents over windows of this many steps.")
+@common_options
+@cli_errors
+def lyapunov(**opts):
+    """Lyapunov exponents (natural log per step) of the RNN along a trajectory of
+    --steps updates after --transient, by the QR (Benettin) method.
+
+    λ_i > 0: perturbations, and gradients through that many steps, grow like
+    e^{λ_i t}; λ_i < 0: they vanish. -inf marks directions that are annihilated
+    exactly (σ' = 0). The initial state defaults to a seeded random one (the zero
+    state of a bias-free network is a fixed point).
+
+    Writes lyapunov.npz/.json and lyapunov.<format> (convergence and spectrum) to
+    --out; with --window also lyapunov-finite-time.npz/.json.
+
+    --json prints {exponents (descending), sum, kaplan_yorke_dimension,
+    n_positive, n_steps, transient, k, reortho, mean_interval,
+    rounding_error_estimate, finite_time (null, or {window, n_windows, mean,
+    std} of the top exponent), model, files}.
+    """
+    import os
+    from rnndyn.cli.options import build_inputs, build_model, build_x0, progress
+    from rnndyn.figures import lyap_convergence as recipe
+    from rnndyn.figures.style import style_context
+    from rnndyn.io import check_target
+    from rnndyn.lyapunov import finite_time_exponents, lyapunov_spectrum
+    paths = output_paths(opts["out"], "lyapunov", opts["fmt"], opts["overwrite"])
+    ft_stem = os.path.join(opts["out"], "lyapunov-finite-time")
+    if opts["window"] is not None:
+        for ext in (".npz", ".json"):
+            check_target(ft_stem + ext, opts["overwrite"])
+    reortho = _reortho(opts["reortho"])
+    rnn = build_model(opts)
+    x0 = build_x0(opts, rnn)
+    steps, transient = opts["steps"], opts["transient"]
+    if not isinstance(transient, int) or transient < 0:
+        raise ValueError(f"--transient must be >= 0, got {transient}")
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"--steps must be >= 1, got {steps}")
+    if opts["k"] is not None and not 1 <= opts["k"] <= rnn.N:
+        raise ValueError(f"--k must be between 1 and N = {rnn.N}, got {opts['k']}")
+    if opts["window"] is not None and not 1 <= opts["window"] <= steps:
+        raise ValueError(f"--window must be between 1 and --steps = {steps}, "
+                         f"got {opts['window']}")
+    u = build_inputs(dict(opts, steps=transient + steps), rnn)
+    u = None if opts["inputs"] == "none" else u
+    quiet = opts["quiet"] or opts["as_json"]
+    ft = None
+    with progress(3, quiet=quiet, label="lyapunov") as advance:
+        result = lyapunov_spectrum(rnn, x0, steps, k=opts["k"], transient=transient,
+                                   reortho=reortho, inputs=u, seed=opts["seed"])
+        advance(1)
+        if opts["window"] is not None:
+            ft = finite_time_exponents(rnn, x0, steps, opts["window"], k=1,
+                                       transient=transient, reortho=reortho, inputs=u,
+                                       seed=opts["seed"])
+        advance(1)
+        with style_context():
+            fig = recipe.plot(result, finite_time=ft)
+        advance(1)
+    files = save_outputs(result, fig, paths, opts["overwrite"])
+    ft_info = None
+    if ft is not None:
+        files.extend(ft.save(ft_stem, overwrite=opts["overwrite"]))
+        ft_info = {"window": ft.window, "n_windows": int(ft.exponents.shape[0]),
+                   "mean": float(ft.mean[0]), "std": float(ft.std[0])}
+    meta = result.meta
+    payload = {"exponents": result.exponents, "sum": result.sum,
+               "kaplan_yorke_dimension": result.kaplan_yorke_dimension,
+               "n_positive": result.n_positive, "n_steps": result.n_steps,
+               "transient": result.transient, "k": int(result.exponents.size),
+               "reortho": reortho, "mean_interval": meta["mean_interval"],
+               "rounding_error_estimate": meta["rounding_error_estimate"],
+               "finite_time": ft_info, "model": rnn.describe(), "files": files}
+    lam = result.exponents
+    shown = ", ".join(f"{v:.4f}" for v in lam[:5]) + (", …" if lam.size > 5 else "")
+    lines = [f"λ (nats/step, top {min(5, lam.size)} of {lam.size}): {shown}",
+             f"sum {result.sum:.4f}   Kaplan–Yorke dimension "
+             f"{result.kaplan_yorke_dimension:.3f}   positive {result.n_positive}"]
+    if ft_info:
+        lines.append(f"finite-time λ₁ over {ft_info['window']} steps: mean "
+                     f"{ft_info['mean']:.4f}, std {ft_info['std']:.4f} "
+                     f"({ft_info['n_windows']} windows)")
+    lines += [f"wrote {f}" for f in files]
+    emit(payload, as_json=opts["as_json"], quiet=opts["quiet"], lines=lines)

@@ -1,0 +1,152 @@
+"""Basins of attraction: iterate every cell of a grid of initial states until it
+settles on a cycle (period 1 = fixed point) or diverges.
+
+Cells are independent, so the grid rows run in parallel (prange); each cell
+iterates its own small state vector with plain loops (no BLAS inside prange).
+"""
+
+import numpy as np
+
+from rnndyn._jit import jit, prange
+from rnndyn._kernels.activations import _act
+
+PASCANU, ELMAN = 0, 1
+DIVERGED, UNSETTLED = -1, 0
+
+
+@jit(inline="always")
+def _step(W, c, act, form, x, s, out):
+    """out = F(x) (pascanu W σ(x) + c, elman σ(W x + c)); s is scratch of shape (N,)."""
+    N = x.shape[0]
+    if form == PASCANU:
+        for j in range(N):
+            s[j] = _act(act, x[j])
+        for i in range(N):
+            acc = c[i]
+            for j in range(N):
+                acc += W[i, j] * s[j]
+            out[i] = acc
+    else:
+        for i in range(N):
+            acc = c[i]
+            for j in range(N):
+                acc += W[i, j] * x[j]
+            out[i] = _act(act, acc)
+
+
+@jit
+def _settle(W, c, act, form, x, max_steps, max_period, tol, bound, rep, s, xn, anchor):
+    """Iterate x ← F(x) from x (N, in place) until it settles; returns (period, steps).
+
+    period 1: ‖x_t − x_{t−1}‖∞ <= tol·max(1, ‖x‖∞); p > 1: first return to an anchor renewed
+    every max_period steps; -1: ‖x‖∞ > bound or NaN; 0: unsettled. rep (N,) gets the cycle's
+    lexicographically smallest point; s, xn, anchor (N,) are scratch from the caller.
+    """
+    N = x.shape[0]
+    sep = max(1e-8, 1e3 * tol)
+    for i in range(N):
+        anchor[i] = x[i]
+    t = 0
+    since = 0
+    while t < max_steps:
+        _step(W, c, act, form, x, s, xn)
+        t += 1
+        since += 1
+        big = 0.0
+        dist = 0.0
+        move = 0.0
+        for i in range(N):
+            move = max(move, abs(xn[i] - x[i]))
+            x[i] = xn[i]
+            a = abs(xn[i])
+            if not a <= bound:  # also catches NaN
+                return DIVERGED, t
+            big = max(big, a)
+            dist = max(dist, abs(xn[i] - anchor[i]))
+        if move <= tol * max(1.0, big):
+            # settled on a fixed point: no need to wait for the anchor to catch up
+            for i in range(N):
+                rep[i] = x[i]
+            return 1, t
+        if since > 1 and dist <= tol * max(1.0, big) and move <= sep * max(1.0, big):
+            # a "return" after p > 1 steps that hardly moved is a spiral into a fixed
+            # point with rotation near 2π/p, not a cycle: renew the anchor and go on
+            for i in range(N):
+                anchor[i] = x[i]
+            since = 0
+        elif dist <= tol * max(1.0, big):
+            # first return to the anchor: the minimal period (anchor on the cycle)
+            for i in range(N):
+                rep[i] = x[i]
+            for _ in range(since - 1):
+                _step(W, c, act, form, x, s, xn)
+                smaller = False
+                for i in range(N):
+                    # coordinates equal up to the settling noise do not decide the order,
+                    # or symmetric cycles would get a different representative per cell
+                    if abs(xn[i] - rep[i]) > sep * max(1.0, abs(rep[i])):
+                        smaller = xn[i] < rep[i]
+                        break
+                for i in range(N):
+                    x[i] = xn[i]
+                if smaller:
+                    for i in range(N):
+                        rep[i] = x[i]
+            return since, t
+        if since == max_period:
+            # no return within max_period steps: move the anchor to the current state
+            for i in range(N):
+                anchor[i] = x[i]
+            since = 0
+    return UNSETTLED, t
+
+
+@jit(parallel=True)
+def _basin_grid(W, c, act, form, base, e1, e2, xs, ys, max_steps, max_period, tol, bound,
+                period, steps, rep):
+    """Cell (i, j) starts at base + xs[j] e1 + ys[i] e2 (N,); writes period (ny, nx),
+    steps (ny, nx) and the cycle's representative point rep (ny, nx, N).
+
+    period: p >= 1 settled on a p-cycle, -1 diverged, 0 unsettled (see _settle).
+    """
+    ny = ys.shape[0]
+    nx = xs.shape[0]
+    N = base.shape[0]
+    for i in prange(ny):
+        x = np.empty(N)
+        r = np.empty(N)
+        s = np.empty(N)
+        xn = np.empty(N)
+        anchor = np.empty(N)
+        for j in range(nx):
+            for k in range(N):
+                x[k] = base[k] + xs[j] * e1[k] + ys[i] * e2[k]
+            p, t = _settle(W, c, act, form, x, max_steps, max_period, tol, bound, r, s, xn,
+                           anchor)
+            period[i, j] = p
+            steps[i, j] = t
+            for k in range(N):
+                rep[i, j, k] = r[k] if p > 0 else np.nan
+
+
+@jit(parallel=True)
+def _match(period, rep, att_period, att_points, tol, labels):
+    """labels[i, j] = first k with att_period[k] == period[i, j] and
+    max|rep[i, j] − att_points[k]| <= tol; cells with period <= 0 or no match keep
+    their label. period, labels (ny, nx); rep (ny, nx, N); att_points (K, N)."""
+    ny, nx, N = rep.shape
+    K = att_period.shape[0]
+    for i in prange(ny):
+        for j in range(nx):
+            p = period[i, j]
+            if p <= 0:
+                continue
+            for k in range(K):
+                if att_period[k] != p:
+                    continue
+                d = 0.0
+                for m in range(N):
+                    d = max(d, abs(rep[i, j, m] - att_points[k, m]))
+                if d <= tol:
+                    labels[i, j] = k
+                    break

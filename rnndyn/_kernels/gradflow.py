@@ -1,0 +1,394 @@
+"""Backward products of one-step Jacobians and the transport of an error vector.
+
+With J_t = ∂x_t/∂x_{t-1} = W diag(D[t-1]) (pascanu) or diag(D[t-1]) W (elman),
+the gradient-flow products are accumulated backwards from the last step,
+
+    P_T = I,   P_k = P_{k+1} J_{k+1} = ∂x_T/∂x_k,   lag ℓ = T - k,
+
+so each lag costs one N×N product. The stored matrix is renormalised at every
+step (a running log scale keeps its size), so T = 10⁴ lags neither overflow in
+the exploding regime nor underflow in the vanishing one.
+"""
+
+import numpy as np
+
+from rnndyn._jit import jit
+
+PASCANU, ELMAN = 0, 1
+
+
+@jit
+def _fill_after(arr, lag, value):
+    """arr[lag:] = value (the lags after a product became zero or non-finite)."""
+    for i in range(lag, arr.shape[0]):
+        arr[i] = value
+
+
+@jit
+def _top_eig_tridiag(alpha, beta, m, lo, hi):
+    """Largest eigenvalue θ of the m×m symmetric tridiagonal T (diagonal alpha[:m],
+    off-diagonal beta[:m-1]), known to lie in [lo, hi], and s_m², the squared last
+    component of its unit eigenvector; returns (θ, s_m²).
+
+    Newton on p(x) = det(T - xI) from the upper bound hi: for a polynomial with real roots
+    the iterates decrease monotonically to the largest root (quadratically once near it).
+    s_m² = |det(T_{m-1} - θI) / p'(θ)| (Paige), from the same recurrence.
+    """
+    x = hi
+    p0 = 1.0
+    d1 = 1.0
+    for _ in range(200):
+        p0, p1 = 1.0, alpha[0] - x
+        d0, d1 = 0.0, -1.0
+        for i in range(1, m):
+            b2 = beta[i - 1] * beta[i - 1]
+            p2 = (alpha[i] - x) * p1 - b2 * p0
+            d2 = (alpha[i] - x) * d1 - p1 - b2 * d0
+            p0, p1 = p1, p2
+            d0, d1 = d1, d2
+        if p1 == 0.0 or d1 == 0.0:
+            break
+        step = p1 / d1
+        if not step > 4e-16 * abs(x):
+            break
+        x -= step
+    last2 = abs(p0 / d1) if d1 != 0.0 else np.inf
+    return max(x, lo), last2
+
+
+@jit
+def _top_vec_tridiag(alpha, beta, m, theta, s, work):
+    """Unit eigenvector s[:m] of T (as in _top_eig_tridiag) for its largest eigenvalue theta.
+
+    Inverse iteration shifted just above theta: T - shift I is negative definite there, so
+    the tridiagonal elimination needs no pivoting. work (m,) is scratch.
+    """
+    shift = theta + 1e-12 * abs(theta) + 1e-300
+    for i in range(m):
+        s[i] = 1.0
+    for _ in range(3):
+        # forward elimination of (T - shift I) x = s, in place
+        d = alpha[0] - shift
+        work[0] = d
+        for i in range(1, m):
+            lmul = beta[i - 1] / work[i - 1]
+            work[i] = alpha[i] - shift - lmul * beta[i - 1]
+            s[i] -= lmul * s[i - 1]
+        s[m - 1] /= work[m - 1]
+        for i in range(m - 2, -1, -1):
+            s[i] = (s[i] - beta[i] * s[i + 1]) / work[i]
+        nrm = 0.0
+        for i in range(m):
+            nrm += s[i] * s[i]
+        nrm = np.sqrt(nrm)
+        for i in range(m):
+            s[i] /= nrm
+
+
+@jit
+def _matvec(P, x, out, scale):
+    """out = scale · P x for P (N, N); rows in blocks of four share each load of x."""
+    N = P.shape[0]
+    i = 0
+    while i + 4 <= N:
+        a0 = 0.0
+        a1 = 0.0
+        a2 = 0.0
+        a3 = 0.0
+        for j in range(N):
+            xj = x[j]
+            a0 += P[i, j] * xj
+            a1 += P[i + 1, j] * xj
+            a2 += P[i + 2, j] * xj
+            a3 += P[i + 3, j] * xj
+        out[i] = a0 * scale
+        out[i + 1] = a1 * scale
+        out[i + 2] = a2 * scale
+        out[i + 3] = a3 * scale
+        i += 4
+    while i < N:
+        acc = 0.0
+        for j in range(N):
+            acc += P[i, j] * x[j]
+        out[i] = acc * scale
+        i += 1
+
+
+@jit
+def _rmatvec(P, x, out, scale):
+    """out = scale · Pᵀ x for P (N, N), as row updates four at a time (a row-at-a-time
+    update keeps out in memory and does not vectorise: 2x slower at N = 50)."""
+    N = P.shape[0]
+    for j in range(N):
+        out[j] = 0.0
+    i = 0
+    while i + 4 <= N:
+        x0 = x[i] * scale
+        x1 = x[i + 1] * scale
+        x2 = x[i + 2] * scale
+        x3 = x[i + 3] * scale
+        for j in range(N):
+            out[j] += x0 * P[i, j] + x1 * P[i + 1, j] + x2 * P[i + 2, j] + x3 * P[i + 3, j]
+        i += 4
+    while i < N:
+        xi = x[i] * scale
+        for j in range(N):
+            out[j] += xi * P[i, j]
+        i += 1
+
+
+@jit
+def _backward_products(W, form, D, u0, rtol, max_iter, store_slot, P_store, log_scale_store,
+                       log_sv, log_fro, n_iter):
+    """P_k = P_{k+1} J_{k+1} renormalised; lag ℓ = T-k: log_sv[ℓ] = log‖P_k‖₂, log_fro[ℓ] = log‖P_k‖_F.
+
+    D (T, N); u0 (N,) unit start vector of the Lanczos iteration on P Pᵀ, warm-started from lag
+    to lag with the Ritz vector; n_iter[ℓ] its matrix-vector pairs. If store_slot[ℓ] = s >= 0:
+    P_store[s] = P_k exp(-log_scale_store[s]). Returns (first lag with P exactly 0, first
+    non-finite lag, number of lags not converged within max_iter); -1 = none.
+    """
+    T, N = D.shape
+    mmax = min(N, 24)       # Krylov dimension before a restart from the Ritz vector
+    Pa = np.eye(N)          # the scaled product of the previous lag
+    Pb = np.empty((N, N))   # the scaled product being formed
+    u = u0.copy()           # left singular vector estimate (lives at time T)
+    Q = np.empty((mmax + 1, N))
+    alpha = np.empty(mmax)
+    beta = np.empty(mmax)
+    svec = np.empty(mmax)
+    work = np.empty(mmax)
+    w = np.empty(N)
+    y = np.empty(N)
+    z = np.empty(N)
+    dc = np.empty(N)
+    log_sv[0] = 0.0
+    log_fro[0] = 0.5 * np.log(N)
+    n_iter[0] = 0
+    if store_slot[0] >= 0:
+        P_store[store_slot[0]] = Pa
+        log_scale_store[store_slot[0]] = 0.0
+    fro = np.sqrt(N)        # ‖Pa‖_F, divided out when the next factor is applied
+    log_scale = 0.0         # P_k = Pb * exp(log_scale)
+    unconverged = 0
+    for lag in range(1, T + 1):
+        k = T - lag
+        dmax = 0.0
+        for j in range(N):
+            a = abs(D[k, j])
+            if a > dmax or a != a:      # a != a: NaN, which must not pass as a zero factor
+                dmax = a
+        if dmax == 0.0 or not np.isfinite(dmax):
+            # J_{k+1} = 0 exactly (relu, all units off), or a non-finite factor
+            val = -np.inf if dmax == 0.0 else np.nan
+            _fill_after(log_sv, lag, val)
+            _fill_after(log_fro, lag, val)
+            return (lag, -1, unconverged) if dmax == 0.0 else (-1, lag, unconverged)
+        # the renormalisation by 1/(‖P_{k+1}‖_F max D[k]) rides on the diagonal factor (no
+        # extra pass); dividing by max D[k] too keeps tiny sigmoid slopes from underflowing
+        c = 1.0 / (fro * dmax)
+        log_scale += np.log(fro) + np.log(dmax)
+        for j in range(N):
+            dc[j] = D[k, j] * c
+        if form == PASCANU:
+            np.dot(Pa, W, Pb)                       # then Pb = (Pa W) diag(dc)
+        else:
+            for i in range(N):                      # Pa diag(dc), then Pb = (Pa diag(dc)) W
+                for j in range(N):
+                    Pa[i, j] *= dc[j]
+            np.dot(Pa, W, Pb)
+        # column scaling (pascanu) and ‖Pb‖_F² in one pass
+        fro2 = 0.0
+        if form == PASCANU:
+            for i in range(N):
+                for j in range(N):
+                    v = Pb[i, j] * dc[j]
+                    Pb[i, j] = v
+                    fro2 += v * v
+        else:
+            for i in range(N):
+                for j in range(N):
+                    fro2 += Pb[i, j] * Pb[i, j]
+        fro = np.sqrt(fro2)
+        if not np.isfinite(fro):
+            _fill_after(log_sv, lag, np.nan)
+            _fill_after(log_fro, lag, np.nan)
+            return -1, lag, unconverged
+        if fro == 0.0:
+            # an exactly zero product (e.g. relu units switched off along the way): every
+            # longer product is zero too; its log norm is -inf, not a number to fit
+            _fill_after(log_sv, lag, -np.inf)
+            _fill_after(log_fro, lag, -np.inf)
+            return lag, -1, unconverged
+        log_fro[lag] = np.log(fro) + log_scale
+        # Lanczos on A = (Pb/fro)(Pb/fro)ᵀ, whose top eigenvalue σ1²/fro² lies in [1/N, 1]
+        sc = 1.0 / fro
+        _rmatvec(Pb, u, w, sc)
+        nw = 0.0
+        for j in range(N):
+            nw += w[j] * w[j]
+        if not nw > 1e-280:
+            # u is (numerically) orthogonal to range(P): restart from the largest row of P
+            best = -1.0
+            ib = 0
+            for i in range(N):
+                r = 0.0
+                for j in range(N):
+                    r += Pb[i, j] * Pb[i, j]
+                if r > best:
+                    best = r
+                    ib = i
+            for i in range(N):
+                u[i] = 0.0
+            u[ib] = 1.0
+            nw = 0.0
+            for j in range(N):
+                w[j] = Pb[ib, j] * sc
+                nw += w[j] * w[j]
+        total = 0
+        est = nw                     # current lower bound on σ1²/fro² (qᵀAq for q = u)
+        have_w = True                # w = (Pb/fro)ᵀ u came with the pass above
+        theta_t = 0.0                # λmax of the current Lanczos tridiagonal
+        last2 = 1.0
+        converged = False
+        while True:
+            for j in range(N):
+                Q[0, j] = u[j]
+            m = 0
+            while True:
+                if not have_w:
+                    _rmatvec(Pb, Q[m], w, sc)
+                have_w = False
+                _matvec(Pb, w, z, sc)                 # z = (Pb/fro) w = A q_m
+                zz = 0.0
+                for i in range(N):
+                    zz += z[i] * z[i]
+                total += 1
+                if m == 0:
+                    for j in range(N):      # A q: the power-iteration direction
+                        y[j] = z[j]
+                # full reorthogonalisation (modified Gram-Schmidt) gives alpha_m and beta_m
+                a = 0.0
+                for j in range(N):
+                    a += Q[m, j] * z[j]
+                for i in range(m + 1):
+                    cf = 0.0
+                    for j in range(N):
+                        cf += Q[i, j] * z[j]
+                    for j in range(N):
+                        z[j] -= cf * Q[i, j]
+                bb = 0.0
+                for j in range(N):
+                    bb += z[j] * z[j]
+                bb = np.sqrt(bb)
+                alpha[m] = a
+                beta[m] = bb
+                m += 1
+                if m == 1:
+                    # one power step: ‖Aq‖²/(qᵀAq) >= qᵀAq is the better bound, for free
+                    new = zz / a if a > 0.0 else 0.0
+                else:
+                    # Weyl: λmax(T_m) <= max(λmax(T_{m-1}), alpha_m) + beta_{m-1}, a start
+                    # for Newton that is tight once the iteration converges
+                    hi = max(theta_t, a) + beta[m - 2]
+                    new, last2 = _top_eig_tridiag(alpha, beta, m, min(est, hi), hi)
+                theta_t = a if m == 1 else new   # λmax(T_m), the next step's bound
+                # Kato-Temple: trace(A) = 1, so λ2 <= 1 - λ1 <= 1 - θ, and for θ > 1/2
+                # λ1 <= θ + r²/(2θ - 1), r the Ritz residual: a rigorous upper bound
+                if m == 1:
+                    theta_r = a
+                    r2 = bb * bb
+                else:
+                    theta_r = new
+                    r2 = bb * bb * last2
+                if new < est:
+                    new = est
+                upper = np.inf
+                den = 2.0 * theta_r - 1.0 - 1e-13       # 1e-13: tr(A) = 1 up to rounding
+                if den > 0.0:
+                    upper = theta_r + r2 / den
+                # converged: the bracket [new, upper] is rtol-narrow; or the relative change
+                # of the estimate (Lanczos converges superlinearly, so the change bounds the
+                # error); or an invariant Krylov space, where the estimate is exact
+                converged = (upper - new <= rtol * new or new - est <= rtol * new
+                             or bb <= 1e-15 * new or m >= N)
+                est = new
+                if converged or m >= mmax or total >= max_iter:
+                    break
+                for j in range(N):
+                    Q[m, j] = z[j] / bb
+            # Ritz vector: the warm start of the next lag, or of a restart
+            if m == 1:
+                src_norm = np.sqrt(zz)
+                for j in range(N):
+                    u[j] = y[j] / src_norm
+            else:
+                _top_vec_tridiag(alpha, beta, m, est, svec, work)
+                nu = 0.0
+                for j in range(N):
+                    acc = 0.0
+                    for i in range(m):
+                        acc += svec[i] * Q[i, j]
+                    u[j] = acc
+                    nu += acc * acc
+                nu = np.sqrt(nu)
+                for j in range(N):
+                    u[j] /= nu
+            if converged:
+                break
+            if total >= max_iter:
+                unconverged += 1
+                break
+        n_iter[lag] = total
+        log_sv[lag] = 0.5 * np.log(est) + np.log(fro) + log_scale
+        s = store_slot[lag]
+        if s >= 0:
+            P_store[s] = Pb
+            log_scale_store[s] = log_scale
+        Pa, Pb = Pb, Pa
+    return -1, -1, unconverged
+
+
+@jit
+def _transport(W, form, D, delta, log_norm):
+    """Row vector v_T = δ_T, v_k = v_{k+1} J_{k+1}, renormalised; log_norm[ℓ] = log‖v_{T-ℓ}‖.
+
+    D (T, N), delta (N,) non-zero, log_norm (T+1,). Cost O(N²) per lag (no product matrix).
+    Returns (first lag with v exactly 0, first non-finite lag); -1 = none.
+    """
+    T, N = D.shape
+    v = np.empty(N)
+    y = np.empty(N)
+    nv = 0.0
+    for j in range(N):
+        nv += delta[j] * delta[j]
+    nv = np.sqrt(nv)
+    for j in range(N):
+        v[j] = delta[j] / nv
+    log_scale = np.log(nv)
+    log_norm[0] = log_scale
+    for lag in range(1, T + 1):
+        k = T - lag
+        for j in range(N):
+            y[j] = 0.0
+        # v J: pascanu (vW) diag(d), elman (v diag(d)) W; rows of W are contiguous
+        for i in range(N):
+            vi = v[i] if form == PASCANU else v[i] * D[k, i]
+            for j in range(N):
+                y[j] += vi * W[i, j]
+        ny = 0.0
+        for j in range(N):
+            if form == PASCANU:
+                y[j] *= D[k, j]
+            ny += y[j] * y[j]
+        ny = np.sqrt(ny)
+        if not np.isfinite(ny):
+            _fill_after(log_norm, lag, np.nan)
+            return -1, lag
+        if ny == 0.0:
+            _fill_after(log_norm, lag, -np.inf)
+            return lag, -1
+        log_scale += np.log(ny)
+        log_norm[lag] = log_scale
+        for j in range(N):
+            v[j] = y[j] / ny
+    return -1, -1

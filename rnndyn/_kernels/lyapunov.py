@@ -1,0 +1,441 @@
+"""Lyapunov exponents of RNN maps: the QR (Benettin) method and the vector method.
+
+Storage convention: a tangent basis P (N x k) is held as its transpose ``Pt``
+(k x N, C-contiguous), which is P in Fortran order, so LAPACK (column major)
+works on it in place. One-step Jacobians come from the derivative factors
+D[t] of ``rnndyn._kernels.rnn._trajectory``:
+
+* pascanu: J = W diag(d),  J P  ->  Pt_new = (Pt diag(d)) W^T
+* elman:   J = diag(d) W,  J P  ->  Pt_new = (Pt W^T) diag(d)
+
+LAPACK (dgeqrf, dormqr, dorgqr) is reached through SciPy's cython_lapack
+function addresses, registered as LLVM symbols so that ``cache=True`` works.
+With NUMBA_DISABLE_JIT=1 the same calls go through scipy.linalg.lapack.
+"""
+
+import numpy as np
+from numba import config as _nb_config
+
+from rnndyn._jit import jit, prange
+
+PASCANU, ELMAN = 0, 1
+UNIT_ROUNDOFF = 2.0 ** -53
+# a block whose columns grow past this norm is split: far from overflow (1e308)
+# and from the range where the relative-error estimate stops meaning anything
+GROWTH_LIMIT = 1e100
+# |R_jj| below N·u·||p_j|| is rounding noise, not growth: the direction was
+# annihilated (σ' = 0, dead relu units, rank-deficient W) and log|R_jj| = -inf
+FLOOR_FACTOR = 1.0
+
+# ------------------------------------------------------------------ LAPACK access
+
+if _nb_config.DISABLE_JIT:
+    import scipy.linalg.lapack as _sl
+
+    def _geqrf(F, tau):
+        """QR of the Fortran N x k matrix stored as F (k x N); Householder form in place."""
+        qr, t, _, info = _sl.dgeqrf(F.T)
+        F[:, :] = qr.T
+        tau[:] = t
+        return info
+
+    def _ormqr_right(F, tau, Ct):
+        """C := C Q (Fortran C = Ct^T, N x N), Q from the reflectors in (F, tau)."""
+        N = Ct.shape[0]
+        cq, _, info = _sl.dormqr("R", "N", F.T, tau, Ct.T, lwork=max(1, 64 * N))
+        Ct[:, :] = cq.T
+        return info
+
+    def _orgqr(F, tau):
+        """Explicit thin Q (Fortran N x k) from the reflectors, in place in F."""
+        q, _, info = _sl.dorgqr(F.T, tau)
+        F[:, :] = q.T
+        return info
+
+else:
+    import llvmlite.binding as _ll
+    from numba import types as _nbt
+    from numba.extending import get_cython_function_address as _addr
+
+    def _external(name, nargs):
+        # an LLVM symbol (not a baked-in address) keeps the kernels cacheable:
+        # the symbol is re-registered on every import before cached code is linked
+        sym = f"rnndyn_lapack_{name}"
+        _ll.add_symbol(sym, _addr("scipy.linalg.cython_lapack", name))
+        return _nbt.ExternalFunction(sym, _nbt.void(*([_nbt.voidptr] * nargs)))
+
+    _dgeqrf = _external("dgeqrf", 8)
+    _dormqr = _external("dormqr", 13)
+    _dorgqr = _external("dorgqr", 9)
+
+    @jit
+    def _geqrf(F, tau):
+        """QR of the Fortran N x k matrix stored as F (k x N); Householder form in place."""
+        k, N = F.shape
+        ints = np.empty(5, dtype=np.int32)  # m, n, lda, lwork, info
+        ints[0] = N
+        ints[1] = k
+        ints[2] = N
+        ints[3] = -1
+        query = np.empty(1)
+        _dgeqrf(ints[0:].ctypes, ints[1:].ctypes, F.ctypes, ints[2:].ctypes, tau.ctypes,
+                query.ctypes, ints[3:].ctypes, ints[4:].ctypes)
+        lwork = max(1, int(query[0]))
+        work = np.empty(lwork)
+        ints[3] = lwork
+        _dgeqrf(ints[0:].ctypes, ints[1:].ctypes, F.ctypes, ints[2:].ctypes, tau.ctypes,
+                work.ctypes, ints[3:].ctypes, ints[4:].ctypes)
+        return ints[4]
+
+    @jit
+    def _ormqr_right(F, tau, Ct):
+        """C := C Q (Fortran C = Ct^T, N x N), Q from the reflectors in (F, tau)."""
+        k, N = F.shape
+        chars = np.empty(2, dtype=np.uint8)
+        chars[0] = 82  # 'R'
+        chars[1] = 78  # 'N'
+        ints = np.empty(7, dtype=np.int32)  # m, n, k, lda, ldc, lwork, info
+        ints[0] = N
+        ints[1] = N
+        ints[2] = k
+        ints[3] = N
+        ints[4] = N
+        ints[5] = -1
+        query = np.empty(1)
+        _dormqr(chars[0:].ctypes, chars[1:].ctypes, ints[0:].ctypes, ints[1:].ctypes,
+                ints[2:].ctypes, F.ctypes, ints[3:].ctypes, tau.ctypes, Ct.ctypes,
+                ints[4:].ctypes, query.ctypes, ints[5:].ctypes, ints[6:].ctypes)
+        lwork = max(1, int(query[0]))
+        work = np.empty(lwork)
+        ints[5] = lwork
+        _dormqr(chars[0:].ctypes, chars[1:].ctypes, ints[0:].ctypes, ints[1:].ctypes,
+                ints[2:].ctypes, F.ctypes, ints[3:].ctypes, tau.ctypes, Ct.ctypes,
+                ints[4:].ctypes, work.ctypes, ints[5:].ctypes, ints[6:].ctypes)
+        return ints[6]
+
+    @jit
+    def _orgqr(F, tau):
+        """Explicit thin Q (Fortran N x k) from the reflectors, in place in F."""
+        k, N = F.shape
+        ints = np.empty(6, dtype=np.int32)  # m, n, k, lda, lwork, info
+        ints[0] = N
+        ints[1] = k
+        ints[2] = k
+        ints[3] = N
+        ints[4] = -1
+        query = np.empty(1)
+        _dorgqr(ints[0:].ctypes, ints[1:].ctypes, ints[2:].ctypes, F.ctypes, ints[3:].ctypes,
+                tau.ctypes, query.ctypes, ints[4:].ctypes, ints[5:].ctypes)
+        lwork = max(1, int(query[0]))
+        work = np.empty(lwork)
+        ints[4] = lwork
+        _dorgqr(ints[0:].ctypes, ints[1:].ctypes, ints[2:].ctypes, F.ctypes, ints[3:].ctypes,
+                tau.ctypes, work.ctypes, ints[4:].ctypes, ints[5:].ctypes)
+        return ints[5]
+
+
+# ------------------------------------------------------------------ building blocks
+
+@jit(inline="always")
+def _log_abs(r):
+    """log|r|, with log 0 = -inf written out (no divide-by-zero warning without the JIT)."""
+    a = abs(r)
+    if a == 0.0:
+        return -np.inf
+    return np.log(a)
+
+
+@jit
+def _tangent_step(Wt, form, d, Pt, S):
+    """Pt (k x N) <- transpose of J P for J = W diag(d) (pascanu) or diag(d) W (elman).
+
+    S (k x N) is scratch. Returns the new Pt (one BLAS dgemm).
+    """
+    k, N = Pt.shape
+    if form == PASCANU:
+        for j in range(k):
+            for i in range(N):
+                S[j, i] = Pt[j, i] * d[i]
+        return np.dot(S, Wt)
+    out = np.dot(Pt, Wt)
+    for j in range(k):
+        for i in range(N):
+            out[j, i] *= d[i]
+    return out
+
+
+@jit
+def _jacobian_t(Wt, form, d, Ct):
+    """Ct (N x N) = J^T, i.e. the one-step Jacobian J in Fortran order."""
+    N = Wt.shape[0]
+    if form == PASCANU:  # J^T = diag(d) W^T
+        for i in range(N):
+            di = d[i]
+            for j in range(N):
+                Ct[i, j] = di * Wt[i, j]
+    else:  # J^T = W^T diag(d)
+        for i in range(N):
+            for j in range(N):
+                Ct[i, j] = Wt[i, j] * d[j]
+
+
+# ------------------------------------------------------------------ QR (Benettin) method
+
+@jit
+def _qr_lyapunov(Wt, form, D, Qt, logsum, hist_steps, hist, state, reortho, tol,
+                 max_interval, hist_every, exact_hist):
+    """QR method on a chunk: Q R = J_{t+s}…J_{t+1} Q_t per block of s steps, logsum += log|R_jj|.
+
+    Wt = W^T (N, N), D (T, N), Qt (k, N) basis (overwritten by the final one); state =
+    [step, transient, n_hist, max block error, sum of block errors, n_blocks] updated;
+    hist_steps/hist get cumulative logsums. reortho > 0: fixed s; 0: adaptive, a block
+    is redone shorter unless u·max_j ||p_j||/|R_jj| <= tol.
+    """
+    T, N = D.shape
+    k = Qt.shape[0]
+    use_ormqr = 2 * k >= N  # applying k reflectors beats forming Q (k/N >= ~0.4)
+    S = np.empty((k, N))
+    F = np.empty((k, N))     # Householder factors of the current basis
+    tau = np.empty(k)
+    Fn = np.empty((k, N))    # the block being factorised (the old basis survives a redo)
+    taun = np.empty(k)
+    Ct = np.empty((N, N)) if use_ormqr else np.empty((1, 1))
+    norms = np.empty(k)
+    have_factors = False
+    g0 = int(state[0])
+    transient = int(state[1])
+    n_hist = int(state[2])
+    max_hist = hist_steps.shape[0]
+    log_limit = np.log(tol / UNIT_ROUNDOFF)
+    s = reortho if reortho > 0 else 1
+    t = 0
+    while t < T:
+        g = g0 + t
+        s_eff = min(s, T - t, max_interval)
+        if g < transient and g + s_eff > transient:
+            s_eff = transient - g  # a block never straddles the end of the transient
+        if exact_hist and g >= transient:
+            rel = g - transient
+            to_next = hist_every - rel % hist_every
+            s_eff = min(s_eff, to_next)
+        # ---- propagate the basis through s_eff steps
+        if not have_factors:
+            Pt = _tangent_step(Wt, form, D[t], Qt, S)
+        elif use_ormqr:
+            _jacobian_t(Wt, form, D[t], Ct)
+            _ormqr_right(F, tau, Ct)
+            Pt = Ct[:k, :].copy()
+        else:
+            Qt[:, :] = F
+            _orgqr(Qt, tau)
+            Pt = _tangent_step(Wt, form, D[t], Qt, S)
+        grown = False
+        for u in range(t + 1, t + s_eff):
+            Pt = _tangent_step(Wt, form, D[u], Pt, S)
+            if u < t + s_eff - 1 and np.max(np.abs(Pt)) > GROWTH_LIMIT:
+                grown = True
+                s_eff = u - t + 1
+                break
+        for j in range(k):
+            acc = 0.0
+            for i in range(N):
+                acc += Pt[j, i] * Pt[j, i]
+            norms[j] = np.sqrt(acc)
+        Fn[:, :] = Pt
+        _geqrf(Fn, taun)
+        # ---- a posteriori rounding-error estimate of log|R_jj| for this block
+        rho = 1.0
+        floor = FLOOR_FACTOR * N * UNIT_ROUNDOFF
+        for j in range(k):
+            r = abs(Fn[j, j])
+            if r <= floor * norms[j]:
+                Fn[j, j] = 0.0
+                # over one step this is an annihilated direction (exact, -inf);
+                # over a longer block it may be the grading: unknown, redo it
+                if s_eff == 1 or norms[j] == 0.0:
+                    continue
+                ratio = np.inf
+            elif r > 0.0:
+                ratio = norms[j] / r
+            elif norms[j] > 0.0:
+                ratio = np.inf
+            else:
+                ratio = 1.0  # an exactly collapsed direction: log|R_jj| = -inf, no error
+            if ratio > rho:
+                rho = ratio
+        err = UNIT_ROUNDOFF * rho
+        if reortho == 0 and s_eff > 1 and not (err <= tol):
+            # too graded to trust: redo from the same basis with a shorter block
+            s = max(1, s_eff // 2) if not np.isfinite(rho) else max(1, min(
+                s_eff - 1, int(s_eff * log_limit / np.log(rho))))
+            continue
+        # ---- accept the block
+        if g >= transient:
+            for j in range(k):
+                logsum[j] += _log_abs(Fn[j, j])
+            if err > state[3]:
+                state[3] = err
+            state[4] += err
+            state[5] += 1.0
+        F, Fn = Fn, F
+        tau, taun = taun, tau
+        have_factors = True
+        t += s_eff
+        g = g0 + t
+        if g > transient and n_hist < max_hist:
+            # record at the first block end at or after each multiple of hist_every
+            rel = g - transient
+            last = int(hist_steps[n_hist - 1]) if n_hist > 0 else 0
+            if rel >= (last // hist_every + 1) * hist_every:
+                hist_steps[n_hist] = rel
+                hist[n_hist, :] = logsum
+                n_hist += 1
+        if reortho == 0:
+            # predict the next interval from this block's growth of the grading
+            if rho > 1.0 and np.isfinite(rho):
+                rate = np.log(rho) / s_eff
+                s = max(1, min(2 * s_eff + 1, int(log_limit / rate)))
+            else:
+                s = 2 * s_eff + 1
+            if grown:
+                s = s_eff
+    if have_factors:
+        Qt[:, :] = F
+        _orgqr(Qt, tau)
+    state[0] = g0 + T
+    state[2] = n_hist
+
+
+# ------------------------------------------------------------------ vector method
+
+@jit
+def _largest_lyapunov(W, form, D, v, logsum, hist_steps, hist, state, hist_every):
+    """Vector method: v <- J_t v / ||J_t v||, logsum += log||J_t v|| after the transient.
+
+    W (N, N), D (T, N), v (N) unit vector, replaced by the final one; state as
+    in _qr_lyapunov ([global step, transient, n_hist]); hist gets cumulative sums.
+    """
+    T, N = D.shape
+    g0 = int(state[0])
+    transient = int(state[1])
+    n_hist = int(state[2])
+    w = np.empty(N)
+    for t in range(T):
+        d = D[t]
+        if form == PASCANU:
+            for i in range(N):
+                w[i] = d[i] * v[i]
+            y = np.dot(W, w)
+        else:
+            y = np.dot(W, v)
+            for i in range(N):
+                y[i] *= d[i]
+        nrm = np.sqrt(np.dot(y, y))
+        g = g0 + t + 1
+        if g > transient:
+            logsum[0] += _log_abs(nrm)
+        if nrm > 0.0:
+            for i in range(N):
+                v[i] = y[i] / nrm
+        # a zero vector stays the last unit vector: the exponent is already -inf
+        rel = g - transient
+        if rel > 0 and rel % hist_every == 0 and n_hist < hist_steps.shape[0]:
+            hist_steps[n_hist] = rel
+            hist[n_hist, 0] = logsum[0]
+            n_hist += 1
+    state[0] = g0 + T
+    state[2] = n_hist
+
+
+# ------------------------------------------------------------------ ensembles (no BLAS)
+
+@jit
+def _mgs2(Pt, r):
+    """Orthonormalise the rows of Pt in place (Gram-Schmidt twice, loops only); r = |R_jj|.
+
+    A row left at rounding level (<= N·u times its norm) after projection gets
+    r = 0 and is replaced by a unit vector orthogonal to the previous rows.
+    """
+    k, N = Pt.shape
+    floor = FLOOR_FACTOR * N * UNIT_ROUNDOFF
+    for j in range(k):
+        before = 0.0
+        for m in range(N):
+            before += Pt[j, m] * Pt[j, m]
+        before = np.sqrt(before)
+        for _ in range(2):  # "twice is enough" (Giraud et al. 2005)
+            for i in range(j):
+                c = 0.0
+                for m in range(N):
+                    c += Pt[i, m] * Pt[j, m]
+                for m in range(N):
+                    Pt[j, m] -= c * Pt[i, m]
+        nrm = 0.0
+        for m in range(N):
+            nrm += Pt[j, m] * Pt[j, m]
+        nrm = np.sqrt(nrm)
+        if nrm <= floor * before:
+            nrm = 0.0
+        r[j] = nrm
+        if nrm > 0.0:
+            for m in range(N):
+                Pt[j, m] /= nrm
+        else:
+            # pick the coordinate vector least covered by the previous rows
+            best, best_m = 2.0, 0
+            for m in range(N):
+                cov = 0.0
+                for i in range(j):
+                    cov += Pt[i, m] * Pt[i, m]
+                if cov < best:
+                    best, best_m = cov, m
+            for m in range(N):
+                Pt[j, m] = 0.0
+            Pt[j, best_m] = 1.0
+            for _ in range(2):
+                for i in range(j):
+                    c = Pt[i, best_m]
+                    for m in range(N):
+                        Pt[j, m] -= c * Pt[i, m]
+            nrm = 0.0
+            for m in range(N):
+                nrm += Pt[j, m] * Pt[j, m]
+            nrm = np.sqrt(nrm)
+            for m in range(N):
+                Pt[j, m] /= nrm
+
+
+@jit(parallel=True)
+def _qr_lyapunov_batch(W, form, D, Qt, transient, out):
+    """QR every step for B independent runs, in parallel over the runs (no BLAS inside).
+
+    W (B, N, N), D (B, T, N), Qt (B, k, N) initial bases; out (B, k) gets the
+    exponents (mean of log|R_jj| over the T - transient steps after the transient).
+    """
+    B, T, N = D.shape
+    k = Qt.shape[1]
+    for b in prange(B):
+        Pt = Qt[b].copy()
+        Y = np.empty((k, N))
+        r = np.empty(k)
+        acc = np.zeros(k)
+        for t in range(T):
+            d = D[b, t]
+            for j in range(k):
+                for i in range(N):
+                    s = 0.0
+                    if form == PASCANU:
+                        for m in range(N):
+                            s += W[b, i, m] * d[m] * Pt[j, m]
+                    else:
+                        for m in range(N):
+                            s += W[b, i, m] * Pt[j, m]
+                        s *= d[i]
+                    Y[j, i] = s
+            _mgs2(Y, r)
+            Pt[:, :] = Y
+            if t >= transient:
+                for j in range(k):
+                    acc[j] += _log_abs(r[j])
+        for j in range(k):
+            out[b, j] = acc[j] / (T - transient)

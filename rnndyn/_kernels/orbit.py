@@ -1,0 +1,131 @@
+"""Orbits of the one-neuron map x_{t+1} = w σ(x_t) + b over many parameter points,
+and the classification of each recorded orbit (fixed point, period p, divergence).
+
+The orbit kernel is blocked over parameter points: a block of BLOCK points is
+advanced one step at a time in a loop with no branches, which LLVM vectorises
+(the tanh is the arithmetic-only ``_tanh_fast``); blocks run in parallel. A
+block whose states repeat exactly (x_{t+2} == x_t in every lane: the map is a
+function of x alone, so they repeat for ever) is filled in without iterating;
+that skips most of a long transient and changes no bit of the result.
+"""
+
+import numpy as np
+
+from rnndyn._jit import jit, prange
+from rnndyn._kernels.activations import RELU, SIGMOID, TANH, _tanh_fast
+
+# 64 points × (x, w, b) fit in L1 with room for the record buffer rows.
+BLOCK = 64
+
+
+@jit(inline="always")
+def _step_block(act, w, b, x, n):
+    """x[j] <- w[j] σ(x[j]) + b[j] for j < n (one loop per code: each vectorises)."""
+    if act == TANH:
+        for j in range(n):
+            x[j] = w[j] * _tanh_fast(x[j]) + b[j]
+    elif act == SIGMOID:
+        for j in range(n):
+            x[j] = w[j] * (0.5 * (1.0 + _tanh_fast(0.5 * x[j]))) + b[j]
+    elif act == RELU:
+        for j in range(n):
+            v = x[j]
+            x[j] = w[j] * (v if v > 0.0 else 0.0) + b[j]
+    else:
+        for j in range(n):
+            x[j] = w[j] * x[j] + b[j]
+
+
+@jit(parallel=True)
+def _orbits(w, b, act, x0, n_transient, check_every, X):
+    """x_{t+1} = w[i] σ(x_t) + b[i] from x_0 = x0[i]; w, b, x0 (P,), X (P, R).
+
+    After n_transient discarded steps, X[i, r] = x_{n_transient + 1 + r}; X is
+    written in place. Every check_every steps (0: never) a block whose states all
+    repeat exactly with period 1 or 2 is filled in without further iteration.
+    """
+    P, R = X.shape
+    T = n_transient
+    total = T + R
+    n_blocks = (P + BLOCK - 1) // BLOCK
+    for blk in prange(n_blocks):
+        lo = blk * BLOCK
+        n = min(BLOCK, P - lo)
+        x = np.empty(BLOCK)
+        wb = np.empty(BLOCK)
+        bb = np.empty(BLOCK)
+        a = np.empty(BLOCK)
+        c = np.empty(BLOCK)
+        buf = np.empty((R, BLOCK))
+        for j in range(n):
+            x[j] = x0[lo + j]
+            wb[j] = w[lo + j]
+            bb[j] = b[lo + j]
+        t = 0  # steps done: x holds x_t
+        while t < total:
+            if check_every > 0 and t % check_every == 0 and t + 2 <= total:
+                # two steps keeping x_t (a) and x_{t+1} (c): if x_{t+2} == x_t in every
+                # lane, the map (a function of x alone) repeats them exactly for ever
+                for j in range(n):
+                    a[j] = x[j]
+                _step_block(act, wb, bb, x, n)
+                t += 1
+                if t > T:
+                    for j in range(n):
+                        buf[t - T - 1, j] = x[j]
+                for j in range(n):
+                    c[j] = x[j]
+                _step_block(act, wb, bb, x, n)
+                t += 1
+                if t > T:
+                    for j in range(n):
+                        buf[t - T - 1, j] = x[j]
+                same = True
+                for j in range(n):
+                    same &= x[j] == a[j]
+                if same:
+                    # x_s = x_t (= a) for s − t even, x_{t−1} (= c) for s − t odd
+                    for s_ in range(max(t + 1, T + 1), total + 1):
+                        src = a if (s_ - t) % 2 == 0 else c
+                        for j in range(n):
+                            buf[s_ - T - 1, j] = src[j]
+                    t = total
+            else:
+                _step_block(act, wb, bb, x, n)
+                t += 1
+                if t > T:
+                    # record into a contiguous buffer (vector stores), transposed below
+                    for j in range(n):
+                        buf[t - T - 1, j] = x[j]
+        for j in range(n):
+            for r in range(R):
+                X[lo + j, r] = buf[r, j]
+
+
+@jit(parallel=True)
+def _classify_orbits(X, rtol, atol, escape, max_period, period):
+    """period[i] = smallest p <= max_period with |X[i,r] - X[i,r-p]| <= atol + rtol |X[i,r]|
+    for every recorded r >= p; 0 if none (aperiodic or unresolved); -1 if X[i] has a
+    non-finite value or |X[i, -1]| > escape (divergence). X (P, R), period (P,) int64.
+    """
+    P, R = X.shape
+    for i in prange(P):
+        diverged = abs(X[i, R - 1]) > escape
+        for r in range(R):
+            if not np.isfinite(X[i, r]):
+                diverged = True
+                break
+        if diverged:
+            period[i] = -1
+            continue
+        found = 0
+        for p in range(1, min(max_period, R - 1) + 1):
+            ok = True
+            for r in range(p, R):
+                if abs(X[i, r] - X[i, r - p]) > atol + rtol * abs(X[i, r]):
+                    ok = False
+                    break
+            if ok:
+                found = p
+                break
+        period[i] = found

@@ -1,0 +1,560 @@
+"""Lyapunov exponents and finite-time growth rates of RNN maps.
+
+The gradient ∂x_T/∂x_k of BPTT is the product of one-step Jacobians
+J_t = W diag(σ'(x_{t-1})) (pascanu) or diag(σ'(a_t)) W (elman) along the
+trajectory (Pascanu et al. 2013, eq. 5). Lyapunov exponents are the asymptotic
+growth rates of such products (natural log per step): gradients explode
+along directions with λ > 0 and vanish at rate λ along the others.
+"""
+
+import contextlib
+import ctypes
+import glob
+import os
+
+import numpy as np
+
+from rnndyn._kernels import lyapunov as _k
+from rnndyn._kernels import rnn as _rnn
+from rnndyn._validate import as_array, as_float, as_int, as_rng
+from rnndyn.inputs import check_inputs
+from rnndyn.models import RNN
+from rnndyn.results import Result, make_meta, result_type
+
+# Steps of derivative factors held in memory at once (about 32 MB of float64).
+_CHUNK_ELEMENTS = 1 << 22
+# Default number of points of a convergence history.
+HISTORY_POINTS = 400
+# Ensembles with at most this many units run in parallel over the members with
+# loop kernels; larger networks run member by member with BLAS/LAPACK.
+ENSEMBLE_PARALLEL_MAX_N = 64
+# Threads of SciPy's OpenBLAS (the library the kernels' dgemm/dgeqrf/dormqr run
+# in) during a run. One thread is fastest for N up to a few hundred: measured
+# here, two threads made N = 100 spectra 6-30x slower on a loaded 2-core machine.
+BLAS_THREADS = 1
+
+
+def _scipy_openblas():
+    """ctypes handle of SciPy's bundled OpenBLAS, or None (e.g. a system BLAS build)."""
+    try:
+        import scipy
+        libdir = os.path.join(os.path.dirname(scipy.__file__), os.pardir, "scipy.libs")
+        for path in sorted(glob.glob(os.path.join(libdir, "libscipy_openblas*"))):
+            lib = ctypes.CDLL(path)
+            if hasattr(lib, "scipy_openblas_set_num_threads"):
+                return lib
+    except (ImportError, OSError):
+        pass
+    return None
+
+
+_OPENBLAS = []
+
+
+@contextlib.contextmanager
+def blas_threads(n):
+    """Run a block with SciPy's OpenBLAS limited to ``n`` threads (restored after).
+
+    Without a bundled OpenBLAS (other SciPy builds) this does nothing.
+    """
+    if not _OPENBLAS:
+        _OPENBLAS.append(_scipy_openblas())
+    lib = _OPENBLAS[0]
+    if lib is None or n is None:
+        yield
+        return
+    old = lib.scipy_openblas_get_num_threads()
+    lib.scipy_openblas_set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        lib.scipy_openblas_set_num_threads(old)
+
+
+@result_type
+class LyapunovResult(Result):
+    """Lyapunov spectrum (QR method).
+
+    Attributes
+    ----------
+    exponents : ndarray (k,)
+        λ_1 >= ... >= λ_k, natural log per step; -inf for directions that were
+        exactly annihilated (σ' = 0, e.g. dead relu units).
+    sum : float
+        Σ of the k exponents (the phase-space contraction rate when k = N).
+    kaplan_yorke_dimension : float
+        j + (λ_1+…+λ_j)/|λ_{j+1}| with j the largest index whose partial sum is
+        >= 0; 0 if λ_1 < 0; N if every partial sum is >= 0 and k = N; NaN
+        (undetermined) if k < N and every partial sum is >= 0.
+    n_positive : int
+        Number of exponents > 0.
+    history_steps : ndarray (H,)
+        Steps after the transient at which the running estimates were recorded.
+    history : ndarray (H, k)
+        Running estimates (1/t) Σ log|R_jj|; column j belongs to ``exponents[j]``.
+    n_steps, transient : int
+    meta : dict
+        Parameters, the model, and ``n_blocks``, ``mean_interval`` (steps per
+        re-orthonormalisation) and ``rounding_error_estimate`` (see Notes of
+        :func:`lyapunov_spectrum`).
+    """
+    exponents: np.ndarray
+    sum: float
+    kaplan_yorke_dimension: float
+    n_positive: int
+    history_steps: np.ndarray
+    history: np.ndarray
+    n_steps: int
+    transient: int
+    meta: dict
+
+
+@result_type
+class LargestLyapunovResult(Result):
+    """Largest exponent (vector method): ``exponent``, running ``history``."""
+    exponent: float
+    history_steps: np.ndarray
+    history: np.ndarray
+    n_steps: int
+    transient: int
+    meta: dict
+
+
+@result_type
+class FiniteTimeResult(Result):
+    """Finite-time exponents over consecutive windows of ``window`` steps.
+
+    ``exponents`` (n_windows, k), row i from steps i·window … (i+1)·window after
+    the transient (``window_start``); ``mean`` and ``std`` over the windows.
+    """
+    exponents: np.ndarray
+    window_start: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    window: int
+    n_steps: int
+    transient: int
+    meta: dict
+
+
+@result_type
+class LyapunovEnsembleResult(Result):
+    """Spectra of an ensemble of runs (initial states and/or weight draws).
+
+    ``exponents`` (B, k), each row descending; ``mean``/``std`` (k) over the
+    members, index by index; per member ``sum``, ``kaplan_yorke_dimension``,
+    ``n_positive`` (B,).
+    """
+    exponents: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    sum: np.ndarray
+    kaplan_yorke_dimension: np.ndarray
+    n_positive: np.ndarray
+    n_steps: int
+    transient: int
+    meta: dict
+
+
+# ------------------------------------------------------------------ derived quantities
+
+def kaplan_yorke_dimension(exponents, n_units=None):
+    """Kaplan–Yorke (Lyapunov) dimension of a descending spectrum.
+
+    Parameters
+    ----------
+    exponents : array_like
+        λ_1 >= λ_2 >= … (natural log per step); -inf allowed.
+    n_units : int, optional
+        N; when given and larger than ``len(exponents)``, a spectrum whose
+        partial sums never turn negative gives NaN (undetermined).
+
+    Returns
+    -------
+    float
+
+    Notes
+    -----
+    D_KY = j + (λ_1 + … + λ_j) / |λ_{j+1}|, with j the largest index such that
+    λ_1 + … + λ_j >= 0 (Kaplan & Yorke 1979; Frederickson et al. 1983).
+    """
+    lam = np.sort(np.asarray(exponents, dtype=float))[::-1]
+    if lam.size == 0 or lam[0] < 0:
+        return 0.0
+    partial = np.cumsum(lam)
+    # the partial sums of a descending spectrum are concave, so {j : sum >= 0} is a prefix
+    neg = np.flatnonzero(~(partial >= 0))
+    j = int(neg[0]) if neg.size else int(partial.size)
+    if j == lam.size:
+        if n_units is not None and n_units > lam.size:
+            return float("nan")
+        return float(lam.size)
+    nxt = lam[j]
+    if not np.isfinite(nxt):
+        return float(j)
+    return float(j + partial[j - 1] / abs(nxt))
+
+
+# ------------------------------------------------------------------ validation helpers
+
+def _check_rnn(rnn):
+    if not isinstance(rnn, RNN):
+        raise TypeError(f"rnn must be an rnndyn.models.RNN, got {type(rnn).__name__}")
+    return rnn
+
+
+def _reortho_code(reortho):
+    """'auto' -> 0 (adaptive), an int >= 1 -> that fixed interval."""
+    if isinstance(reortho, str):
+        if reortho.strip().lower() == "auto":
+            return 0
+        raise ValueError(f"reortho must be 'auto' or an integer >= 1, got {reortho!r}")
+    return as_int(reortho, "reortho", minimum=1)
+
+
+def _initial_basis(N, k, seed):
+    """A seeded random orthonormal N x k basis, transposed (k, N), C-contiguous."""
+    G = as_rng(seed).standard_normal((N, k))
+    Q, _ = np.linalg.qr(G)
+    return np.ascontiguousarray(Q.T)
+
+
+def _chunks(rnn, x0, total, inputs, step=None):
+    """Yield derivative factors D (T_chunk, N) of the trajectory from x0, chunk by chunk.
+
+    Chunks bound the memory of long runs; ``step`` (steps per chunk) defaults
+    to about 32 MB of factors.
+    """
+    N = rnn.N
+    u = check_inputs(inputs, total, rnn.M)
+    if step is None:
+        step = max(256, _CHUNK_ELEMENTS // max(N, 1))
+    x = x0.copy()
+    for start in range(0, total, step):
+        T = min(step, total - start)
+        X = np.empty((T + 1, N))
+        D = np.empty((T, N))
+        # overflow is checked right below (without the JIT NumPy would warn)
+        with np.errstate(over="ignore", invalid="ignore"):
+            _rnn._trajectory(rnn.W, rnn.U, rnn.b, rnn.act_code, rnn.form_code, x,
+                             np.ascontiguousarray(u[start:start + T]), X, D)
+        # a linear map's Jacobian does not depend on the state, so only a
+        # nonlinear network needs a finite trajectory
+        if rnn.activation != "linear" and not np.all(np.isfinite(X)):
+            bad = int(np.argmax(~np.all(np.isfinite(X), axis=1)))
+            raise ValueError(f"the trajectory diverged (non-finite state at step {start + bad}); "
+                             f"the exponents of an unbounded {rnn.activation} network are "
+                             "undefined: use a smaller gain or a bounded activation")
+        x = X[-1].copy()
+        yield D
+
+
+def _run_qr(rnn, x0, n_steps, transient, k, reortho, tol, max_interval, inputs, seed,
+            hist_every, exact_hist, max_hist):
+    Qt = _initial_basis(rnn.N, k, seed)
+    Wt = np.ascontiguousarray(rnn.W.T)
+    logsum = np.zeros(k)
+    hist_steps = np.zeros(max(max_hist, 1))
+    hist = np.zeros((hist_steps.size, k))
+    state = np.array([0.0, float(transient), 0.0, 0.0, 0.0, 0.0])
+    with blas_threads(BLAS_THREADS):
+        for D in _chunks(rnn, x0, transient + n_steps, inputs):
+            _k._qr_lyapunov(Wt, rnn.form_code, D, Qt, logsum, hist_steps, hist, state,
+                            reortho, tol, max_interval, hist_every, exact_hist)
+    n_hist = int(state[2])
+    info = {"n_blocks": int(state[5]),
+            "mean_interval": n_steps / state[5] if state[5] else None,
+            "rounding_error_estimate": float(state[3]),
+            "rounding_error_bound": float(state[4] / n_steps)}
+    return logsum, hist_steps[:n_hist].astype(np.int64), hist[:n_hist], info
+
+
+def _common(rnn, x0, n_steps, transient, seed):
+    rnn = _check_rnn(rnn)
+    x0 = as_array(x0, "x0", shape=(rnn.N,))
+    n_steps = as_int(n_steps, "n_steps", minimum=1)
+    transient = as_int(transient, "transient", minimum=0)
+    as_rng(seed)  # validate early
+    return rnn, x0, n_steps, transient
+
+
+# ------------------------------------------------------------------ public API
+
+def lyapunov_spectrum(rnn, x0, n_steps, *, k=None, transient=100, reortho="auto", tol=1e-8,
+                      inputs=None, history=True, seed=0, max_interval=64):
+    """Lyapunov spectrum (top ``k`` exponents) of an RNN by the QR method.
+
+    Parameters
+    ----------
+    rnn : rnndyn.models.RNN
+    x0 : array_like, shape (N,)
+        Initial state. (The zero state of a bias-free network is a fixed point:
+        starting there gives the exponents of that point only.)
+    n_steps : int
+        Number of steps T averaged over, after the transient.
+    k : int, optional
+        Number of exponents (1 <= k <= N); all N by default.
+    transient : int
+        Steps run first, whose growth is discarded (the basis still turns
+        towards the leading directions during them).
+    reortho : 'auto' or int
+        Steps between QR re-orthonormalisations: an int fixes the interval
+        (1 = QR every step, the reference); 'auto' chooses it block by block
+        so that the estimated rounding error of every block stays below ``tol``.
+    tol : float
+        Target relative rounding error of log|R_jj| per block for 'auto'.
+    inputs : array_like, shape (transient + n_steps, M), optional
+        u_1 … u_{transient+n_steps}; zeros (autonomous network) when omitted.
+    history : bool
+        Record the running estimates (about 400 points).
+    seed : int
+        Seed of the random initial orthonormal basis.
+    max_interval : int
+        Longest re-orthonormalisation interval for 'auto'.
+
+    Returns
+    -------
+    LyapunovResult
+
+    Notes
+    -----
+    QR (Benettin) method: with Q_0 orthonormal (N x k) and
+    J_t Q_{t-1} = Q_t R_t (R_t upper triangular),
+
+        λ_j = (1/T) Σ_{t=1}^{T} log |(R_t)_{jj}|,
+
+    natural log per step (Benettin et al. 1980; Shimada & Nagashima 1979;
+    for RNNs Engelken, Wolf & Abbott 2023). Re-orthonormalising only every s
+    steps gives the same R products in exact arithmetic, because the R factor
+    of J_s…J_1 Q is R_s…R_1. In floating point the block's columns p_j line
+    up with the leading direction, and log|R_jj| loses about
+    u·‖p_j‖/|R_jj| (u = 2^-53); that ratio is computed for every block and
+    reported (``meta['rounding_error_estimate']``, the largest over blocks;
+    ``rounding_error_bound``, their sum / T). 'auto' redoes a block that
+    exceeds ``tol`` with a shorter interval and predicts the next interval
+    from the growth of the ratio. The sum of all N exponents equals the mean
+    of log|det J_t| along the trajectory.
+    """
+    rnn, x0, n_steps, transient = _common(rnn, x0, n_steps, transient, seed)
+    k = rnn.N if k is None else as_int(k, "k", minimum=1, maximum=rnn.N)
+    code = _reortho_code(reortho)
+    tol = as_float(tol, "tol", minimum=0.0, strict_minimum=True)
+    max_interval = as_int(max_interval, "max_interval", minimum=1)
+    hist_every = max(1, n_steps // HISTORY_POINTS)
+    max_hist = n_steps // hist_every + 1 if history else 0
+    logsum, hs, hist, info = _run_qr(rnn, x0, n_steps, transient, k, code, tol, max_interval,
+                                     inputs, seed, hist_every, False, max_hist)
+    lam = logsum / n_steps
+    order = np.argsort(-lam, kind="stable")
+    lam = lam[order]
+    if history:
+        if hs.size == 0 or hs[-1] != n_steps:
+            hs = np.append(hs, n_steps)
+            hist = np.vstack([hist, logsum[None, :]])
+        running = hist[:, order] / hs[:, None]
+    else:
+        hs, running = np.zeros(0, dtype=np.int64), np.zeros((0, k))
+    params = {"n_steps": n_steps, "transient": transient, "k": k, "reortho": reortho,
+              "tol": tol, "max_interval": max_interval, "inputs": inputs is not None}
+    meta = make_meta(params, seed=seed, model=rnn, method="QR (Benettin)",
+                     units="natural log per step", **info)
+    return LyapunovResult(exponents=lam, sum=float(np.sum(lam)),
+                          kaplan_yorke_dimension=kaplan_yorke_dimension(lam, rnn.N),
+                          n_positive=int(np.count_nonzero(lam > 0)), history_steps=hs,
+                          history=running, n_steps=n_steps, transient=transient, meta=meta)
+
+
+def largest_lyapunov(rnn, x0, n_steps, *, transient=100, inputs=None, history=True, seed=0):
+    """Largest Lyapunov exponent by the vector method.
+
+    Parameters
+    ----------
+    rnn, x0, n_steps, transient, inputs
+        As in :func:`lyapunov_spectrum`.
+    history : bool
+        Record the running estimate (about 400 points).
+    seed : int
+        Seed of the random initial unit vector.
+
+    Returns
+    -------
+    LargestLyapunovResult
+
+    Notes
+    -----
+    v_t = J_t v_{t-1} / ‖J_t v_{t-1}‖ and λ_1 = (1/T) Σ_t log ‖J_t v_{t-1}‖
+    (Benettin et al. 1980): one matrix-vector product per step. It equals the
+    first exponent of the QR method with the same start vector.
+    """
+    rnn, x0, n_steps, transient = _common(rnn, x0, n_steps, transient, seed)
+    hist_every = max(1, n_steps // HISTORY_POINTS)
+    max_hist = n_steps // hist_every + 1 if history else 0
+    v = as_rng(seed).standard_normal(rnn.N)
+    v /= np.linalg.norm(v)
+    logsum = np.zeros(1)
+    hs = np.zeros(max(max_hist, 1))
+    hist = np.zeros((hs.size, 1))
+    state = np.array([0.0, float(transient), 0.0])
+    with blas_threads(BLAS_THREADS):
+        for D in _chunks(rnn, x0, transient + n_steps, inputs):
+            _k._largest_lyapunov(rnn.W, rnn.form_code, D, v, logsum, hs, hist, state,
+                                 hist_every)
+    n_hist = int(state[2]) if history else 0
+    hs, hist = hs[:n_hist].astype(np.int64), hist[:n_hist, 0]
+    lam = float(logsum[0] / n_steps)
+    if history and (hs.size == 0 or hs[-1] != n_steps):
+        hs, hist = np.append(hs, n_steps), np.append(hist, logsum[0])
+    running = hist / hs if history else np.zeros(0)
+    params = {"n_steps": n_steps, "transient": transient, "inputs": inputs is not None}
+    meta = make_meta(params, seed=seed, model=rnn, method="vector",
+                     units="natural log per step")
+    return LargestLyapunovResult(exponent=lam, history_steps=hs, history=running,
+                                 n_steps=n_steps, transient=transient, meta=meta)
+
+
+def finite_time_exponents(rnn, x0, n_steps, window, *, k=1, transient=100, inputs=None,
+                          reortho="auto", tol=1e-8, seed=0):
+    """Finite-time (local) Lyapunov exponents over consecutive windows.
+
+    Parameters
+    ----------
+    rnn, x0, n_steps, transient, inputs, reortho, tol, seed
+        As in :func:`lyapunov_spectrum`; ``n_steps // window`` whole windows are used.
+    window : int
+        Window length w in steps (1 <= w <= n_steps).
+    k : int
+        Number of exponents per window.
+
+    Returns
+    -------
+    FiniteTimeResult
+
+    Notes
+    -----
+    λ_j^{(i)} = (1/w) Σ_{t in window i} log |(R_t)_{jj}| with the QR method's
+    running basis, which after the transient points along the leading
+    (backward Lyapunov) directions. Their spread is the variability a
+    truncated BPTT horizon of w steps sees; their mean over windows is the
+    exponent λ_j. The block length of 'auto' never crosses a window edge.
+    See e.g. Abarbanel, Brown & Kennel (1991), J. Nonlinear Sci. 1, 175.
+    """
+    rnn, x0, n_steps, transient = _common(rnn, x0, n_steps, transient, seed)
+    window = as_int(window, "window", minimum=1, maximum=n_steps)
+    k = as_int(k, "k", minimum=1, maximum=rnn.N)
+    code = _reortho_code(reortho)
+    tol = as_float(tol, "tol", minimum=0.0, strict_minimum=True)
+    n_win = n_steps // window
+    used = n_win * window
+    logsum, hs, hist, info = _run_qr(rnn, x0, used, transient, k, code, tol, 64, inputs, seed,
+                                     window, True, n_win)
+    if hs.size != n_win or np.any(hs != window * np.arange(1, n_win + 1)):
+        raise RuntimeError("internal error: window edges were not all recorded")
+    cum = np.vstack([np.zeros((1, k)), hist])
+    with np.errstate(invalid="ignore"):
+        ft = np.diff(cum, axis=0) / window
+    # -inf - (-inf) is NaN: a direction annihilated earlier stays annihilated
+    ft[np.isnan(ft)] = -np.inf
+    # columns in the order of the exponents (descending over the whole run)
+    ft = ft[:, np.argsort(-logsum, kind="stable")]
+    with np.errstate(invalid="ignore"):
+        mean = np.mean(ft, axis=0)
+        std = np.std(ft, axis=0) if n_win > 1 else np.zeros(k)
+    std[~np.isfinite(std)] = 0.0
+    params = {"n_steps": n_steps, "window": window, "k": k, "transient": transient,
+              "reortho": reortho, "tol": tol, "inputs": inputs is not None}
+    meta = make_meta(params, seed=seed, model=rnn, method="QR (Benettin), windowed",
+                     units="natural log per step", **info)
+    return FiniteTimeResult(exponents=ft, window_start=window * np.arange(n_win),
+                            mean=mean, std=std, window=window, n_steps=used,
+                            transient=transient, meta=meta)
+
+
+def lyapunov_ensemble(models, X0, n_steps, *, k=None, transient=100, inputs=None, seed=0):
+    """Spectra of several runs: initial states, weight draws, or both.
+
+    Parameters
+    ----------
+    models : RNN or sequence of RNN
+        One network for every member, or one per member (e.g. different weight
+        seeds); all with the same N and form.
+    X0 : array_like (B, N) or (N,), or int
+        Initial states, one per member (a single state is shared); an int B
+        draws B seeded states x0 ~ N(0, 1).
+    n_steps, k, transient, inputs
+        As in :func:`lyapunov_spectrum` (the inputs are shared).
+    seed : int
+        Seed of the random states (when X0 is an int) and of the start basis,
+        the same for every member (as ``lyapunov_spectrum(..., seed=seed)``).
+
+    Returns
+    -------
+    LyapunovEnsembleResult
+
+    Notes
+    -----
+    Every member uses the QR method with a QR every step. Networks with
+    N <= 64 run in parallel over the members (numba ``prange``; loop kernels
+    without BLAS, so that no two BLAS thread pools compete); larger ones run
+    member by member through the BLAS/LAPACK kernel of
+    :func:`lyapunov_spectrum` with ``reortho=1``. λ_j as in
+    :func:`lyapunov_spectrum`; ``mean`` and ``std`` are over members.
+    """
+    rnns = [models] if isinstance(models, RNN) else list(models)
+    if not rnns or not all(isinstance(r, RNN) for r in rnns):
+        raise TypeError("models must be an RNN or a non-empty sequence of RNN")
+    N, form = rnns[0].N, rnns[0].form
+    if any(r.N != N or r.form != form for r in rnns):
+        raise ValueError("models must all have the same number of units N and the same form")
+    n_steps = as_int(n_steps, "n_steps", minimum=1)
+    transient = as_int(transient, "transient", minimum=0)
+    k = N if k is None else as_int(k, "k", minimum=1, maximum=N)
+    rng = as_rng(seed)
+    if isinstance(X0, (int, np.integer)) and not isinstance(X0, bool):
+        B = as_int(X0, "X0", minimum=1)
+        if len(rnns) > 1 and B != len(rnns):
+            raise ValueError(f"X0 asks for {B} states but {len(rnns)} models were given")
+        X0 = rng.standard_normal((B, N))
+    else:
+        X0 = as_array(X0, "X0")
+        if X0.ndim == 1:
+            X0 = X0.reshape(1, -1)
+        if X0.ndim != 2 or X0.shape[1] != N:
+            raise ValueError(f"X0 must have shape (B, {N}) or ({N},), got {X0.shape}")
+    B = max(X0.shape[0], len(rnns))
+    if X0.shape[0] not in (1, B) or len(rnns) not in (1, B):
+        raise ValueError(f"{len(rnns)} models and {X0.shape[0]} initial states do not match")
+    X0 = np.ascontiguousarray(np.broadcast_to(X0, (B, N)))
+    members = [rnns[b if len(rnns) > 1 else 0] for b in range(B)]
+    total = transient + n_steps
+    if N <= ENSEMBLE_PARALLEL_MAX_N:
+        D = np.empty((B, total, N))
+        for b, r in enumerate(members):
+            D[b] = next(_chunks(r, X0[b], total, inputs, step=total))
+        W = np.ascontiguousarray(np.stack([r.W for r in members]))
+        Qt = np.ascontiguousarray(np.broadcast_to(_initial_basis(N, k, seed), (B, k, N)))
+        out = np.empty((B, k))
+        _k._qr_lyapunov_batch(W, members[0].form_code, D, Qt, transient, out)
+        exps = -np.sort(-out, axis=1)
+        path = "parallel loops (prange)"
+    else:
+        exps = np.empty((B, k))
+        for b, r in enumerate(members):
+            exps[b] = lyapunov_spectrum(r, X0[b], n_steps, k=k, transient=transient,
+                                        reortho=1, inputs=inputs, history=False,
+                                        seed=seed).exponents
+        path = "member by member (BLAS/LAPACK)"
+    with np.errstate(invalid="ignore"):
+        mean = np.mean(exps, axis=0)
+        std = np.std(exps, axis=0)
+    mean[np.isnan(mean)] = -np.inf  # only from all -inf columns
+    std[~np.isfinite(std)] = 0.0
+    params = {"n_steps": n_steps, "transient": transient, "k": k, "members": B,
+              "models": len(rnns), "inputs": inputs is not None}
+    meta = make_meta(params, seed=seed, model=rnns[0], method="QR (Benettin), every step",
+                     path=path, units="natural log per step")
+    return LyapunovEnsembleResult(
+        exponents=exps, mean=mean, std=std, sum=np.sum(exps, axis=1),
+        kaplan_yorke_dimension=np.array([kaplan_yorke_dimension(e, N) for e in exps]),
+        n_positive=np.count_nonzero(exps > 0, axis=1), n_steps=n_steps,
+        transient=transient, meta=meta)
+

@@ -1,0 +1,641 @@
+"""The success-rate study of gradient clipping and the regulariser (the paper's Figure 7).
+
+A study is a grid of sequence lengths × training methods × initialisations ×
+seeds. Every cell of the grid is one independent training run
+(:func:`rnndyn.training.train`, stopping at success or at the budget); the
+study reports, per length × method × initialisation, the fraction of seeds
+that reached success and the mean number of updates the successful ones
+needed.
+
+Runs are independent, so they go to separate worker processes (1 BLAS/numba
+thread each: the machines this is written for have 2 cores and thread pools
+that fight over them). Each finished run is saved at once as its own result
+file in a ``runs/`` folder, and the file of a finished run is never computed
+again: a study killed half-way and started again only computes what is
+missing.
+"""
+
+import contextlib
+import os
+import time
+
+import numpy as np
+
+from rnndyn._validate import as_choice, as_int
+from rnndyn.io import atomic_write, to_jsonable
+from rnndyn.results import Result, load_result, make_meta, result_type
+from rnndyn.tasks import TASKS, check_length, task_spec
+
+METHODS = ("sgd", "sgd-c", "sgd-cr")
+PAPER_INITS = ("sigmoid", "basic-tanh", "smart-tanh")
+# Options passed through to rnndyn.training.train (None = the trainer's default).
+TRAIN_OPTIONS = ("n_hidden", "lr", "threshold", "alpha", "batch_size", "eval_every",
+                 "eval_size")
+# Set in the environment of the workers before they import numpy/numba: one
+# thread each, so `workers` processes use `workers` cores and no more.
+WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+              "NUMBA_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1",
+              "NUMEXPR_NUM_THREADS": "1"}
+RUNS_FOLDER = "runs"
+
+
+@result_type
+class StudyRun(Result):
+    """One finished training run of a study.
+
+    Attributes
+    ----------
+    key : str
+        File name of the run inside ``runs/`` (no extension).
+    spec : dict
+        What was asked: task, length, method, init, seed, budget, options.
+    success : bool
+        The trainer's success test passed within the budget.
+    updates : int
+        Parameter updates done (at success, or the budget).
+    final_error_rate : float
+        Error rate of the last evaluation.
+    seconds : float
+        Wall time of the training, summed over resumptions from its checkpoint.
+    meta : dict
+    """
+
+    key: str
+    spec: dict
+    success: bool
+    updates: int
+    final_error_rate: float
+    seconds: float
+    meta: dict
+
+
+@result_type
+class ClippingStudyResult(Result):
+    """Success rates of a clipping study, aggregated over seeds.
+
+    Attributes
+    ----------
+    lengths : ndarray, shape (n_lengths,)
+    success_rate : ndarray, shape (n_inits, n_methods, n_lengths)
+        Fraction of finished runs that succeeded (NaN where no run finished).
+    n_runs, n_success : ndarray, shape (n_inits, n_methods, n_lengths)
+        Finished runs and successful runs per cell.
+    mean_updates : ndarray, shape (n_inits, n_methods, n_lengths)
+        Mean updates to success over the successful runs (NaN where none).
+    task : str
+    methods, inits : list of str
+        The order of the axes of the arrays.
+    seeds : list of int
+        The run seeds (the same for every cell: paired comparison).
+    budget : int
+        Maximum number of updates per run.
+    rows : list of dict
+        One per cell: length, method, init, n_runs, n_success, success_rate,
+        mean_updates (None if no success), mean_final_error_rate.
+    folder : str or None
+        The ``runs/`` folder (None for a study kept in memory).
+    n_missing : int
+        Planned runs that had not finished when the table was made.
+    meta : dict
+    """
+
+    lengths: np.ndarray
+    success_rate: np.ndarray
+    n_runs: np.ndarray
+    n_success: np.ndarray
+    mean_updates: np.ndarray
+    task: str
+    methods: list
+    inits: list
+    seeds: list
+    budget: int
+    rows: list
+    folder: object
+    n_missing: int
+    meta: dict
+
+
+# ---------------------------------------------------------------- planning
+
+def parse_list(value, name):
+    """Split ``'a,b,c'`` (or take a list) into non-empty stripped strings."""
+    if isinstance(value, str):
+        items = [s.strip() for s in value.split(",")]
+    elif isinstance(value, (list, tuple)):
+        items = [str(s).strip() if isinstance(s, str) else s for s in value]
+    else:
+        raise TypeError(f"{name} must be a comma-separated string or a list, got {value!r}")
+    if not items or any(s == "" for s in items):
+        raise ValueError(f"{name} must be a non-empty comma-separated list, got {value!r}")
+    return items
+
+
+def parse_lengths(value):
+    """Sequence lengths from ``'20,50,100'`` or a list of ints: sorted, unique, >= 2."""
+    items = parse_list(value, "lengths")
+    out = []
+    for s in items:
+        if isinstance(s, str):
+            try:
+                s = int(s)
+            except ValueError:
+                raise ValueError(f"lengths: {s!r} is not an integer "
+                                 f"(expected e.g. '20,50,100')") from None
+        out.append(as_int(s, "lengths", minimum=2))
+    if len(set(out)) != len(out):
+        raise ValueError(f"lengths contains duplicates: {value!r}")
+    return sorted(out)
+
+
+def _choices(value, name, known):
+    items = [as_choice(s, name, known) for s in parse_list(value, name + "s")]
+    if len(set(items)) != len(items):
+        raise ValueError(f"{name}s contains duplicates: {value!r}")
+    return items
+
+
+def run_key(spec):
+    """The file name of a run: ``<task>_L<length>_<method>_<init>_s<seed>``."""
+    return (f"{spec['task']}_L{spec['length']}_{spec['method']}_{spec['init']}"
+            f"_s{spec['seed']}")
+
+
+def plan_clipping_study(task="temporal-order", lengths=(20, 50, 100), methods=METHODS,
+                        inits=PAPER_INITS, n_seeds=5, *, seed=0, budget=20000,
+                        **train_options):
+    """The list of run specifications of a study (nothing is computed).
+
+    Parameters
+    ----------
+    task : str
+        One of :data:`rnndyn.tasks.TASKS`.
+    lengths : str or sequence of int
+        Sequence lengths (>= 2), e.g. ``'20,50,100'``.
+    methods : str or sequence of str
+        Subset of :data:`METHODS`.
+    inits : str or sequence of str
+        Initialisations of :data:`rnndyn.models.INITS` (the paper's: ``sigmoid``,
+        ``basic-tanh``, ``smart-tanh``).
+    n_seeds : int
+        Seeds per cell (>= 1); run seeds are ``seed, seed + 1, …``, the same in
+        every cell, so methods are compared on the same weights and data.
+    seed : int
+        First run seed (>= 0).
+    budget : int
+        Maximum parameter updates per run (>= 1).
+    **train_options
+        Passed to :func:`rnndyn.training.train`; see :data:`TRAIN_OPTIONS`.
+        ``None`` values are dropped (the trainer's default applies).
+
+    Returns
+    -------
+    list of dict
+        One spec per run: task, length, method, init, seed, budget, options.
+    """
+    from rnndyn.models import INITS
+    task = as_choice(task, "task", TASKS)
+    lengths = parse_lengths(lengths)
+    for length in lengths:  # the task's own minimum length, checked before any run starts
+        check_length(length, task_spec(task), "lengths")
+    methods = _choices(methods, "method", METHODS)
+    inits = _choices(inits, "init", INITS)
+    n_seeds = as_int(n_seeds, "n_seeds", minimum=1)
+    seed = as_int(seed, "seed", minimum=0)
+    budget = as_int(budget, "budget", minimum=1)
+    unknown = set(train_options) - set(TRAIN_OPTIONS)
+    if unknown:
+        raise TypeError(f"unknown training option(s) {sorted(unknown)}; "
+                        f"known: {', '.join(TRAIN_OPTIONS)}")
+    options = {k: v for k, v in train_options.items() if v is not None}
+    specs = []
+    for init in inits:
+        for method in methods:
+            for length in lengths:
+                for s in range(seed, seed + n_seeds):
+                    specs.append(to_jsonable({"task": task, "length": length, "method": method,
+                                              "init": init, "seed": s, "budget": budget,
+                                              "options": dict(options)}))
+    return specs
+
+
+# ---------------------------------------------------------------- running
+
+def _spec_hash(spec):
+    """8 hex digits that change with any setting of ``spec``."""
+    import hashlib
+    import json
+    text = json.dumps(spec, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+_SOURCE_HASH = []
+
+
+def _source_hash():
+    """12 hex digits of the SHA-256 of every rnndyn source file loaded in this process.
+
+    Computed once per process, at its first run, right after the trainer was
+    imported: the files may change on disk later, the imported code does not.
+    It tells apart runs made by different versions of the trainer.
+    """
+    if not _SOURCE_HASH:
+        import hashlib
+        import sys
+        h = hashlib.sha256()
+        for name in sorted(sys.modules):
+            path = getattr(sys.modules[name], "__file__", None)
+            if (name == "rnndyn" or name.startswith("rnndyn.")) and path \
+                    and path.endswith(".py"):
+                with open(path, "rb") as f:
+                    h.update(name.encode() + b"\0" + f.read())
+        _SOURCE_HASH.append(h.hexdigest()[:12])
+    return _SOURCE_HASH[0]
+
+
+def execute_run(spec, runs_dir=None):
+    """Train the run ``spec`` and return its :class:`StudyRun` (saved if ``runs_dir``).
+
+    This is what each worker process calls. While it trains, the trainer keeps
+    a checkpoint ``<key>.<hash>.ckpt.npz`` (the hash of the spec, so a run with
+    other settings never resumes from it), from which a killed run continues.
+    At the end the trainer's own result (with its diagnostics) is saved as
+    ``<key>.train.npz/.json``, then the small :class:`StudyRun` as
+    ``<key>.npz/.json``: a run counts as finished when ``<key>.json`` exists.
+    The checkpoint is removed last.
+    """
+    from rnndyn import training
+    source = _source_hash()
+    key = run_key(spec)
+    checkpoint = None
+    if runs_dir is not None:
+        checkpoint = os.path.join(runs_dir, f"{key}.{_spec_hash(spec)}.ckpt.npz")
+    t0 = time.perf_counter()
+    res = training.train(spec["task"], spec["length"], spec["method"], spec["init"],
+                         seed=spec["seed"], max_updates=spec["budget"], checkpoint=checkpoint,
+                         **spec["options"])
+    threads = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS")}
+    # res.seconds sums the wall time over resumptions from the checkpoint
+    run = StudyRun(key=key, spec=spec, success=bool(res.success), updates=int(res.updates),
+                   final_error_rate=float(res.final_error_rate),
+                   seconds=round(float(res.seconds), 3),
+                   meta=make_meta(spec, seed=spec["seed"], pid=os.getpid(), threads=threads,
+                                  seconds_this_process=round(time.perf_counter() - t0, 3),
+                                  source_sha256=source,
+                                  skipped=int(getattr(res, "skipped", 0))))
+    if runs_dir is not None:
+        stem = os.path.join(runs_dir, key)
+        # overwrite: a leftover of a run killed while saving is incomplete by definition
+        res.save(stem + ".train", overwrite=True)
+        run.save(stem, overwrite=True)
+        # this run's checkpoint, and any left by a run of the same key with other settings
+        for name in os.listdir(runs_dir):
+            if name.startswith(key + ".") and name.endswith(".ckpt.npz"):
+                os.unlink(os.path.join(runs_dir, name))
+    return run
+
+
+def _finished(spec, runs_dir, overwrite):
+    """The saved run of ``spec`` or None; a run saved with other settings is an error."""
+    if runs_dir is None:
+        return None
+    stem = os.path.join(runs_dir, run_key(spec))
+    if not os.path.exists(stem + ".json"):
+        return None
+    try:
+        run = load_result(stem)
+    except (ValueError, TypeError) as exc:
+        if overwrite:
+            return None
+        raise ValueError(f"{stem}.json is unreadable ({exc}); delete it to recompute the run")
+    if run.spec != spec:
+        if overwrite:
+            return None
+        diff = sorted(k for k in set(spec) | set(run.spec) if spec.get(k) != run.spec.get(k))
+        raise ValueError(f"{stem}.json was made with other settings ({', '.join(diff)} differ); "
+                         "use another --out, or --overwrite to recompute such runs")
+    return run
+
+
+@contextlib.contextmanager
+def _environment(values):
+    """Set environment variables for the duration of the block, then restore them."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def count_finished(specs, runs_dir, *, overwrite=False):
+    """How many of ``specs`` already have a finished run in ``runs_dir``."""
+    return sum(_finished(spec, runs_dir, overwrite) is not None for spec in specs)
+
+
+def run_study(specs, runs_dir=None, *, workers=2, overwrite=False, progress=None):
+    """Run the specs that have no finished run in ``runs_dir``; return all runs.
+
+    Parameters
+    ----------
+    specs : list of dict
+        From :func:`plan_clipping_study`.
+    runs_dir : str or None
+        Folder of the per-run files. Runs already there (with the same spec)
+        are reused, not recomputed. None keeps everything in memory.
+    workers : int
+        Worker processes (spawned, 1 thread each); 0 runs in this process.
+    overwrite : bool
+        Recompute runs saved with different settings instead of failing.
+    progress : callable, optional
+        ``progress(n)`` is called with 1 after each newly finished run.
+
+    Returns
+    -------
+    runs : list of StudyRun
+        In the order of ``specs``.
+    n_computed : int
+        How many of them were computed by this call.
+
+    Notes
+    -----
+    Each run is saved by its worker as soon as it finishes, so an interrupted
+    study loses only the runs in progress. Longer sequences are started first
+    to keep the workers busy until the end.
+    """
+    workers = as_int(workers, "workers", minimum=0)
+    if runs_dir is not None:
+        os.makedirs(runs_dir, exist_ok=True)
+    done = {}
+    todo = []
+    for i, spec in enumerate(specs):
+        run = _finished(spec, runs_dir, overwrite)
+        if run is None:
+            todo.append(i)
+        else:
+            done[i] = run
+    todo.sort(key=lambda i: -specs[i]["length"])
+    advance = progress or (lambda n=1: None)
+    if workers == 0 or len(todo) == 0:
+        for i in todo:
+            done[i] = execute_run(specs[i], runs_dir)
+            advance(1)
+    else:
+        _run_in_processes(specs, todo, runs_dir, min(workers, len(todo)), done, advance)
+    return [done[i] for i in range(len(specs))], len(todo)
+
+
+def _run_in_processes(specs, todo, runs_dir, workers, done, advance):
+    import concurrent.futures as cf
+    import multiprocessing
+    # spawn, not fork: a forked child would inherit the parent's numba/BLAS
+    # thread pools; the worker environment must be set before the child
+    # imports numpy, so it is set around the submits, which start the workers.
+    ctx = multiprocessing.get_context("spawn")
+    with _environment(WORKER_ENV):
+        pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        futures = {pool.submit(execute_run, specs[i], runs_dir): i for i in todo}
+    try:
+        for fut in cf.as_completed(futures):
+            i = futures[fut]
+            try:
+                done[i] = fut.result()
+            except (ValueError, TypeError) as exc:
+                raise type(exc)(f"run {run_key(specs[i])}: {exc}") from exc
+            except cf.process.BrokenProcessPool as exc:
+                raise RuntimeError(f"a worker process died during run {run_key(specs[i])} "
+                                   "(finished runs are saved; start the study again to "
+                                   "resume)") from exc
+            advance(1)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+# ---------------------------------------------------------------- aggregating
+
+def aggregate(runs, *, task, lengths, methods, inits, seeds, budget, folder=None,
+              n_missing=0, params=None):
+    """Success rate and mean updates to success per length × method × init.
+
+    Parameters
+    ----------
+    runs : iterable of StudyRun
+        Runs outside the grid are ignored.
+    task, lengths, methods, inits, seeds, budget
+        The grid (as planned).
+    folder : str, optional
+    n_missing : int
+        Planned runs not in ``runs``.
+    params : dict, optional
+        Study parameters for the metadata.
+
+    Returns
+    -------
+    ClippingStudyResult
+    """
+    lengths = [int(v) for v in lengths]
+    shape = (len(inits), len(methods), len(lengths))
+    n_runs = np.zeros(shape)
+    n_success = np.zeros(shape)
+    upd_sum = np.zeros(shape)
+    err_sum = np.zeros(shape)
+    index_l = {v: k for k, v in enumerate(lengths)}
+    index_m = {v: k for k, v in enumerate(methods)}
+    index_i = {v: k for k, v in enumerate(inits)}
+    for run in runs:
+        s = run.spec
+        try:
+            cell = (index_i[s["init"]], index_m[s["method"]], index_l[s["length"]])
+        except KeyError:
+            continue
+        n_runs[cell] += 1
+        err_sum[cell] += run.final_error_rate
+        if run.success:
+            n_success[cell] += 1
+            upd_sum[cell] += run.updates
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(n_runs > 0, n_success / np.maximum(n_runs, 1), np.nan)
+        mean_upd = np.where(n_success > 0, upd_sum / np.maximum(n_success, 1), np.nan)
+        mean_err = np.where(n_runs > 0, err_sum / np.maximum(n_runs, 1), np.nan)
+    rows = []
+    for a, init in enumerate(inits):
+        for b, method in enumerate(methods):
+            for c, length in enumerate(lengths):
+                rows.append({
+                    "length": length, "method": method, "init": init,
+                    "n_runs": int(n_runs[a, b, c]), "n_success": int(n_success[a, b, c]),
+                    "success_rate": None if n_runs[a, b, c] == 0 else float(rate[a, b, c]),
+                    "mean_updates": None if n_success[a, b, c] == 0
+                    else float(mean_upd[a, b, c]),
+                    "mean_final_error_rate": None if n_runs[a, b, c] == 0
+                    else float(mean_err[a, b, c]),
+                })
+    meta = make_meta(params or {"task": task, "lengths": lengths, "methods": list(methods),
+                                "inits": list(inits), "seeds": list(seeds),
+                                "budget": budget},
+                     seed=min(seeds) if seeds else None)
+    return ClippingStudyResult(
+        lengths=np.array(lengths, dtype=np.int64), success_rate=rate,
+        n_runs=n_runs.astype(np.int64), n_success=n_success.astype(np.int64),
+        mean_updates=mean_upd, task=task, methods=list(methods), inits=list(inits),
+        seeds=[int(s) for s in seeds], budget=int(budget), rows=rows,
+        folder=None if folder is None else os.fspath(folder), n_missing=int(n_missing),
+        meta=meta)
+
+
+def _grid_of(specs):
+    """task, lengths, methods, inits, seeds, budget of a list of specs (in plan order)."""
+    def unique(key):
+        out = []
+        for s in specs:
+            if s[key] not in out:
+                out.append(s[key])
+        return out
+    budgets = unique("budget")
+    tasks = unique("task")
+    return {"task": tasks[0] if len(tasks) == 1 else ",".join(tasks),
+            "lengths": sorted(unique("length")), "methods": unique("method"),
+            "inits": unique("init"), "seeds": sorted(unique("seed")),
+            "budget": max(budgets) if budgets else 0}
+
+
+def clipping_study(task="temporal-order", lengths=(20, 50, 100), methods=METHODS,
+                   inits=PAPER_INITS, n_seeds=5, *, seed=0, budget=20000, out=None,
+                   workers=2, overwrite=False, progress=None, **train_options):
+    """Run (or resume) a success-rate study and aggregate it (the paper's Figure 7).
+
+    Parameters
+    ----------
+    task, lengths, methods, inits, n_seeds, seed, budget, **train_options
+        The grid and the training settings, see :func:`plan_clipping_study`.
+    out : str, optional
+        Study folder; the runs are saved in ``<out>/runs/`` and reused when
+        the study is started again. None keeps the runs in memory.
+    workers : int
+        Worker processes (0: in this process).
+    overwrite : bool
+        Recompute saved runs whose settings differ instead of failing.
+    progress : callable, optional
+        Called with 1 after each newly finished run.
+
+    Returns
+    -------
+    ClippingStudyResult
+        ``meta`` also records ``n_computed`` (runs computed by this call) and
+        ``seconds`` (its wall time).
+
+    Notes
+    -----
+    A run succeeds when the trainer's success test passes (fewer than 1 %
+    errors on fresh sequences) within ``budget`` updates. Pascanu, Mikolov &
+    Bengio (2013), "On the difficulty of training recurrent neural networks",
+    ICML, §5.1 and Figure 7: with up to 5M updates, SGD and SGD-C fail on the
+    temporal-order task beyond lengths of about 20 from small initialisations,
+    while SGD-CR solves it up to length 200. A smaller budget lowers every
+    success rate, so a failure under a small budget is not a failure in the
+    paper's sense.
+    """
+    t0 = time.perf_counter()
+    specs = plan_clipping_study(task, lengths, methods, inits, n_seeds, seed=seed,
+                                budget=budget, **train_options)
+    runs_dir = None if out is None else os.path.join(os.fspath(out), RUNS_FOLDER)
+    runs, n_computed = run_study(specs, runs_dir, workers=workers, overwrite=overwrite,
+                                 progress=progress)
+    grid = _grid_of(specs)
+    params = dict(grid, n_seeds=n_seeds, first_seed=seed, workers=workers,
+                  options={k: v for k, v in train_options.items() if v is not None})
+    result = aggregate(runs, folder=runs_dir, params=params, **grid)
+    result.meta.update(n_computed=int(n_computed), n_reused=len(specs) - int(n_computed),
+                       seconds=round(time.perf_counter() - t0, 3))
+    return result
+
+
+def load_runs(runs_dir):
+    """Every finished run in ``runs_dir`` (files ``*.json`` of type StudyRun)."""
+    runs = []
+    for name in sorted(os.listdir(runs_dir)):
+        if name.endswith(".json") and not name.endswith(".train.json") \
+                and not name.startswith(".tmp-") and "." not in name[:-5]:
+            run = load_result(os.path.join(runs_dir, name))
+            if isinstance(run, StudyRun):
+                runs.append(run)
+    return runs
+
+
+def collect_study(out):
+    """Aggregate the finished runs of the study in ``out`` (nothing is computed).
+
+    Useful while a study is still running or after it was killed; the grid is
+    whatever the finished runs cover, so ``n_missing`` is 0 by construction.
+    """
+    runs_dir = os.path.join(os.fspath(out), RUNS_FOLDER)
+    if not os.path.isdir(runs_dir):
+        raise ValueError(f"out: no study in {out!r} (no {RUNS_FOLDER}/ folder)")
+    runs = load_runs(runs_dir)
+    if not runs:
+        raise ValueError(f"out: no finished run in {runs_dir!r}")
+    grid = _grid_of([r.spec for r in runs])
+    # file names sort 'sgd-cr' before 'sgd': put the axes in their usual order
+    from rnndyn.models import INITS
+    grid["methods"].sort(key=lambda m: METHODS.index(m) if m in METHODS else len(METHODS))
+    grid["inits"].sort(key=lambda i: INITS.index(i) if i in INITS else len(INITS))
+    return aggregate(runs, folder=runs_dir, params=dict(grid, collected=True), **grid)
+
+
+# ---------------------------------------------------------------- tables
+
+def _cell(row):
+    if row["n_runs"] == 0:
+        return "–"
+    text = f"{row['n_success']}/{row['n_runs']}"
+    if row["mean_updates"] is not None:
+        text += f" ({row['mean_updates']:,.0f})"
+    return text
+
+
+def table_markdown(result):
+    """A markdown table: one line per init × method, one column per length.
+
+    Each cell is ``successes/runs (mean updates to success)``.
+    """
+    lengths = [int(v) for v in result.lengths]
+    head = "| init | method | " + " | ".join(f"L={v}" for v in lengths) + " |"
+    sep = "|---|---|" + "---:|" * len(lengths)
+    lines = [f"Task {result.task}, budget {result.budget:,} updates per run, "
+             f"{len(result.seeds)} seed(s); cells: successes/runs "
+             "(mean updates to success).", "", head, sep]
+    by = {(r["init"], r["method"], r["length"]): r for r in result.rows}
+    for init in result.inits:
+        for method in result.methods:
+            cells = [_cell(by[(init, method, v)]) for v in lengths]
+            lines.append(f"| {init} | {method} | " + " | ".join(cells) + " |")
+    if result.n_missing:
+        lines += ["", f"{result.n_missing} planned run(s) had not finished."]
+    return "\n".join(lines) + "\n"
+
+
+CSV_COLUMNS = ("length", "method", "init", "n_runs", "n_success", "success_rate",
+               "mean_updates", "mean_final_error_rate")
+
+
+def table_csv(result):
+    """The rows as CSV text (empty fields where a value is undefined)."""
+    lines = [",".join(CSV_COLUMNS)]
+    for r in result.rows:
+        lines.append(",".join("" if r[c] is None else str(r[c]) for c in CSV_COLUMNS))
+    return "\n".join(lines) + "\n"
+
+
+def save_tables(result, stem, *, overwrite=False):
+    """Write ``<stem>.csv`` and ``<stem>.md`` atomically; return the paths."""
+    paths = []
+    for ext, text in ((".csv", table_csv(result)), (".md", table_markdown(result))):
+        path = os.fspath(stem) + ext
+        atomic_write(path, lambda f, t=text: f.write(t), overwrite=overwrite, mode="w")
+        paths.append(path)
+    return paths

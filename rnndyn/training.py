@@ -1,0 +1,785 @@
+"""Training small RNNs with BPTT, gradient clipping and the vanishing-gradient regulariser.
+
+The model is a vanilla RNN (either form, see :mod:`rnndyn.models`) with a linear readout
+
+    p_t = W r_{t-1} + U u_t + b,   r_t = σ(p_t),   y_t = V r_t + c
+
+(pascanu: p_t = x_t, r_0 = σ(0); elman: r_t = h_t, h_0 = 0). The state starts at zero.
+Gradients come from the numba kernels in ``rnndyn._kernels.bptt``; :func:`train` runs the
+experiment of Pascanu, Mikolov & Bengio (2013), §5, on one task.
+"""
+
+import json
+import math
+import os
+import threading
+import time
+
+import numpy as np
+from numba import config as numba_config
+
+from rnndyn import optim, tasks
+from rnndyn._kernels import bptt as _k
+from rnndyn._validate import as_array, as_choice, as_float, as_int, as_rng
+from rnndyn.activations import CODES as ACT_CODES
+from rnndyn.models import FORM_CODES, FORMS, INITS, RNN, make_rnn
+from rnndyn.results import Result, make_meta, result_type
+
+LOSSES = ("ce-last", "ce-all", "mse-last")
+OMEGA_MODES = ("off", "sum", "mean")
+_OMEGA_CODES = {"off": _k.OMEGA_OFF, "sum": _k.OMEGA_SUM, "mean": _k.OMEGA_MEAN}
+_ERR_CODES = {"squared": _k.ERR_SQUARED, "absolute": _k.ERR_ABSOLUTE}
+
+
+# ---------------------------------------------------------------- parameters
+
+class Params:
+    """The trainable parameters W (N,N), U (N,M), b (N,), V (K,N), c (K,).
+
+    They are views into one flat vector ``theta``, so the global gradient norm and the
+    update are single vector operations. ``activation`` and ``form`` as in
+    :class:`rnndyn.models.RNN`.
+    """
+
+    def __init__(self, theta, N, M, K, activation="tanh", form="pascanu"):
+        self.N = as_int(N, "N", minimum=1)
+        self.M = as_int(M, "M", minimum=0)
+        self.K = as_int(K, "K", minimum=1)
+        self.activation = as_choice(activation, "activation", tuple(ACT_CODES))
+        self.form = as_choice(form, "form", FORMS)
+        self.theta = as_array(theta, "theta", shape=(self.size,)).copy()
+        # theta is only ever updated in place, so its views stay valid
+        self._views = self.views(self.theta)
+
+    @property
+    def shapes(self):
+        N, M, K = self.N, self.M, self.K
+        return ((N, N), (N, M), (N,), (K, N), (K,))
+
+    @property
+    def size(self):
+        return int(sum(np.prod(s) for s in self.shapes))
+
+    def views(self, vec):
+        """(W, U, b, V, c) as views of ``vec`` (a flat vector laid out like ``theta``)."""
+        out, i = [], 0
+        for s in self.shapes:
+            n = int(np.prod(s))
+            out.append(vec[i:i + n].reshape(s))
+            i += n
+        return tuple(out)
+
+    W = property(lambda self: self._views[0])
+    U = property(lambda self: self._views[1])
+    b = property(lambda self: self._views[2])
+    V = property(lambda self: self._views[3])
+    c = property(lambda self: self._views[4])
+
+    @classmethod
+    def from_arrays(cls, W, U, b, V, c, activation="tanh", form="pascanu"):
+        """Pack validated arrays; shapes must agree."""
+        W = as_array(W, "W", ndim=2)
+        N = W.shape[0]
+        U = as_array(U, "U", ndim=2)
+        V = as_array(V, "V", ndim=2)
+        K = V.shape[0]
+        if W.shape != (N, N) or U.shape[0] != N:
+            raise ValueError(f"W must be (N, N) and U (N, M), got {W.shape} and {U.shape}")
+        b = as_array(b, "b", shape=(N,))
+        if V.shape != (K, N):
+            raise ValueError(f"V must have shape (K, {N}), got {V.shape}")
+        c = as_array(c, "c", shape=(K,))
+        theta = np.concatenate([W.ravel(), U.ravel(), b, V.ravel(), c])
+        return cls(theta, N, U.shape[1], K, activation, form)
+
+    def rnn(self):
+        """The recurrent part as an :class:`rnndyn.models.RNN` (copies)."""
+        return RNN(self.W.copy(), self.U.copy(), self.b.copy(), self.activation, self.form)
+
+    def copy(self):
+        return Params(self.theta, self.N, self.M, self.K, self.activation, self.form)
+
+
+def init_params(n_hidden, n_inputs, n_outputs, init="smart-tanh", *, activation="tanh",
+                form="pascanu", gain=1.0, seed=0):
+    """Seeded initial parameters: W, U from :func:`rnndyn.models.make_rnn`, then V.
+
+    Parameters
+    ----------
+    n_hidden, n_inputs, n_outputs : int
+        N, M and K.
+    init : str
+        One of :data:`rnndyn.models.INITS`.
+    activation, form, gain
+        As in :func:`rnndyn.models.make_rnn` (the paper's inits fix the activation).
+    seed : int or numpy.random.Generator
+
+    Returns
+    -------
+    Params
+
+    Notes
+    -----
+    The readout follows the paper's set-ups (Pascanu, Mikolov & Bengio 2013, §5):
+    V ~ N(0, 0.01²) for 'sigmoid' and 'smart-tanh', N(0, 0.1²) for 'basic-tanh';
+    N(0, 1/N) for the generic initialisers; biases b, c zero.
+    """
+    rng = as_rng(seed)
+    rnn = make_rnn(n_hidden, n_inputs=n_inputs, activation=activation, form=form, init=init,
+                   gain=gain, seed=rng)
+    K = as_int(n_outputs, "n_outputs", minimum=1)
+    scale = {"sigmoid": 0.01, "smart-tanh": 0.01, "basic-tanh": 0.1}.get(
+        init, 1.0 / np.sqrt(rnn.N))
+    V = scale * rng.standard_normal((K, rnn.N))
+    return Params.from_arrays(rnn.W, rnn.U, rnn.b, V, np.zeros(K), rnn.activation, rnn.form)
+
+
+# ---------------------------------------------------------------- gradients
+
+def _loss_arrays(loss, T, B, K, labels, targets):
+    """(kernel loss code, labels (T, B) int64, targets (B, K)) from the public arguments."""
+    if loss == "mse-last":
+        if targets is None:
+            raise ValueError("loss 'mse-last' needs targets of shape (B, K)")
+        targets = as_array(targets, "targets")
+        if targets.ndim == 1:
+            targets = targets.reshape(-1, 1)
+        if targets.shape != (B, K):
+            raise ValueError(f"targets must have shape ({B}, {K}), got {targets.shape}")
+        return _k.LOSS_MSE, np.full((T, B), -1, dtype=np.int64), targets
+    if labels is None:
+        raise ValueError(f"loss {loss!r} needs labels")
+    lab = np.asarray(labels)
+    if lab.dtype.kind not in "iu":
+        raise TypeError(f"labels must be integers, got dtype {lab.dtype}")
+    if loss == "ce-last":
+        if lab.shape != (B,):
+            raise ValueError(f"labels must have shape ({B},) for 'ce-last', got {lab.shape}")
+        full = np.full((T, B), -1, dtype=np.int64)
+        full[T - 1] = lab
+        lab = full
+    elif lab.shape != (T, B):
+        raise ValueError(f"labels must have shape ({T}, {B}) for 'ce-all', got {lab.shape}")
+    lab = np.ascontiguousarray(lab, dtype=np.int64)
+    if np.any(lab >= K) or np.any(lab < -1):
+        raise ValueError(f"labels must lie in 0..{K - 1} (or -1 for no target)")
+    return _k.LOSS_CE, lab, np.zeros((B, K))
+
+
+class Gradient:
+    """What :func:`loss_and_grad` returns: ``grad`` (flat, laid out like theta), its views
+    ``W, U, b, V, c``, ``loss`` E, ``omega`` Ω and ``wrong`` (B,) bool."""
+
+    def __init__(self, grad, views, loss, omega, wrong):
+        self.grad = grad
+        self.W, self.U, self.b, self.V, self.c = views
+        self.loss = loss
+        self.omega = omega
+        self.wrong = wrong
+
+
+def loss_and_grad(params, inputs, labels=None, targets=None, *, loss="ce-last",
+                  omega="mean", alpha=0.0, error_rule="squared", error_tol=tasks.ERROR_TOL):
+    """BPTT on one minibatch: E, Ω and ∇(E + α Ω) for every parameter.
+
+    Parameters
+    ----------
+    params : Params
+    inputs : ndarray, shape (T, B, M)
+        Time-major inputs u_1..u_T of B sequences of one length T.
+    labels : int ndarray
+        Classes: shape (B,) for 'ce-last', (T, B) for 'ce-all' (-1 = no target at that step).
+    targets : ndarray, shape (B, K)
+        Real targets for 'mse-last'.
+    loss : {'ce-last', 'ce-all', 'mse-last'}
+        Softmax cross-entropy of y_T (or of every labelled y_t), averaged over the labelled
+        (t, sequence) pairs; or the squared error of the linear y_T, averaged over the batch
+        and the K outputs (torch's ``MSELoss``).
+    omega : {'off', 'sum', 'mean'}
+        The regulariser's convention (see Notes); 'off' skips Ω altogether.
+    alpha : float
+        Weight α of Ω's gradient in the W gradient (0: Ω is reported but not used).
+    error_rule : {'squared', 'absolute'}
+    error_tol : float
+        A real-valued answer is wrong when (y - z)² (or |y - z|) exceeds this.
+
+    Returns
+    -------
+    Gradient
+
+    Notes
+    -----
+    The regulariser of Pascanu, Mikolov & Bengio (2013), eq. (10), per sequence,
+
+        Ω = Σ_k ( ‖δ_{k+1} ∂x_{k+1}/∂x_k‖ / ‖δ_{k+1}‖ − 1 )²,   δ_{k+1} = ∂E/∂x_{k+1},
+
+    over the transitions k = 0..T-1 ('sum') or their mean ('mean', so α does not scale
+    with T), then averaged over the batch. Terms with δ_{k+1} = 0 are left out (the ratio
+    is undefined). Only the direct derivative with respect to W is used: x_k and δ_{k+1}
+    are held constant. With the pascanu form ∂x_{k+1}/∂x_k = W diag(σ'(x_k)); with the
+    elman form diag(σ'(W h_k + U u_{k+1} + b)) W, whose σ' also moves with W (h_k fixed),
+    and that term is included.
+    """
+    if not isinstance(params, Params):
+        raise TypeError(f"params must be a Params, got {type(params).__name__}")
+    u = as_array(inputs, "inputs", ndim=3)
+    T, B, M = u.shape
+    if T < 1 or B < 1:
+        raise ValueError(f"inputs must have T >= 1 steps and B >= 1 sequences, got {u.shape}")
+    if M != params.M:
+        raise ValueError(f"inputs must have {params.M} channels (M), got {M}")
+    loss = as_choice(loss, "loss", LOSSES)
+    omega = as_choice(omega, "omega", OMEGA_MODES)
+    alpha = as_float(alpha, "alpha", minimum=0.0)
+    rule = tasks.error_rule(error_rule)
+    tol = as_float(error_tol, "error_tol", minimum=0.0)
+    code, lab, tgt = _loss_arrays(loss, T, B, params.K, labels, targets)
+    return _grad(params, u, code, lab, tgt, _OMEGA_CODES[omega], alpha, _ERR_CODES[rule], tol)
+
+
+_TLS = threading.local()
+_JIT_OFF = bool(numba_config.DISABLE_JIT)
+
+
+def _workspace(n):
+    """A reusable float64 scratch array of at least n elements, one per thread."""
+    w = getattr(_TLS, "work", None)
+    if w is None or w.size < n:
+        w = np.empty(n)
+        _TLS.work = w
+    return w
+
+
+def _grad(params, u, code, labels, targets, omega_code, alpha, err_code, tol, out=None):
+    """Unvalidated call of the kernel (the training loop's hot path).
+
+    ``out``: optional (flat gradient, its views) to write into, reused between calls.
+    """
+    if out is None:
+        g = np.empty(params.size)
+        out = (g, params.views(g))
+    g, (gW, gU, gb, gV, gc) = out
+    T, B, _ = u.shape
+    want_grad = omega_code != _k.OMEGA_OFF and alpha != 0.0
+    work = _workspace(_k._work_size(T, B, params.N, params.M, FORM_CODES[params.form],
+                                    want_grad))
+    W, U, b, V, c = params._views
+    wrong = np.empty(B)
+    stats = np.zeros(2)
+    args = (W, U, b, V, c, ACT_CODES[params.activation], FORM_CODES[params.form], code,
+            labels, targets, u, err_code, tol, omega_code, alpha, gW, gU, gb, gV, gc,
+            wrong, stats, work)
+    if _JIT_OFF:
+        # overflow is an expected outcome (exploding states; the caller checks
+        # finiteness); compiled kernels never warn, so neither does their Python run
+        with np.errstate(all="ignore"):
+            _k._bptt(*args)
+    else:
+        _k._bptt(*args)
+    return Gradient(g, (gW, gU, gb, gV, gc), float(stats[0]), float(stats[1]), wrong > 0.5)
+
+
+def _batch_arrays(spec, batch):
+    """(loss code, labels, targets) for a task minibatch."""
+    T, B = batch.labels.shape
+    if spec.loss == "mse":
+        return _k.LOSS_MSE, batch.labels, batch.targets
+    return _k.LOSS_CE, batch.labels, np.zeros((B, spec.n_outputs))
+
+
+def evaluate(params, task, length, n=tasks.SUCCESS_SIZE, *, seed=0, error_rule="squared",
+             chunk=500, **task_options):
+    """Error rate and mean loss of ``params`` on ``n`` fresh sequences of ``task``.
+
+    Parameters
+    ----------
+    params : Params
+    task : str or rnndyn.tasks.TaskSpec
+    length : int or (lo, hi)
+        With a range, every chunk of ``chunk`` sequences draws its own length.
+    n : int
+        Number of sequences (the paper: 10,000).
+    seed : int or numpy.random.Generator
+    error_rule : {'squared', 'absolute'}
+        Only for real-valued outputs, see :func:`rnndyn.tasks.error_rule`.
+
+    Returns
+    -------
+    (error_rate, loss) : (float, float)
+        A sequence counts as wrong if any of its answers is (class not the argmax, or the
+        real answer's error above 0.04 by the rule).
+
+    Notes
+    -----
+    The success test of Pascanu, Mikolov & Bengio (2013), §5 (after Hochreiter &
+    Schmidhuber 1997): a run succeeds when ``error_rate`` < 0.01 on 10,000 fresh
+    sequences (:func:`rnndyn.tasks.is_success`).
+    """
+    if not isinstance(params, Params):
+        raise TypeError(f"params must be a Params, got {type(params).__name__}")
+    spec = task if isinstance(task, tasks.TaskSpec) else tasks.task_spec(task, **task_options)
+    rng = as_rng(seed)
+    n = as_int(n, "n", minimum=1)
+    chunk = as_int(chunk, "chunk", minimum=1)
+    rng_len = tasks.check_length(length, spec)
+    err = _ERR_CODES[tasks.error_rule(error_rule)]
+    return _evaluate(params, spec, rng_len, n, rng, err, chunk)
+
+
+# inputs of one evaluation chunk are capped at this many numbers (32 MB): long sequences
+# with many input channels (permutation: M = 100) would otherwise need gigabytes
+_EVAL_CHUNK_ELEMENTS = 4_000_000
+
+
+def _evaluate(params, spec, length, n, rng, err_code, chunk):
+    W, U, b, V, c = params.views(params.theta)
+    chunk = max(1, min(chunk, _EVAL_CHUNK_ELEMENTS // (length[1] * max(spec.n_inputs, 1))))
+    n_wrong = 0
+    loss = 0.0
+    done = 0
+    while done < n:
+        B = min(chunk, n - done)
+        batch = tasks.make_batch(spec, length, B, rng)
+        code, lab, tgt = _batch_arrays(spec, batch)
+        wrong = np.empty(B)
+        stats = np.zeros(2)
+        with np.errstate(all="ignore"):
+            _k._evaluate(W, U, b, V, c, ACT_CODES[params.activation],
+                         FORM_CODES[params.form], code, lab, tgt, batch.inputs, err_code,
+                         tasks.ERROR_TOL, wrong, stats)
+        n_wrong += int(np.count_nonzero(wrong > 0.5))
+        loss += stats[0] * B
+        done += B
+    return n_wrong / n, loss / n
+
+
+# ---------------------------------------------------------------- diagnostics
+
+def spectral_stats(W):
+    """(ρ(W), λ1(W)): spectral radius and largest singular value (NaN if W is not finite).
+
+    Both are reported because they answer different questions (Pascanu et al. 2013, §2.1):
+    λ1 < 1/γ is sufficient for vanishing gradients at every lag, while ρ governs only the
+    long-lag limit (a non-normal W can have ρ < 1 < λ1 and grow transiently).
+    """
+    if not np.all(np.isfinite(W)):
+        return float("nan"), float("nan")
+    return (float(np.max(np.abs(np.linalg.eigvals(W)))),
+            float(np.linalg.norm(W, 2)))
+
+
+def flow_rate(params, inputs):
+    """Growth rate per step of ‖∂x_T/∂x_k‖₂ along the first sequence of ``inputs``.
+
+    ``rate_per_step`` of :func:`rnndyn.gradflow.gradient_flow` (the slope of
+    log‖∂x_T/∂x_k‖₂ against the lag, renormalised products) for the trajectory from the
+    zero state driven by ``inputs[:, 0]`` (T, B, M). Negative: vanishing; positive:
+    exploding; NaN if the parameters are not finite.
+    """
+    from rnndyn.gradflow import gradient_flow
+    if not np.all(np.isfinite(params.theta)):
+        return float("nan")
+    u = np.ascontiguousarray(inputs[:, 0, :])
+    try:
+        res = gradient_flow(params.rnn(), np.zeros(params.N), u.shape[0], u,
+                            jacobian_stats=False)
+    except ValueError:
+        # e.g. states overflowing in an exploded run: a diagnostic never stops training
+        return float("nan")
+    return float(res.rate_per_step)
+
+
+# ---------------------------------------------------------------- the training run
+
+_HISTORY = ("update", "loss", "error_rate", "grad_norm", "grad_norm_max", "clip_fraction",
+            "skipped", "omega", "alpha", "rho", "lambda1", "flow_rate")
+_EVALS = ("eval_update", "eval_error_rate", "eval_loss")
+
+
+@result_type
+class TrainResult(Result):
+    """One training run (Pascanu et al. 2013, §5).
+
+    Attributes
+    ----------
+    success : bool
+        Fewer than 1% wrong answers on ``eval_size`` fresh sequences at some evaluation.
+    updates : int
+        Parameter updates attempted (skipped ones included).
+    final_error_rate : float
+        Error rate on fresh sequences at the final parameters.
+    skipped : int
+        Updates skipped because the gradient was not finite.
+    stop_reason : {'success', 'budget'}
+    seconds : float
+        Wall time of the run (summed over resumptions).
+    update, loss, error_rate, grad_norm, grad_norm_max, clip_fraction, skipped_per_window,
+    omega, alpha, rho, lambda1, flow_rate : ndarray
+        Diagnostics per window of ``diag_every`` updates: the update count at the window's
+        end; means over the window of the minibatch loss, the minibatch error rate, ‖∇‖
+        before clipping (and its maximum), the fraction of clipped and the number of
+        skipped steps, Ω and α; at the window's end ρ(W), λ1(W) and the gradient-flow rate
+        per step (:func:`flow_rate`).
+    eval_update, eval_error_rate, eval_loss : ndarray
+        The success evaluations on fresh sequences.
+    W, U, b, V, c : ndarray
+        Final parameters.
+    meta : dict
+        Parameters of the run (``meta['params']``), seed, model, versions.
+    """
+
+    success: bool
+    updates: int
+    final_error_rate: float
+    skipped: int
+    stop_reason: str
+    seconds: float
+    update: np.ndarray
+    loss: np.ndarray
+    error_rate: np.ndarray
+    grad_norm: np.ndarray
+    grad_norm_max: np.ndarray
+    clip_fraction: np.ndarray
+    skipped_per_window: np.ndarray
+    omega: np.ndarray
+    alpha: np.ndarray
+    rho: np.ndarray
+    lambda1: np.ndarray
+    flow_rate: np.ndarray
+    eval_update: np.ndarray
+    eval_error_rate: np.ndarray
+    eval_loss: np.ndarray
+    W: np.ndarray
+    U: np.ndarray
+    b: np.ndarray
+    V: np.ndarray
+    c: np.ndarray
+    meta: dict
+
+
+# settings that may differ between a checkpoint and the call that resumes it
+_RESUMABLE = ("max_updates",)
+
+
+def _config(task, length, method, init, n_hidden, lr, threshold, alpha, batch_size,
+            max_updates, eval_every, eval_size, seed, more):
+    """Validate every setting of :func:`train`; return a JSON-able dict."""
+    more = dict(more)
+    task_options = more.pop("task_options", None) or {}
+    if not isinstance(task_options, dict):
+        raise TypeError(f"task_options must be a dict, got {type(task_options).__name__}")
+    spec = tasks.task_spec(task, **task_options)
+    lo, hi = tasks.check_length(length, spec)
+    method = as_choice(method, "method", tuple(optim.METHODS))
+    clip_kind, regularised = optim.METHODS[method]
+    init = as_choice(init, "init", INITS)
+    cfg = {
+        "task": spec.name, "task_options": spec.options, "length": [lo, hi],
+        "method": method, "init": init,
+        "n_hidden": as_int(n_hidden, "n_hidden", minimum=1),
+        "lr": as_float(lr, "lr", minimum=0.0, strict_minimum=True),
+        "threshold": as_float(threshold, "threshold", minimum=0.0, strict_minimum=True),
+        "alpha": as_float(alpha, "alpha", minimum=0.0),
+        "batch_size": as_int(batch_size, "batch_size", minimum=1),
+        "max_updates": as_int(max_updates, "max_updates", minimum=0),
+        "eval_every": as_int(eval_every, "eval_every", minimum=1),
+        "eval_size": as_int(eval_size, "eval_size", minimum=1),
+        "seed": as_int(seed, "seed", minimum=0),
+    }
+    clip_kind = as_choice(more.pop("clip", clip_kind), "clip", optim.CLIPS)
+    regularised = bool(more.pop("regulariser", regularised))
+    schedule, tau = optim.check_schedule(more.pop("alpha_schedule", "constant"),
+                                         more.pop("alpha_tau", 1000.0))
+    cfg.update({
+        "clip": clip_kind, "regulariser": regularised,
+        "omega": as_choice(more.pop("omega", "mean"), "omega", ("sum", "mean")),
+        "alpha_schedule": schedule, "alpha_tau": tau,
+        "momentum": as_float(more.pop("momentum", 0.0), "momentum", minimum=0.0,
+                             maximum=1.0),
+        "activation": as_choice(more.pop("activation", "tanh"), "activation",
+                                tuple(ACT_CODES)),
+        "form": as_choice(more.pop("form", "pascanu"), "form", FORMS),
+        "gain": as_float(more.pop("gain", 1.0), "gain"),
+        "error_rule": tasks.error_rule(more.pop("error_rule", "squared")),
+        "diag_every": as_int(more.pop("diag_every", math.gcd(100, cfg["eval_every"])),
+                             "diag_every", minimum=1),
+        "eval_screen": as_float(more.pop("eval_screen", 0.05), "eval_screen", minimum=0.0),
+        "stop_at_success": bool(more.pop("stop_at_success", True)),
+    })
+    cfg["checkpoint_every"] = as_int(more.pop("checkpoint_every", cfg["eval_every"]),
+                                     "checkpoint_every", minimum=1)
+    if cfg["eval_every"] % cfg["diag_every"]:
+        raise ValueError(f"diag_every ({cfg['diag_every']}) must divide eval_every "
+                         f"({cfg['eval_every']}): the success test is screened by the "
+                         "window that ends with it")
+    resume = bool(more.pop("resume", True))
+    if more:
+        raise TypeError(f"train() got unknown option(s): {', '.join(sorted(more))}")
+    if cfg["alpha"] == 0.0 and regularised:
+        cfg["regulariser"] = False
+    return spec, cfg, resume
+
+
+class _Run:
+    """Mutable state of a run: what a checkpoint stores."""
+
+    def __init__(self, cfg, spec):
+        self.cfg = cfg
+        seq = np.random.SeedSequence(cfg["seed"])
+        init_seq, data_seq = seq.spawn(2)
+        self.params = init_params(cfg["n_hidden"], spec.n_inputs, spec.n_outputs, cfg["init"],
+                                  activation=cfg["activation"], form=cfg["form"],
+                                  gain=cfg["gain"], seed=np.random.default_rng(init_seq))
+        self.buf = np.zeros(self.params.size)
+        self.data_rng = np.random.default_rng(data_seq)
+        self.updates = 0
+        self.skipped = 0
+        self.success = False
+        self.seconds = 0.0
+        self.last_eval = None          # (update, error_rate, loss)
+        self.window = np.zeros(8)      # sums over the current diagnostics window
+        self.history = {k: [] for k in _HISTORY + ("skipped_per_window",) if k != "skipped"}
+        self.evals = {k: [] for k in _EVALS}
+
+    # window slots
+    N_STEPS, LOSS, ERR, GNORM, GMAX, CLIPPED, SKIPPED, OMEGA = range(8)
+
+    def save(self, path):
+        from rnndyn.io import atomic_savez
+        state = {"cfg": self.cfg, "updates": self.updates, "skipped": self.skipped,
+                 "success": self.success, "seconds": self.seconds,
+                 "last_eval": self.last_eval, "rng": self.data_rng.bit_generator.state,
+                 "activation": self.params.activation, "form": self.params.form,
+                 "shape": [self.params.N, self.params.M, self.params.K]}
+        arrays = {"theta": self.params.theta, "buf": self.buf, "window": self.window,
+                  "state": np.array(json.dumps(state))}
+        for k, v in list(self.history.items()) + list(self.evals.items()):
+            arrays["h_" + k] = np.asarray(v, dtype=np.float64)
+        atomic_savez(path, arrays, overwrite=True)
+
+    def load(self, path):
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                state = json.loads(str(data["state"]))
+                arrays = {k: data[k] for k in data.files}
+        except (OSError, ValueError, KeyError) as exc:
+            raise ValueError(f"cannot read checkpoint {path}: {exc}") from None
+        old = dict(state["cfg"])
+        for key in set(old) | set(self.cfg):
+            if key not in _RESUMABLE and old.get(key) != self.cfg.get(key):
+                raise ValueError(f"checkpoint {path} was made with {key}={old.get(key)!r}, "
+                                 f"this run has {key}={self.cfg.get(key)!r}")
+        N, M, K = state["shape"]
+        self.params = Params(arrays["theta"], N, M, K, state["activation"], state["form"])
+        self.buf = arrays["buf"].copy()
+        self.window = arrays["window"].copy()
+        self.data_rng.bit_generator.state = state["rng"]
+        self.updates = state["updates"]
+        self.skipped = state["skipped"]
+        self.success = state["success"]
+        self.seconds = state["seconds"]
+        self.last_eval = state["last_eval"]
+        for k in self.history:
+            self.history[k] = arrays["h_" + k].tolist()
+        for k in self.evals:
+            self.evals[k] = arrays["h_" + k].tolist()
+
+
+def train(task, length, method="sgd-c", init="smart-tanh", *, n_hidden=50, lr=0.01,
+          threshold=1.0, alpha=4.0, batch_size=20, max_updates=100_000, eval_every=1000,
+          eval_size=tasks.SUCCESS_SIZE, seed=0, checkpoint=None, progress=None, **more):
+    """Train an RNN on a synthetic task with SGD, SGD-C or SGD-CR until success or budget.
+
+    Parameters
+    ----------
+    task : str
+        One of :data:`rnndyn.tasks.TASKS`: 'temporal-order', 'temporal-order-3bit',
+        'addition', 'multiplication', 'permutation', 'memorisation'.
+    length : int or (lo, hi)
+        Sequence length, or a range from which every minibatch draws its own length.
+    method : {'sgd', 'sgd-c', 'sgd-cr'}
+        Plain SGD; SGD with norm clipping (Algorithm 1, global norm of all parameters);
+        SGD-C plus the regulariser Ω with weight ``alpha``.
+    init : str
+        One of :data:`rnndyn.models.INITS`; the paper's set-ups are 'sigmoid',
+        'basic-tanh' and 'smart-tanh' (which fix the activation).
+    n_hidden : int
+        N (the paper: 50).
+    lr : float
+        Learning rate (the paper: 0.01).
+    threshold : float
+        Clipping threshold (the paper: 1).
+    alpha : float
+        Weight of Ω for 'sgd-cr' (the paper: 4 with its convention; see ``omega``).
+    batch_size : int
+        Minibatch size (the paper: 20).
+    max_updates : int
+        Budget in parameter updates (the paper: up to 5 million).
+    eval_every : int
+        Test for success every this many updates.
+    eval_size : int
+        Fresh sequences per success test (the paper: 10,000).
+    seed : int
+        Seeds the initial weights and the data (the success tests use their own streams).
+    checkpoint : path, optional
+        A ``.npz`` written atomically every ``checkpoint_every`` updates and at the end.
+        If it exists (and ``resume`` is true) the run continues from it exactly; a finished
+        run returns at once. Settings must match, except ``max_updates``.
+    progress : callable, optional
+        Called with the number of updates done so far (every ``diag_every`` updates).
+    **more
+        ``clip`` ('none', 'norm', 'value': overrides the method's), ``regulariser`` (bool,
+        overrides the method's), ``omega`` ('mean' (default) or 'sum' over the transitions
+        k, see :func:`loss_and_grad`), ``alpha_schedule`` ('constant' or '1/t':
+        α_t = α τ/(τ + t)), ``alpha_tau`` (τ, default 1000), ``momentum`` (default 0),
+        ``activation``, ``form``, ``gain`` (model, see :func:`rnndyn.models.make_rnn`),
+        ``error_rule`` ('squared' or 'absolute', real-valued tasks), ``task_options``
+        (dict, see :func:`rnndyn.tasks.task_spec`), ``diag_every`` (K, default
+        gcd(100, eval_every); must divide eval_every), ``eval_screen`` (run the full
+        success test only when the minibatch error rate of the last window is below this,
+        default 0.05: the test costs about eval_size/batch_size forward passes; the final
+        parameters are always tested), ``checkpoint_every`` (default
+        eval_every), ``stop_at_success`` (default True), ``resume`` (default True: an
+        existing checkpoint is continued; False: it is an error).
+
+    Returns
+    -------
+    TrainResult
+
+    Notes
+    -----
+    Each update: a fresh seeded minibatch; BPTT gives g = ∇E (+ α_t ∇_W Ω for the
+    regularised method, Ω's direct W-term only); if ‖g‖ is not finite the step is skipped
+    and counted; otherwise g is clipped ('norm': g ← threshold·g/‖g‖ when ‖g‖ ≥
+    threshold; 'value': element-wise) and θ ← θ − lr·g (with momentum μ: the buffer
+    v ← μv + g is used instead of g). Success follows Pascanu, Mikolov & Bengio (2013),
+    §5: fewer than 1% wrong answers on fresh sequences.
+    """
+    spec, cfg, resume = _config(task, length, method, init, n_hidden, lr, threshold, alpha,
+                                batch_size, max_updates, eval_every, eval_size, seed, more)
+    run = _Run(cfg, spec)
+    if checkpoint is not None:
+        checkpoint = os.fspath(checkpoint)
+        if os.path.exists(checkpoint):
+            if not resume:
+                raise FileExistsError(f"checkpoint {checkpoint} exists; resume it or remove it")
+            run.load(checkpoint)
+    # an interrupted run resumes from its last periodic checkpoint: saving the state of
+    # an update cut off half-way would not resume exactly. Overflow in an exploding run
+    # is expected and handled (skipped steps, NaN diagnostics), not a warning.
+    with np.errstate(all="ignore"):
+        _loop(run, spec, progress, checkpoint)
+    if checkpoint is not None:
+        run.save(checkpoint)
+    return _result(run)
+
+
+def _loop(run, spec, progress, checkpoint):
+    cfg = run.cfg
+    length = tuple(cfg["length"])
+    err_code = _ERR_CODES[cfg["error_rule"]]
+    omega_code = _OMEGA_CODES[cfg["omega"]]
+    lr, mom, thr = cfg["lr"], cfg["momentum"], cfg["threshold"]
+    K = cfg["diag_every"]
+    w = run.window
+    g = np.empty(run.params.size)
+    gbuf = (g, run.params.views(g))
+    t_start = time.perf_counter()
+    t_saved = run.seconds
+    batch = None
+    while run.updates < cfg["max_updates"] and not (run.success and cfg["stop_at_success"]):
+        batch = tasks.make_batch(spec, length, cfg["batch_size"], run.data_rng)
+        code, lab, tgt = _batch_arrays(spec, batch)
+        a = (optim.alpha_at(cfg["alpha"], cfg["alpha_schedule"], run.updates,
+                            cfg["alpha_tau"]) if cfg["regulariser"] else 0.0)
+        res = _grad(run.params, batch.inputs, code, lab, tgt, omega_code, a, err_code,
+                    tasks.ERROR_TOL, out=gbuf)
+        norm, clipped = optim.clip(g, cfg["clip"], thr)
+        run.updates += 1
+        w[run.N_STEPS] += 1
+        if np.isfinite(norm) and np.isfinite(res.loss):
+            optim.sgd_step(run.params.theta, g, lr, mom, run.buf)
+            w[run.LOSS] += res.loss
+            w[run.ERR] += np.mean(res.wrong)
+            w[run.GNORM] += norm
+            w[run.GMAX] = max(w[run.GMAX], norm)
+            w[run.CLIPPED] += clipped
+            w[run.OMEGA] += res.omega
+        else:
+            run.skipped += 1
+            w[run.SKIPPED] += 1
+        closed = run.updates % K == 0 or run.updates == cfg["max_updates"]
+        if closed:
+            _close_window(run, batch, a)
+        if run.updates % cfg["eval_every"] == 0 and _screen_passes(run):
+            _success_test(run, spec)
+        if checkpoint is not None and run.updates % cfg["checkpoint_every"] == 0:
+            run.seconds = t_saved + time.perf_counter() - t_start
+            run.save(checkpoint)
+        # last, so that an exception raised by the callback leaves a consistent state
+        if closed and progress is not None:
+            progress(run.updates)
+    if w[run.N_STEPS] > 0 and batch is not None:
+        _close_window(run, batch, a)
+    if run.last_eval is None or run.last_eval[0] != run.updates:
+        _success_test(run, spec)
+    run.seconds = t_saved + time.perf_counter() - t_start
+
+
+def _screen_passes(run):
+    h = run.history["error_rate"]
+    return bool(h) and run.history["update"][-1] == run.updates and \
+        h[-1] < run.cfg["eval_screen"]
+
+
+def _close_window(run, batch, alpha_now):
+    """Append the diagnostics of the finished window and reset the sums."""
+    w = run.window
+    n_ok = max(w[run.N_STEPS] - w[run.SKIPPED], 1.0)
+    W = run.params.W
+    rho, lam = spectral_stats(W)
+    h = run.history
+    h["update"].append(run.updates)
+    h["loss"].append(w[run.LOSS] / n_ok if w[run.N_STEPS] > w[run.SKIPPED] else np.nan)
+    h["error_rate"].append(w[run.ERR] / n_ok if w[run.N_STEPS] > w[run.SKIPPED] else np.nan)
+    h["grad_norm"].append(w[run.GNORM] / n_ok if w[run.N_STEPS] > w[run.SKIPPED] else np.nan)
+    h["grad_norm_max"].append(w[run.GMAX])
+    h["clip_fraction"].append(w[run.CLIPPED] / max(w[run.N_STEPS], 1.0))
+    h["skipped_per_window"].append(w[run.SKIPPED])
+    h["omega"].append(w[run.OMEGA] / n_ok if w[run.N_STEPS] > w[run.SKIPPED] else np.nan)
+    h["alpha"].append(alpha_now)
+    h["rho"].append(rho)
+    h["lambda1"].append(lam)
+    h["flow_rate"].append(flow_rate(run.params, batch.inputs))
+    w[:] = 0.0
+
+
+def _success_test(run, spec):
+    cfg = run.cfg
+    rng = np.random.default_rng([cfg["seed"], 1, run.updates])
+    err, loss = _evaluate(run.params, spec, tuple(cfg["length"]), cfg["eval_size"], rng,
+                          _ERR_CODES[cfg["error_rule"]], 500)
+    run.last_eval = [run.updates, err, loss]
+    run.evals["eval_update"].append(run.updates)
+    run.evals["eval_error_rate"].append(err)
+    run.evals["eval_loss"].append(loss)
+    if tasks.is_success(err):
+        run.success = True
+
+
+def _result(run):
+    cfg = run.cfg
+    p = run.params
+    h = {k: np.asarray(v, dtype=np.float64) for k, v in run.history.items()}
+    e = {k: np.asarray(v, dtype=np.float64) for k, v in run.evals.items()}
+    h["update"] = h["update"].astype(np.int64)
+    e["eval_update"] = e["eval_update"].astype(np.int64)
+    return TrainResult(
+        success=bool(run.success), updates=int(run.updates),
+        final_error_rate=float(run.last_eval[1]), skipped=int(run.skipped),
+        stop_reason="success" if run.success else "budget", seconds=float(run.seconds),
+        **h, **e, W=p.W.copy(), U=p.U.copy(), b=p.b.copy(), V=p.V.copy(), c=p.c.copy(),
+        meta=make_meta(cfg, seed=cfg["seed"], model=p.rnn(), method=cfg["method"],
+                       clip=cfg["clip"], omega_convention=cfg["omega"],
+                       error_rule=cfg["error_rule"], success_rule="error rate < 0.01 on "
+                       f"{cfg['eval_size']} fresh sequences"))

@@ -1,0 +1,80 @@
+"""The activation kernels, in particular the vectorisable tanh against np.tanh."""
+
+import numpy as np
+import pytest
+
+from conftest import RTOL_EXACT
+from rnndyn.activations import CODES, dsigma, sigma
+from rnndyn._kernels.activations import (_act, _apply_act, _apply_act_and_dact, _apply_dact,
+                                         _dact, _tanh_array)
+
+# _tanh_fast is within 3 ulp of np.tanh (measured max over 2e6 points); allow 4.
+MAX_ULP = 4
+RTOL_TANH = 1e-15
+
+
+def _wide_range(rng):
+    """Uniform, Gaussian, log-spaced tiny to huge (both signs), and edge values."""
+    mags = np.logspace(-320, 4, 4000)
+    edges = [0.0, -0.0, 5e-324, -5e-324, 2.2250738585072014e-308, 1e-8, 0.3465735902799726,
+             0.34657359027997264, 0.5493061443340549, 1.0, 19.06, 19.07, 20.0, 20.000001,
+             710.0, 1e308, np.finfo(float).max]
+    return np.concatenate([rng.uniform(-25, 25, 20000), rng.standard_normal(5000) * 1e-3,
+                           rng.standard_normal(5000), mags, -mags, edges, np.negative(edges)])
+
+
+def _tanh(x):
+    out = np.empty_like(x)
+    _tanh_array(np.ascontiguousarray(x, dtype=np.float64), out)
+    return out
+
+
+def test_fast_tanh_within_a_few_ulp_of_numpy(rng):
+    x = _wide_range(rng)
+    got, ref = _tanh(x), np.tanh(x)
+    ulp = np.abs(got - ref) / np.spacing(np.maximum(np.abs(ref), np.finfo(float).tiny))
+    assert ulp.max() <= MAX_ULP, (x[np.argmax(ulp)], ulp.max())
+    nz = ref != 0
+    np.testing.assert_allclose(got[nz], ref[nz], rtol=RTOL_TANH, atol=0)
+    assert np.all(np.abs(got) <= 1.0)
+
+
+def test_fast_tanh_special_values():
+    x = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, -5e-324, 30.0, -30.0])
+    got = _tanh(x)
+    assert got[0] == 0.0 and not np.signbit(got[0])
+    assert got[1] == 0.0 and np.signbit(got[1])          # tanh(-0.0) = -0.0
+    assert got[2] == 1.0 and got[3] == -1.0
+    assert np.isnan(got[4])
+    assert got[5] == 5e-324 and got[6] == -5e-324        # tanh(x) = x for tiny x
+    assert got[7] == 1.0 and got[8] == -1.0
+
+
+def test_fast_tanh_is_odd(rng):
+    x = rng.uniform(-10, 10, 2000)
+    np.testing.assert_array_equal(_tanh(-x), -_tanh(x))
+
+
+@pytest.mark.parametrize("name", sorted(CODES))
+def test_array_kernels_match_numpy_reference(name, rng):
+    code = CODES[name]
+    a = np.concatenate([rng.standard_normal(500) * 4, [0.0, -0.0, 30.0, -30.0, 1e-12]])
+    s, ds, s2, ds2 = (np.empty_like(a) for _ in range(4))
+    _apply_act(code, a, s)
+    _apply_dact(code, a, ds)
+    _apply_act_and_dact(code, a, s2, ds2)
+    np.testing.assert_allclose(s, sigma(name, a), rtol=RTOL_EXACT, atol=1e-15)
+    np.testing.assert_allclose(ds, dsigma(name, a), rtol=RTOL_EXACT, atol=1e-15)
+    np.testing.assert_array_equal(s2, s)
+    np.testing.assert_array_equal(ds2, ds)
+    scalar = np.array([_act(code, v) for v in a])
+    dscalar = np.array([_dact(code, v) for v in a])
+    np.testing.assert_allclose(s, scalar, rtol=RTOL_EXACT, atol=1e-15)
+    np.testing.assert_allclose(ds, dscalar, rtol=RTOL_EXACT, atol=1e-15)
+
+
+def test_in_place_use_is_allowed(rng):
+    a = rng.standard_normal(100)
+    ref = np.tanh(a)
+    _apply_act(CODES["tanh"], a, a)
+    np.testing.assert_allclose(a, ref, rtol=RTOL_TANH)

@@ -1,0 +1,86 @@
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from rnndyn.cli.main import cli
+from rnndyn.results import load_result
+
+# tiny runs, small enough for the plain-Python pass of CI
+TINY = ["--n-hidden", "6", "--batch-size", "4", "--updates", "40", "--eval-every", "20",
+        "--eval-size", "40", "--quiet"]
+
+
+def test_json_output_files_and_figure(tmp_path):
+    out = tmp_path / "o"
+    res = CliRunner().invoke(cli, ["train", "addition", "--length", "10:14", "--method",
+                                   "sgd-cr", "--json", "--diag-every", "10",
+                                   "--out", str(out)] + TINY)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    for key in ("success", "updates", "final_error_rate", "skipped", "stop_reason"):
+        assert key in doc
+    assert doc["updates"] == 40 and doc["length"] == [10, 14] and doc["method"] == "sgd-cr"
+    assert 0.0 <= doc["final_error_rate"] <= 1.0
+    for ext in ("npz", "json", "png"):
+        assert (out / f"train.{ext}").exists()
+    back = load_result(out / "train")
+    assert back.updates == 40 and len(back.update) == 4
+    # no overwrite without the flag: checked before any training
+    again = CliRunner().invoke(cli, ["train", "addition", "--length", "10", "--out", str(out)]
+                               + TINY)
+    assert again.exit_code == 2 and "exists" in again.output
+
+
+def test_checkpoint_and_resume(tmp_path):
+    ck = tmp_path / "ck.npz"
+    args = ["train", "temporal-order", "--length", "12", "--checkpoint", str(ck), "--json",
+            "--method", "sgd"] + TINY
+    first = CliRunner().invoke(cli, args + ["--out", str(tmp_path / "a")])
+    assert first.exit_code == 0, first.output
+    assert ck.exists()
+    refused = CliRunner().invoke(cli, args + ["--out", str(tmp_path / "b")])
+    assert refused.exit_code == 2 and "--resume" in refused.output
+    resumed = CliRunner().invoke(cli, args + ["--out", str(tmp_path / "b"), "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    a, b = json.loads(first.output), json.loads(resumed.output)
+    assert a["final_error_rate"] == b["final_error_rate"] and a["updates"] == b["updates"]
+
+
+@pytest.mark.parametrize("args, match", [
+    (["temporal-order", "--length", "abc"], "--length must be an integer"),
+    (["temporal-order", "--length", "1:2:3"], "--length must be an integer"),
+    (["temporal-order", "--length", "5"], "length must be >= 10"),
+    (["temporal-order", "--length", "60:50"], "lo <= hi"),
+    (["temporal-order", "--lr", "-1"], "lr must be > 0"),
+    (["temporal-order", "--updates", "-5"], "--updates must be >= 0"),
+    (["temporal-order", "--batch-size", "0"], "batch_size must be >= 1"),
+    (["temporal-order", "--eval-size", "0"], "eval_size must be >= 1"),
+])
+def test_bad_input_is_one_line_exit_2(tmp_path, args, match):
+    res = CliRunner().invoke(cli, ["train"] + args + ["--out", str(tmp_path), "--quiet"])
+    assert res.exit_code == 2, res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error:") and match in lines[0]
+    assert "Traceback" not in res.output
+
+
+def test_unknown_task_and_method_are_usage_errors(tmp_path):
+    for args in (["parity"], ["temporal-order", "--method", "adam"]):
+        res = CliRunner().invoke(cli, ["train"] + args + ["--out", str(tmp_path)])
+        assert res.exit_code == 2 and "Traceback" not in res.output
+
+
+def test_help_documents_json_keys():
+    res = CliRunner().invoke(cli, ["train", "-h"])
+    assert res.exit_code == 0
+    for word in ("success", "updates", "final_error_rate", "--length", "LO:HI", "--resume"):
+        assert word in res.output
+
+
+def test_progress_bar_and_summary(tmp_path):
+    args = [a for a in TINY if a != "--quiet"]
+    res = CliRunner().invoke(cli, ["train", "temporal-order", "--length", "12", "--out",
+                                   str(tmp_path)] + args)
+    assert res.exit_code == 0, res.output
+    assert "after 40 updates" in res.output and "wrote" in res.output
