@@ -15,6 +15,7 @@ import time
 import numpy as np
 
 from run import Case
+from run import best_time as _best_time
 
 # The machine these numbers come from is shared: wall times swing by 10-50x with the load
 # of other processes, CPU time (time.process_time) far less. Every row here is therefore
@@ -23,24 +24,9 @@ REPEAT = 15
 
 
 def best_time(fn, *, repeat=REPEAT, min_time=0.05):
-    """Best CPU time of ``fn()`` in seconds (min over ``repeat`` runs of ``number`` calls)."""
-    fn()
-    number = 1
-    while True:
-        t0 = time.process_time()
-        for _ in range(number):
-            fn()
-        dt = time.process_time() - t0
-        if dt >= min_time or number >= 1 << 14:
-            break
-        number *= 2
-    best = dt / number
-    for _ in range(repeat - 1):
-        t0 = time.process_time()
-        for _ in range(number):
-            fn()
-        best = min(best, (time.process_time() - t0) / number)
-    return best
+    """Best CPU time of ``fn()`` in seconds (see run.best_time)."""
+    return _best_time(fn, repeat=repeat, min_time=min_time * repeat, clock=time.process_time)
+
 
 TITLE = "BPTT gradient + clipping, N=50, M=6, B=20, float64"
 N, M, K, B = 50, 6, 4, 20

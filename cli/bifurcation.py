@@ -1,45 +1,13 @@
 """``rnndyn bifurcation``: the one-neuron map x ← w σ(x) + b swept in b or w (orbit
 diagram, fixed points, fold and flip points), or the (w, b) plane."""
 
-import math
-
 import click
 
 from rnndyn.cli.options import (CONTEXT_SETTINGS, cli_errors, common_options, emit,
-                                output_paths, save_outputs)
+                                output_paths, save_outputs, parse_number,
+                                parse_range)
 
 ACTIVATIONS = ("tanh", "sigmoid")
-
-
-def _number(text, what):
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{what}: {text.strip()!r} is not a number") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{what}: {text.strip()!r} is not finite")
-    return value
-
-
-def parse_values(text, opt):
-    """``VALUE`` or ``START:STOP:NUM`` (NUM >= 1; START < STOP when NUM > 1) → array."""
-    import numpy as np
-    parts = text.split(":")
-    if len(parts) == 1:
-        return np.array([_number(parts[0], opt)])
-    if len(parts) != 3:
-        raise ValueError(f"{opt}: expected a value or start:stop:num, got {text!r}")
-    start = _number(parts[0], f"{opt} start")
-    stop = _number(parts[1], f"{opt} stop")
-    try:
-        num = int(parts[2])
-    except ValueError:
-        raise ValueError(f"{opt}: num must be an integer, got {parts[2].strip()!r}") from None
-    if num < 1:
-        raise ValueError(f"{opt}: num must be >= 1, got {num}")
-    if num > 1 and not start < stop:
-        raise ValueError(f"{opt}: start must be below stop, got {start:g}:{stop:g}")
-    return np.linspace(start, stop, num)
 
 
 def _fixed_point_info(x, mult, stable):
@@ -152,9 +120,9 @@ def bifurcation(w_spec, b_spec, activation, n_transient, n_record, x0_spec, max_
     from rnndyn.figures.style import new_figure, style_context
 
     act = as_choice(activation, "--activation", ACTIVATIONS)
-    w = parse_values(w_spec, "--w")
-    b = parse_values(b_spec, "--b")
-    x0 = np.array([_number(v, "--x0") for v in x0_spec.split(",")])
+    w = parse_range(w_spec, "--w")
+    b = parse_range(b_spec, "--b")
+    x0 = np.array([parse_number(v, "--x0") for v in x0_spec.split(",")])
     for name, value, low in (("--transient", n_transient, 0), ("--record", n_record, 3),
                              ("--max-period", max_period, 1), ("--n-initial", n_initial, 2)):
         if value < low:

@@ -114,6 +114,39 @@ def build_inputs(opts, rnn):
                        scale=opts.get("input_scale", 1.0), seed=opts.get("seed", 0) + 2)
 
 
+def parse_number(text, what):
+    """A finite float from ``text``; ValueError naming ``what`` otherwise."""
+    import math
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{what}: {text.strip()!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{what}: {text.strip()!r} is not finite")
+    return value
+
+
+def parse_range(text, opt):
+    """``VALUE`` or ``START:STOP:NUM`` (NUM >= 1; START < STOP when NUM > 1) → array."""
+    import numpy as np
+    parts = text.split(":")
+    if len(parts) == 1:
+        return np.array([parse_number(parts[0], opt)])
+    if len(parts) != 3:
+        raise ValueError(f"{opt}: expected a value or start:stop:num, got {text!r}")
+    start = parse_number(parts[0], f"{opt} start")
+    stop = parse_number(parts[1], f"{opt} stop")
+    try:
+        num = int(parts[2])
+    except ValueError:
+        raise ValueError(f"{opt}: num must be an integer, got {parts[2].strip()!r}") from None
+    if num < 1:
+        raise ValueError(f"{opt}: num must be >= 1, got {num}")
+    if num > 1 and not start < stop:
+        raise ValueError(f"{opt}: start must be below stop, got {start:g}:{stop:g}")
+    return np.linspace(start, stop, num)
+
+
 def cli_errors(f):
     """Turn library errors into 'Error: …' on stderr and exit status 2 (no traceback)."""
     @functools.wraps(f)

@@ -1,44 +1,12 @@
 """``rnndyn surface``: the paper's one-neuron error surface, its wall, and clipping."""
 
-import math
-
 import click
 
 from rnndyn.cli.options import (CONTEXT_SETTINGS, cli_errors, common_options, emit,
-                                output_paths, progress, save_outputs)
+                                output_paths, progress, save_outputs, parse_number,
+                                parse_range)
 
 _STAT_OFFSETS = "-1e-3,-3e-4,-1e-4,-1e-5,1e-5,1e-4,3e-4,1e-3"
-
-
-def _number(text, what):
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{what}: {text.strip()!r} is not a number") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{what}: {text.strip()!r} is not finite")
-    return value
-
-
-def parse_axis(text, opt):
-    """``VALUE`` or ``START:STOP:NUM`` (NUM ≥ 1 points, START < STOP when NUM > 1)."""
-    import numpy as np
-    parts = text.split(":")
-    if len(parts) == 1:
-        return np.array([_number(parts[0], opt)])
-    if len(parts) != 3:
-        raise ValueError(f"{opt}: expected a value or start:stop:num, got {text!r}")
-    start = _number(parts[0], f"{opt} start")
-    stop = _number(parts[1], f"{opt} stop")
-    try:
-        num = int(parts[2])
-    except ValueError:
-        raise ValueError(f"{opt}: num must be an integer, got {parts[2].strip()!r}") from None
-    if num < 1:
-        raise ValueError(f"{opt}: num must be >= 1, got {num}")
-    if num > 1 and not start < stop:
-        raise ValueError(f"{opt}: start must be below stop, got {start:g}:{stop:g}")
-    return np.linspace(start, stop, num)
 
 
 def parse_point(text, opt):
@@ -46,12 +14,12 @@ def parse_point(text, opt):
     parts = text.split(",")
     if len(parts) != 2:
         raise ValueError(f"{opt}: expected W,B, got {text!r}")
-    return (_number(parts[0], f"{opt} w"), _number(parts[1], f"{opt} b"))
+    return (parse_number(parts[0], f"{opt} w"), parse_number(parts[1], f"{opt} b"))
 
 
 def parse_list(text, opt):
     """``A,B,...`` → list of floats."""
-    return [_number(p, opt) for p in text.split(",")]
+    return [parse_number(p, opt) for p in text.split(",")]
 
 
 class _LazyProgress:
@@ -191,8 +159,8 @@ def surface(w_spec, b_spec, x0, steps, target, activation, refine, jump, tol, st
     from rnndyn.figures.style import style_context
     from rnndyn.surface import DEFAULT_STARTS, error_surface
 
-    w = parse_axis(w_spec, "--w")
-    b = parse_axis(b_spec, "--b")
+    w = parse_range(w_spec, "--w")
+    b = parse_range(b_spec, "--b")
     if w.size == 1 and b.size == 1:
         raise ValueError("--w and --b are both single values; give START:STOP:NUM for one")
     start_pts = [parse_point(s, "--start") for s in starts] or [list(p) for p in DEFAULT_STARTS]

@@ -16,10 +16,10 @@ import threading
 import time
 
 import numpy as np
-from numba import config as numba_config
 
 from rnndyn import optim, tasks
 from rnndyn._kernels import bptt as _k
+from rnndyn._jit import JIT_DISABLED
 from rnndyn._validate import as_array, as_choice, as_float, as_int, as_rng
 from rnndyn.activations import CODES as ACT_CODES
 from rnndyn.models import FORM_CODES, FORMS, INITS, RNN, make_rnn
@@ -238,7 +238,7 @@ def loss_and_grad(params, inputs, labels=None, targets=None, *, loss="ce-last",
 
 
 _TLS = threading.local()
-_JIT_OFF = bool(numba_config.DISABLE_JIT)
+_JIT_OFF = JIT_DISABLED
 
 
 def _workspace(n):

@@ -144,10 +144,15 @@ def bptt(W, U, b, V, c, act, form, loss, labels, targets, u, err_rule, err_tol,
             else:
                 delta = dr[k + 1]                                 # dE/dh_{k+1}
                 J = np.diag(dsigma(name, p[k + 1])) @ W           # ∂h_{k+1}/∂h_k
+            # Ω and its gradient depend on δ only through its direction, so δ is scaled
+            # to max|δ_i| = 1 first: deep in a vanishing regime |δ| ~ 1e-150 would
+            # underflow in the norms (numerically zero δ, below 1e-290, is left out)
+            s = np.abs(delta).max()
+            if s <= 1e-290:
+                continue
+            delta = delta / s
             v = delta @ J
             nd, nv = np.linalg.norm(delta), np.linalg.norm(v)
-            if nd == 0.0:
-                continue
             terms.append((nv / nd - 1.0) ** 2)
             dnv = np.zeros((N, N))
             if nv > 0.0:

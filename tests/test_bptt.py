@@ -65,6 +65,26 @@ def test_kernel_matches_naive(act, form, loss, rng):
 
 
 @pytest.mark.parametrize("form", FORMS)
+def test_omega_gradient_finite_deep_in_the_vanishing_regime(form, rng):
+    """The paper's sigmoid init (W ~ N(0, 0.01²)) at T = 120: δ_k falls to ~1e-200,
+    where ‖δ‖‖v‖ underflows; Ω depends on δ's direction only, so its gradient must
+    still be finite and equal to the twin's (which rescales δ before the norms)."""
+    N, M, K, T, B = 8, 3, 4, 120, 2
+    P = init_params(N, M, K, "sigmoid", form=form, seed=3)
+    u = rng.standard_normal((T, B, M))
+    labels = rng.integers(0, K, size=B)
+    code, lab, tgt = _kernel_args(P, u, "ce-last", labels, None)
+    g0 = _grad(P, u, code, lab, tgt, 0, 0.0, 0, 0.04)
+    g = _grad(P, u, code, lab, tgt, 2, 4.0, 0, 0.04)
+    assert np.all(np.isfinite(g.W)) and np.isfinite(g.omega)
+    ref = naive.bptt(P.W, P.U, P.b, P.V, P.c, CODES["sigmoid"], 0 if form == "pascanu" else 1,
+                     code, lab, tgt, u, 0, 0.04, 2, 4.0)
+    # the Ω part of the W gradient (the loss part is the same in both)
+    assert _rel(g.W - g0.W, ref[0] - g0.W) < RTOL_KERNEL
+    assert g.omega == pytest.approx(ref[7], rel=RTOL_KERNEL)
+
+
+@pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("loss", ("ce-all", "mse-last"))
 def test_evaluate_kernel_matches_naive(form, loss, rng):
     P, u, labels, targets = _problem(rng, "tanh", form, loss)

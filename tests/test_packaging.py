@@ -48,10 +48,12 @@ def test_installed_subpackages_import():
     assert os.path.exists(rnndyn.figures.style.STYLE_PATH)
 
 
-def test_library_does_not_import_matplotlib_or_click():
+def test_library_does_not_import_matplotlib_or_click(tmp_path):
     import subprocess
     import sys
     code = ("import sys, rnndyn, rnndyn.simulate, rnndyn.results; "
             "print('matplotlib' in sys.modules, 'click' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # run outside the checkout so the installed package is the one imported
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=tmp_path)
     assert out.stdout.split() == ["False", "False"]

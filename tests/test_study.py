@@ -289,7 +289,9 @@ def test_killed_cli_study_resumes(tmp_path):
             "--lengths", "10,20,30", "--methods", "sgd,sgd-c", "--inits", "smart-tanh",
             "--seeds", "4", "--budget", "200", "--eval-every", "100", "--eval-size", "50",
             "--n-hidden", "8", "--workers", "2", "--out", str(out), "--quiet"]
-    proc = subprocess.Popen(args, start_new_session=True)
+    # cwd outside the checkout: `python -c` puts cwd on sys.path, and the source folder
+    # rnndyn/ (which has no cli subpackage) would shadow the installed package
+    proc = subprocess.Popen(args, start_new_session=True, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
@@ -303,12 +305,13 @@ def test_killed_cli_study_resumes(tmp_path):
     assert 3 <= len(before) < 24, "the study was not caught half-way"
     assert not (out / "clipping-study.json").exists()
     args[-1:] = ["--json"]
-    done = subprocess.run(args, capture_output=True, text=True, check=True)
+    done = subprocess.run(args, capture_output=True, text=True, check=True, cwd=tmp_path)
     import json
     doc = json.loads(done.stdout)
     assert doc["n_computed"] == 24 - len(before) and doc["n_reused"] == len(before)
     after = _mtimes(runs_dir)
     assert len(after) == 24 and all(after[k] == v for k, v in before.items())
+    # no checkpoint left, nor a temporary file of a run that was being written at the kill
     assert not [n for n in os.listdir(runs_dir) if n.endswith(".ckpt.npz")]
 
 

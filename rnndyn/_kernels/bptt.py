@@ -23,6 +23,8 @@ PASCANU, ELMAN = 0, 1
 LOSS_CE, LOSS_MSE = 0, 1          # softmax cross-entropy at labelled steps / squared error at T
 ERR_SQUARED, ERR_ABSOLUTE = 0, 1  # regression answer wrong if (y-z)^2 > tol or |y-z| > tol
 OMEGA_OFF, OMEGA_SUM, OMEGA_MEAN = 0, 1, 2
+# ‖δ‖ below this is numerically zero for Ω: 1/‖δ‖ times a ratio term would overflow
+OMEGA_TINY = 1e-290
 LINEAR, TANH, SIGMOID, RELU = 0, 1, 2, 3
 
 
@@ -141,7 +143,9 @@ def _work_size(T, B, N, M, form, want_grad):
     return n
 
 
-@jit
+# strict_order: Ω's terms scale δ by 1/max|δ_i| (up to 1e290); reassociating those
+# products could overflow where the written order cannot
+@jit(strict_order=True)
 def _bptt(W, U, b, V, c, act, form, loss, labels, targets, u, err_rule, err_tol,
           omega_mode, alpha, gW, gU, gb, gV, gc, wrong, stats, work):
     """E, Ω and ∇(E + α Ω) (Ω: direct W-term) of a minibatch u (T, B, M), labels (T, B)
@@ -226,32 +230,49 @@ def _bptt(W, U, b, V, c, act, form, loss, labels, targets, u, err_rule, err_tol,
         if want_omega and t < T:
             # transition k = t -> t+1: v = δ_{t+1} ∂x_{t+1}/∂x_t
             for k in range(B):
+                # δ can be ~1e-150 or smaller deep in a vanishing regime, where sums of
+                # squares underflow and ‖δ‖‖v‖ becomes 0 (NaN). The ratio is invariant under a
+                # common scale, so δ and v are both divided by max|δ_i| first (and fast-math's
+                # reciprocals only ever see numbers of moderate size).
+                sd = 0.0
+                for i in range(N):
+                    if form == PASCANU:
+                        sd = max(sd, abs(G[t, k, i]))
+                    else:
+                        sd = max(sd, abs(prev_pre[k, i]))
+                # the ratio is undefined for δ = 0; below OMEGA_TINY, δ is numerically zero
+                # (1/max|δ_i| would overflow), and such terms are left out as well
+                if sd <= OMEGA_TINY:
+                    continue
+                inv = 1.0 / sd
                 nd = 0.0
                 nv = 0.0
                 for i in range(N):
                     if form == PASCANU:
-                        di = G[t, k, i]
-                        vi = q[k, i] * _dact_from_r(act, Ra[t, k, i])
+                        di = G[t, k, i] * inv
+                        vi = q[k, i] * _dact_from_r(act, Ra[t, k, i]) * inv
                     else:
-                        di = prev_pre[k, i]
-                        vi = q[k, i]
+                        di = prev_pre[k, i] * inv
+                        vi = q[k, i] * inv
                     nd += di * di
                     nv += vi * vi
-                nd = np.sqrt(nd)
+                nd = np.sqrt(nd)     # in [1, sqrt(N)]
                 nv = np.sqrt(nv)
-                if nd > 0.0:   # the ratio is undefined for δ = 0: such terms are left out
-                    ratio = nv / nd
-                    om_sum[k] += (ratio - 1.0) * (ratio - 1.0)
-                    om_cnt[k] += 1.0
-                    if want_grad and nv > 0.0:
-                        coef = 2.0 * (ratio - 1.0) / (nd * nv)
-                        for i in range(N):
-                            if form == PASCANU:
-                                d = _dact_from_r(act, Ra[t, k, i])
-                                Q1[t, k, i] = coef * q[k, i] * d * d
-                            else:
-                                Q1[t, k, i] = coef * q[k, i]
-                                Dl[t, k, i] = prev_pre[k, i]
+                ratio = nv / nd
+                om_sum[k] += (ratio - 1.0) * (ratio - 1.0)
+                om_cnt[k] += 1.0
+                # v numerically zero next to δ: ‖v‖ has no direction to differentiate
+                if want_grad and nv > OMEGA_TINY:
+                    # coef v = 2(ρ-1)/(‖δ‖‖v‖) v with ‖δ‖ = sd·nd, ‖v‖ = sd·nv, in factors
+                    # of moderate size: (2(ρ-1)/nd)·(v_i/(sd nv))·(1/sd)
+                    a = 2.0 * (ratio - 1.0) / nd
+                    for i in range(N):
+                        if form == PASCANU:
+                            d = _dact_from_r(act, Ra[t, k, i])
+                            Q1[t, k, i] = a * ((q[k, i] * d * inv) / nv) * d * inv
+                        else:
+                            Q1[t, k, i] = a * ((q[k, i] * inv) / nv) * inv
+                            Dl[t, k, i] = prev_pre[k, i]
         if t == 0:
             break
         # q becomes dE/dr_t = g_{t+1} W (+ e_t V at a step with targets)
