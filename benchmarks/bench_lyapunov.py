@@ -40,16 +40,23 @@ def _numpy_threads(n):
     return False
 
 
+_CPU = {}  # CPU seconds (process_time) of the best call, by the wall time it went with
+
+
 def _timed(fn, repeat, long_run=20.0):
     """Best wall time of ``repeat`` calls (callers warm up themselves); a call that
-    takes longer than ``long_run`` seconds is not repeated."""
-    best, out = np.inf, None
+    takes longer than ``long_run`` seconds is not repeated. The process CPU time of
+    that call is kept in _CPU (on a shared machine, wall > CPU/threads shows waiting)."""
+    best, out, cpu = np.inf, None, np.nan
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = fn()
-        best = min(best, time.perf_counter() - t0)
+        t, c = time.perf_counter() - t0, time.process_time() - c0
+        if t < best:
+            best, cpu = t, c
         if best > long_run:
             break
+    _CPU[best] = cpu
     return best, out
 
 
@@ -130,6 +137,7 @@ def spectrum_case(title, N, k, steps, transient, quick, repeat, rnndyn_threads=(
     x0 = initial_state(rnn, "random", seed=1)
     _, D = trajectory(rnn, x0, transient + steps)
     case = Case(title, baselines=[])
+    load0 = os.getloadavg()[0]
     flops = (4.0 / 3.0 + 2.0) * N ** 3 * (steps + transient) if k == N else \
         (4.0 * N * k * k + 2.0 * N * N * k) * (steps + transient)
     peak = max(gemm_rate(N, 1), gemm_rate(N, 2))
@@ -139,7 +147,9 @@ def spectrum_case(title, N, k, steps, transient, quick, repeat, rnndyn_threads=(
     def add(name, seconds, lam, ref, extra=""):
         err = np.max(np.abs(lam - ref)) if ref is not None else 0.0
         frac = flops / seconds / 1e9 / peak
-        case.add(name, seconds, f"max|Δλ| {err:.1e}  {100 * frac:5.1f}% of peak {extra}")
+        cpu = _CPU.get(seconds, np.nan)
+        case.add(name, seconds, f"max|Δλ| {err:.1e}  {100 * frac:5.1f}% of peak  "
+                                f"cpu {cpu:.2f} s {extra}")
         return err
 
     _numpy_threads(2)
@@ -168,20 +178,32 @@ def spectrum_case(title, N, k, steps, transient, quick, repeat, rnndyn_threads=(
     except ImportError:
         case.notes.append("JAX not installed")
     best = min(s for m, s, _ in case.rows)
+    variants = [(1, "auto", "reortho=1"), ("auto", "auto", "auto")]
+    if k == N:  # the forward-only 'auto' (the default before the split method)
+        variants.insert(1, ("auto", 0, "auto split=0"))
     for threads in rnndyn_threads:
         ly.BLAS_THREADS = threads
-        for reortho in (1, "auto"):
+        for reortho, split, label in variants:
             run = lambda: ly.lyapunov_spectrum(rnn, x0, steps, k=k, transient=transient,  # noqa
-                                               reortho=reortho, history=False)
+                                               reortho=reortho, history=False, split=split)
             run()  # compile / warm up
             t, res = _timed(run, repeat)
-            err = add(f"rnndyn reortho={reortho} ({threads} BLAS thread{'s' * (threads > 1)})",
-                      t, res.exponents, ref, f"interval {res.meta['mean_interval']:.2f}")
-            if reortho == "auto":
+            m = res.meta
+            extra = f"interval {m['mean_interval']:.2f}"
+            if m.get("split"):
+                extra += f", split b={m['split']} (J^-T interval {m['split_mean_interval']:.2f})"
+            err = add(f"rnndyn {label} ({threads} BLAS thread{'s' * (threads > 1)})",
+                      t, res.exponents, ref, extra)
+            if label == "auto":
                 case.notes.append(f"rnndyn auto, {threads} thread(s): {best / t:.2f}x the best "
                                   f"baseline; max|Δλ| {err:.1e} "
-                                  f"({'within' if err <= 1e-6 else 'NOT within'} 1e-6)")
+                                  f"({'within' if err <= 1e-6 else 'NOT within'} 1e-6)"
+                                  + (f"; split: {m.get('split_reason')}" if k == N and
+                                     not m.get("split") else ""))
     ly.BLAS_THREADS = 1
+    case.notes.append("1-min load average (2 cores here) at start/end of the case: "
+                      f"{load0:.2f} / {os.getloadavg()[0]:.2f}; times are best wall of "
+                      f"{repeat}, 'cpu' = process CPU time of that call")
     case.baselines = [min(case.baselines, key=lambda b: dict((m, s) for m, s, _ in
                                                               case.rows)[b])]
     case.target = ">= 3x faster than the best baseline (column 'vs …'), every |Δλ| <= 1e-6"
@@ -223,7 +245,7 @@ def run(quick):
     else:
         cases = [spectrum_case("full spectrum, random tanh RNN g=2, N=256, "
                                "1000 steps after 100 transient", 256, 256, 1000, 100,
-                               quick, repeat),
+                               quick, repeat, rnndyn_threads=(1, 2)),
                  spectrum_case("top 10 exponents, N=1000, 2000 steps after 100 transient",
                                1000, 10, 2000, 100, quick, repeat, rnndyn_threads=(1, 2))]
     cases.append(compile_case())

@@ -16,22 +16,27 @@ from rnndyn.figures.style import style_context
 
 # module names inside rnndyn.figures, in the order `figure all` renders them
 RECIPES = (
+    # §2: gradient flow and spectra
+    "gradnorm_lag",
+    "nonnormal_transient",
+    "spectrum",
+    # Lyapunov exponents: the asymptotic growth rates
     "lyap_convergence",
     "lyap_gain",
     "lyap_driven",
     "lyap_finite_time",
-    "gradnorm_lag",
-    "nonnormal_transient",
-    "spectrum",
-    "clipping_study",
-    "error_surface",
-    "fixedpoints",
-    "continuation",
-    "basins",
+    # §2.2: one neuron, bifurcations and basin boundaries
     "neuron_bifurcation",
     "neuron_wb_plane",
     "neuron_wb_plane_sigmoid",
     "basin_crossing",
+    # small RNNs: fixed points, continuation, basins
+    "fixedpoints",
+    "continuation",
+    "basins",
+    # §3-5: the error surface and the clipping study
+    "error_surface",
+    "clipping_study",
 )
 
 

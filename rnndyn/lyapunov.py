@@ -32,6 +32,24 @@ ENSEMBLE_PARALLEL_MAX_N = 64
 # in) during a run. One thread is fastest for N up to a few hundred: measured
 # here, two threads made N = 100 spectra 6-30x slower on a loaded 2-core machine.
 BLAS_THREADS = 1
+# Split method for the full spectrum ('auto' choice, see lyapunov_spectrum Notes):
+SPLIT_MIN_N = 16            # below this a QR costs nothing worth saving
+SPLIT_MAX_COND = 1e10       # J_t with κ(W)·max d/min d above this: forward QR only
+SPLIT_PILOT_STEPS = 16      # steps of the pilot run that estimates the spectrum's shape
+SPLIT_MIN_HIST_EVERY = 8    # history points closer than this would cap the blocks
+SPLIT_MIN_GAIN = 0.85       # split only if predicted to cost < 85% of forward QR
+SPLIT_TOL_FACTOR = 3.0      # the J^-T part uses tol·min(1, 3/sqrt(κ(W))) (measured)
+# 'auto' realises about this fraction of the interval log(tol/u)/spread (redone blocks,
+# conservative predictions; measured 0.7-0.9)
+SPLIT_INTERVAL_FACTOR = 0.7
+# Cost model of a block's QR, in N x N x N gemms, x = k/N, fitted at N = 256, 1 thread
+# (dgemm 0.65 ms, dgeqrf 1.3 ms, dormqr 0.9 ms; narrow panels run far below the gemm
+# rate): dgeqrf QR_GEQRF·g with g = x² - x³/3 (its flops over a gemm's); for k >= N/2
+# the next block starts with dormqr (QR_ORMQR·(2x - x²), replacing one tangent gemm),
+# else dorgqr (QR_NARROW·g, like the narrow dgeqrf).
+QR_GEQRF = 3.0
+QR_ORMQR = 1.45
+QR_NARROW = 5.5
 
 
 def _scipy_openblas():
@@ -87,7 +105,8 @@ class LyapunovResult(Result):
         >= 0; 0 if λ_1 < 0; N if every partial sum is >= 0 and k = N; NaN
         (undetermined) if k < N and every partial sum is >= 0.
     n_positive : int
-        Number of exponents > 0.
+        Number of exponents > 0 (strictly: the neutral exponent of a limit cycle
+        or torus lands on either side of 0 by O(1/T) at finite T).
     history_steps : ndarray (H,)
         Steps after the transient at which the running estimates were recorded.
     history : ndarray (H, k)
@@ -96,7 +115,10 @@ class LyapunovResult(Result):
     meta : dict
         Parameters, the model, and ``n_blocks``, ``mean_interval`` (steps per
         re-orthonormalisation) and ``rounding_error_estimate`` (see Notes of
-        :func:`lyapunov_spectrum`).
+        :func:`lyapunov_spectrum`); for k = N also ``split`` (b, 0 if none),
+        ``split_reason`` (why not, or None), ``path``, and with a split
+        ``split_mean_interval``, ``split_n_blocks`` (the J^-T part) and, when
+        chosen by 'auto', ``pilot_steps`` and ``predicted_speedup``.
     """
     exponents: np.ndarray
     sum: float
@@ -269,6 +291,198 @@ def _run_qr(rnn, x0, n_steps, transient, k, reortho, tol, max_interval, inputs, 
     return logsum, hist_steps[:n_hist].astype(np.int64), hist[:n_hist], info
 
 
+# ------------------------------------------------------------------ split (dual) method
+
+def _split_tolerance(tol, cond_w):
+    """Block tolerance of the inverse-transpose part: W^-1 adds errors up to ~u·κ(W) per
+    step that the block estimate does not see; tightening by 3/sqrt(κ(W)) kept the
+    measured error at the forward part's level (N = 256, κ(W) ~ 800: tol/10)."""
+    return tol * min(1.0, SPLIT_TOL_FACTOR / np.sqrt(cond_w))
+
+
+def _choose_split(lam, tol, tol_dual, max_interval):
+    """Number b of bottom exponents to compute with J^-T, from rough exponents ``lam``.
+
+    Predicted cost per step, in units of one N x N x N gemm: tangent products
+    (k/N) plus a QR of N x k (see QR_GEQRF, QR_ORMQR, QR_NARROW) every s steps,
+    with s = log(tol/u) / (spread of the part's exponents) as 'auto' would
+    choose it. Returns (b, predicted cost of b, predicted cost of forward only);
+    b = 0 means the split is not predicted to be faster.
+    """
+    lam = np.sort(np.asarray(lam, dtype=float))[::-1]
+    N = lam.size
+    lf = np.log(tol / _k.UNIT_ROUNDOFF)
+    lb = np.log(tol_dual / _k.UNIT_ROUNDOFF)
+
+    def part(spread, k, limit):
+        s = max_interval if spread <= 0 else min(max_interval,
+                                                 max(1.0, SPLIT_INTERVAL_FACTOR * limit / spread))
+        x = k / N
+        g = x * x - x ** 3 / 3.0
+        if 2 * k >= N:
+            qr = QR_GEQRF * g + QR_ORMQR * (2.0 * x - x * x) - x
+        else:
+            qr = 2.0 * QR_NARROW * g
+        return x + qr / s
+
+    forward = part(lam[0] - lam[-1], N, lf)
+    best_b, best = 0, forward
+    for b in range(1, N):
+        k = N - b
+        c = part(lam[0] - lam[k - 1], k, lf) + part(lam[k] - lam[-1], b, lb)
+        if c < best:
+            best_b, best = b, c
+    if best > SPLIT_MIN_GAIN * forward:
+        return 0, best, forward
+    return best_b, best, forward
+
+
+def _merge_bases(Qf, Qb):
+    """The full basis [Q_top, Q_bottom] from the two parts (re-orthonormalised: in exact
+    arithmetic they are orthogonal complements; rounding leaves them a few u apart)."""
+    Qt = np.vstack([Qf, Qb[::-1]])
+    Q, R = np.linalg.qr(Qt.T)
+    Q *= np.where(np.diag(R) < 0, -1.0, 1.0)
+    return np.ascontiguousarray(Q.T)
+
+
+def _run_full(rnn, x0, n_steps, transient, reortho, tol, max_interval, inputs, seed,
+              hist_every, max_hist, split):
+    """Full spectrum (k = N): the split method where it applies, else the forward QR method.
+
+    split: 'auto' (choose b from a short pilot, or none) or an int b >= 0 (0: forward only).
+    Returns the same as _run_qr; info also has ``split`` (b), ``split_reason``.
+    """
+    N = rnn.N
+    total = transient + n_steps
+    reason = None
+    if split == 0:
+        reason = "split=0 (forward QR only)"
+    elif split == "auto" and reortho != 0:
+        reason = "a fixed reortho interval was asked for"
+    elif split == "auto" and N < SPLIT_MIN_N:
+        reason = f"N < {SPLIT_MIN_N}: nothing to gain"
+    elif split == "auto" and max_hist and hist_every < SPLIT_MIN_HIST_EVERY:
+        reason = (f"a history point every {hist_every} steps caps the blocks "
+                  "(history=False or a longer run allows the split)")
+    cond_w = np.inf
+    if reason is None:
+        with np.errstate(all="ignore"):
+            cond_w = float(np.linalg.cond(rnn.W))
+        if not (cond_w <= SPLIT_MAX_COND):
+            reason = f"W is singular or ill-conditioned (κ(W) = {cond_w:.1e})"
+    if reason is not None:
+        logsum, hs, hist, info = _run_qr(rnn, x0, n_steps, transient, N, reortho, tol,
+                                         max_interval, inputs, seed, hist_every, False,
+                                         max_hist)
+        info.update(split=0, split_reason=reason, path="forward QR")
+        return logsum, hs, hist, info
+    tol_dual = _split_tolerance(tol, cond_w)
+    Qt = _initial_basis(N, N, seed)
+    Wt = np.ascontiguousarray(rnn.W.T)
+    Winv = np.ascontiguousarray(np.linalg.inv(rnn.W))  # "W^T" of the map J^-T
+    form = rnn.form_code
+    exact = max_hist > 0
+    if not max_hist:
+        hist_every = total + 1  # nothing recorded
+    logsum = np.zeros(N)
+    hs = np.zeros(max(max_hist, 1))
+    hist = np.zeros((hs.size, N))
+    state = np.array([0.0, float(transient), 0.0, 0.0, 0.0, 0.0])
+    mode = "pilot" if split == "auto" else "split"
+    b = 0 if split == "auto" else int(split)
+    pilot_info = None
+    parts = None
+    with blas_threads(BLAS_THREADS):
+        for D in _chunks(rnn, x0, total, inputs):
+            if mode == "pilot":
+                # rough exponents over a few steps choose b; inside the transient the
+                # pilot is the start of the run itself, else it runs on a copy
+                p = min(SPLIT_PILOT_STEPS, D.shape[0])
+                in_transient = transient >= p
+                Qp = Qt if in_transient else Qt.copy()
+                lp = np.zeros(N)
+                sp = np.zeros(6)
+                _k._qr_lyapunov(Wt, form, np.ascontiguousarray(D[:p]), Qp, lp, np.zeros(1),
+                                np.zeros((1, N)), sp, reortho, tol, max_interval, total, False)
+                with np.errstate(invalid="ignore"):
+                    b, c_split, c_fwd = _choose_split(lp / p, tol, tol_dual, max_interval)
+                pilot_info = {"pilot_steps": p, "predicted_speedup": c_fwd / c_split}
+                if in_transient:
+                    state[0] = p
+                    D = D[p:]
+                if b == 0:
+                    mode, reason = "forward", "the pilot predicts no gain"
+                    exact = False
+                else:
+                    mode = "split"
+            if mode == "split" and parts is None:
+                b = min(b, N - 1)
+                st_f, st_b = state.copy(), state.copy()
+                parts = [np.ascontiguousarray(Qt[:N - b]), np.ascontiguousarray(Qt[N - b:][::-1]),
+                         np.zeros(N - b), np.zeros(b), st_f, st_b,
+                         np.zeros((hs.size, N - b)), np.zeros((hs.size, b)), np.zeros(hs.size)]
+            if mode == "split" and D.shape[0]:
+                dmin, dmax = D.min(axis=1), D.max(axis=1)
+                ok = bool(np.all(dmin > 0.0))
+                if ok:
+                    worst = cond_w * float(np.max(dmax / dmin))
+                    ok = worst <= SPLIT_MAX_COND
+                if not ok:
+                    # J singular or ill-conditioned ahead: finish with the forward method
+                    Qf, Qb, lf, lb, st_f, st_b, hf, hb, hsf = parts
+                    ran = st_f[0] > state[0]
+                    if ran:  # else nothing ran: Qt is still the basis
+                        Qt = _merge_bases(Qf, Qb)
+                    logsum = np.concatenate([lf, -lb[::-1]])
+                    n = int(st_f[2])
+                    hist[:n] = np.hstack([hf[:n], -hb[:n, ::-1]])
+                    hs[:n] = hsf[:n]
+                    state = st_f.copy()
+                    state[3] = max(st_f[3], st_b[3])
+                    reason = (f"J singular or ill-conditioned (κ(W)·max d/min d > "
+                              f"{SPLIT_MAX_COND:.0e}) from step {int(st_f[0])}: forward QR "
+                              "from there")
+                    mode = "forward"
+                    if not ran:
+                        parts = None
+            if mode == "split":
+                Qf, Qb, lf, lb, st_f, st_b, hf, hb, hsf = parts
+                _k._qr_lyapunov(Wt, form, D, Qf, lf, hsf, hf, st_f, reortho, tol,
+                                max_interval, hist_every, exact)
+                _k._qr_lyapunov(Winv, form, np.ascontiguousarray(1.0 / D), Qb, lb, hs, hb,
+                                st_b, reortho, tol_dual, max_interval, hist_every, exact)
+            elif mode == "forward":
+                _k._qr_lyapunov(Wt, form, D, Qt, logsum, hs, hist, state, reortho, tol,
+                                max_interval, hist_every, exact)
+    if mode == "split":
+        Qf, Qb, lf, lb, st_f, st_b, hf, hb, hsf = parts
+        if int(st_f[2]) != int(st_b[2]) or np.any(hsf[:int(st_f[2])] != hs[:int(st_b[2])]):
+            raise RuntimeError("internal error: the two parts recorded different history steps")
+        logsum = np.concatenate([lf, -lb[::-1]])
+        n = int(st_f[2])
+        hist[:n] = np.hstack([hf[:n], -hb[:n, ::-1]])
+        info = {"n_blocks": int(st_f[5]),
+                "mean_interval": n_steps / st_f[5] if st_f[5] else None,
+                "rounding_error_estimate": float(max(st_f[3], st_b[3])),
+                "rounding_error_bound": float(max(st_f[4], st_b[4]) / n_steps),
+                "split": b, "split_n_blocks": int(st_b[5]),
+                "split_mean_interval": n_steps / st_b[5] if st_b[5] else None,
+                "split_reason": None,
+                "path": f"forward QR (top {N - b}) + inverse-transpose QR (bottom {b})"}
+    else:
+        n = int(state[2])
+        info = {"n_blocks": int(state[5]),
+                "mean_interval": n_steps / state[5] if state[5] else None,
+                "rounding_error_estimate": float(state[3]),
+                "rounding_error_bound": float(state[4] / n_steps),
+                "split": b if parts is not None else 0, "split_reason": reason,
+                "path": "forward QR" if parts is None else "split, then forward QR"}
+    if pilot_info:
+        info.update(pilot_info)
+    return logsum, hs[:n].astype(np.int64), hist[:n], info
+
+
 def _common(rnn, x0, n_steps, transient, seed):
     rnn = _check_rnn(rnn)
     x0 = as_array(x0, "x0", shape=(rnn.N,))
@@ -281,7 +495,7 @@ def _common(rnn, x0, n_steps, transient, seed):
 # ------------------------------------------------------------------ public API
 
 def lyapunov_spectrum(rnn, x0, n_steps, *, k=None, transient=100, reortho="auto", tol=1e-8,
-                      inputs=None, history=True, seed=0, max_interval=64):
+                      inputs=None, history=True, seed=0, max_interval=64, split="auto"):
     """Lyapunov spectrum (top ``k`` exponents) of an RNN by the QR method.
 
     Parameters
@@ -311,6 +525,11 @@ def lyapunov_spectrum(rnn, x0, n_steps, *, k=None, transient=100, reortho="auto"
         Seed of the random initial orthonormal basis.
     max_interval : int
         Longest re-orthonormalisation interval for 'auto'.
+    split : 'auto' or int
+        Full spectrum only (k = N): compute the bottom b exponents with the
+        inverse-transpose map J^-T (see Notes). 'auto' chooses b from a short
+        pilot run, or no split (``meta['split_reason']`` says why); an int
+        fixes b (0 = forward QR only, the classical method).
 
     Returns
     -------
@@ -334,6 +553,24 @@ def lyapunov_spectrum(rnn, x0, n_steps, *, k=None, transient=100, reortho="auto"
     exceeds ``tol`` with a shorter interval and predicts the next interval
     from the growth of the ratio. The sum of all N exponents equals the mean
     of log|det J_t| along the trajectory.
+
+    Split method (full spectrum). The ratio for column j grows like
+    exp((λ_1 - λ_j)s), so the bottom exponents limit the interval. With
+    Q = [Q_1 Q_2] (top N - b, bottom b columns) and J Q = Q' R,
+    J^-T Q_2 = Q_2' R_22^-T: the complement Q_2 follows J^-T = W^-T diag(1/d)
+    (pascanu) or diag(1/d) W^-T (elman) with a lower-triangular factor, i.e. a
+    QR method on J^-T with Q_2's columns in reverse order, whose exponents are
+    -λ_N >= … >= -λ_{N-b+1}. So the top N - b exponents come from a forward
+    QR of N - b columns (spread λ_1 - λ_{N-b}) and the bottom b from a QR
+    iteration on J^-T (spread λ_{N-b+1} - λ_N): both allow longer blocks, and
+    in exact arithmetic the result is that of QR every step from the same
+    start basis. b minimises a cost model fed by a pilot of 16 steps (inside
+    the transient when it is long enough). W^-1 adds errors ~u·κ(W) per step,
+    so the J^-T part uses the tolerance tol·min(1, 3/√κ(W)) (measured). Where J_t is
+    singular or ill-conditioned (a zero σ', dead relu units, deep saturation:
+    κ(W)·max d/min d > 1e10) the run uses (or continues with) the forward
+    method; with ``history`` the blocks end at the history points, so 'auto'
+    splits only if they are at least 8 steps apart.
     """
     rnn, x0, n_steps, transient = _common(rnn, x0, n_steps, transient, seed)
     k = rnn.N if k is None else as_int(k, "k", minimum=1, maximum=rnn.N)
@@ -342,8 +579,20 @@ def lyapunov_spectrum(rnn, x0, n_steps, *, k=None, transient=100, reortho="auto"
     max_interval = as_int(max_interval, "max_interval", minimum=1)
     hist_every = max(1, n_steps // HISTORY_POINTS)
     max_hist = n_steps // hist_every + 1 if history else 0
-    logsum, hs, hist, info = _run_qr(rnn, x0, n_steps, transient, k, code, tol, max_interval,
-                                     inputs, seed, hist_every, False, max_hist)
+    if isinstance(split, str):
+        if split.strip().lower() != "auto":
+            raise ValueError(f"split must be 'auto' or an integer >= 0, got {split!r}")
+        split = "auto"
+    else:
+        split = as_int(split, "split", minimum=0, maximum=rnn.N - 1)
+        if split and k != rnn.N:
+            raise ValueError("split applies to the full spectrum only (k = N)")
+    if k == rnn.N:
+        logsum, hs, hist, info = _run_full(rnn, x0, n_steps, transient, code, tol, max_interval,
+                                           inputs, seed, hist_every, max_hist, split)
+    else:
+        logsum, hs, hist, info = _run_qr(rnn, x0, n_steps, transient, k, code, tol,
+                                         max_interval, inputs, seed, hist_every, False, max_hist)
     lam = logsum / n_steps
     order = np.argsort(-lam, kind="stable")
     lam = lam[order]
@@ -355,7 +604,8 @@ def lyapunov_spectrum(rnn, x0, n_steps, *, k=None, transient=100, reortho="auto"
     else:
         hs, running = np.zeros(0, dtype=np.int64), np.zeros((0, k))
     params = {"n_steps": n_steps, "transient": transient, "k": k, "reortho": reortho,
-              "tol": tol, "max_interval": max_interval, "inputs": inputs is not None}
+              "tol": tol, "max_interval": max_interval, "inputs": inputs is not None,
+              "split": split}
     meta = make_meta(params, seed=seed, model=rnn, method="QR (Benettin)",
                      units="natural log per step", **info)
     return LyapunovResult(exponents=lam, sum=float(np.sum(lam)),

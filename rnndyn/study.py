@@ -287,10 +287,14 @@ def execute_run(spec, runs_dir=None):
         # overwrite: a leftover of a run killed while saving is incomplete by definition
         res.save(stem + ".train", overwrite=True)
         run.save(stem, overwrite=True)
-        # this run's checkpoint, and any left by a run of the same key with other settings
+        # this run's checkpoint, any left by a run of the same key with other settings,
+        # and temporary files of this key orphaned by a process killed while writing
+        # (keys end before a '.', so key + '.' never matches another run's files)
         for name in os.listdir(runs_dir):
-            if name.startswith(key + ".") and name.endswith(".ckpt.npz"):
-                os.unlink(os.path.join(runs_dir, name))
+            if (name.startswith(key + ".") and name.endswith(".ckpt.npz")) or \
+                    (name.startswith(".tmp-") and key + "." in name):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(runs_dir, name))
     return run
 
 

@@ -451,3 +451,26 @@ def largest_lyapunov(W, form, D, v0, transient):
 def qr_lyapunov_batch(W, form, D, Q0, transient):
     """Twin of rnndyn._kernels.lyapunov._qr_lyapunov_batch: one QR run per member."""
     return np.array([qr_lyapunov(W[b], form, D[b], Q0[b], transient) for b in range(len(W))])
+
+
+def qr_lyapunov_split(W, form, D, Q0, transient, b):
+    """Twin of the split method of rnndyn.lyapunov (QR every step in both parts).
+
+    Top N - b columns of Q0 follow J (forward QR); the bottom b columns, in
+    reverse order, follow J^-T = (W diag(d))^-T or (diag(d) W)^-T with a QR every
+    step, and their exponents are minus the mean log|R_jj|. Returns the N
+    exponents in the column order of Q0.
+    """
+    N = W.shape[0]
+    Qf = np.array(Q0[:, :N - b], dtype=float)
+    Qb = np.array(Q0[:, N - b:][:, ::-1], dtype=float)
+    top, bottom = np.zeros(N - b), np.zeros(b)
+    for t in range(D.shape[0]):
+        J = W @ np.diag(D[t]) if form == 0 else np.diag(D[t]) @ W
+        Qf, Rf = np.linalg.qr(J @ Qf)
+        Qb, Rb = np.linalg.qr(np.linalg.solve(J.T, Qb))
+        if t >= transient:
+            top += np.log(np.abs(np.diag(Rf)))
+            bottom += np.log(np.abs(np.diag(Rb)))
+    n = D.shape[0] - transient
+    return np.concatenate([top / n, -bottom[::-1] / n])

@@ -312,6 +312,9 @@ def test_kernel_building_blocks_match_numpy(rng):
         s, work = np.empty(12), np.empty(12)
         k._top_vec_tridiag(alpha, beta, m, got, s, work)
         assert abs(np.dot(s[:m], vec)) == pytest.approx(1.0, rel=RTOL_KERNEL)
+        # the Sturm count that certifies a Newton start: True only above the spectrum
+        assert k._above_spectrum(alpha, beta, m, theta * (1 + 1e-9) + 1e-12)
+        assert not k._above_spectrum(alpha, beta, m, theta * (1 - 1e-9) - 1e-12)
     for N in (1, 4, 7, 50):
         P = rng.standard_normal((N, N))
         x = rng.standard_normal(N)
@@ -320,6 +323,15 @@ def test_kernel_building_blocks_match_numpy(rng):
         np.testing.assert_allclose(out, 0.5 * P @ x, rtol=RTOL_EXACT, atol=RTOL_EXACT * N)
         k._rmatvec(P, x, out, 2.0)
         np.testing.assert_allclose(out, 2.0 * P.T @ x, rtol=RTOL_EXACT, atol=RTOL_EXACT * N)
+        # the pass that scales a new product's columns, its ‖·‖_F² and the first Pᵀ u
+        d = rng.uniform(0.1, 2.0, N)
+        for scale_cols in (True, False):
+            Pc = P.copy()
+            fro2 = k._scale_fro_rmatvec(Pc, d, scale_cols, x, out)
+            want = P * d if scale_cols else P
+            np.testing.assert_allclose(Pc, want, rtol=RTOL_EXACT)
+            np.testing.assert_allclose(out, want.T @ x, rtol=RTOL_EXACT, atol=RTOL_EXACT * N)
+            assert fro2 == pytest.approx(np.sum(want * want), rel=RTOL_EXACT)
 
 
 def test_nan_factors_are_nonfinite_not_zero():

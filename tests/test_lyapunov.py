@@ -110,7 +110,6 @@ def test_batch_kernel_matches_naive_twin(form, rng):
 
 
 def _linear(W):
-    N = W.shape[0]
     return RNN(W, None, None, "linear", "pascanu")
 
 
@@ -351,6 +350,142 @@ def test_figure_recipes_compute_save_and_plot(module, tmp_path):
         # ‖∏J‖₂ bounds the growth of the QR method's leading direction window by window
         assert np.all(back.gradflow_rate >= back.finite_time - 1e-9)
         assert len(ax.patches) > 0
+
+
+# ------------------------------------------------------------------ split method
+
+
+def _split_kernels(rnn, D, Q0, transient, b, reortho=1, tol=1e-8):
+    """The two kernel calls of the split method: J on the top N - b columns, J^-T on the rest."""
+    N = Q0.shape[0]
+    out = []
+    for Wt, DD, Q, sign in ((rnn.W.T, D, Q0[:, :N - b], 1.0),
+                            (np.linalg.inv(rnn.W), 1.0 / D, Q0[:, N - b:][:, ::-1], -1.0)):
+        k = Q.shape[1]
+        logsum, hs, hist = np.zeros(k), np.zeros(1), np.zeros((1, k))
+        state = np.array([0.0, transient, 0, 0, 0, 0])
+        _k._qr_lyapunov(np.ascontiguousarray(Wt), rnn.form_code, np.ascontiguousarray(DD),
+                        np.ascontiguousarray(Q.T), logsum, hs, hist, state, reortho, tol, 64,
+                        D.shape[0] + 1, False)
+        out.append(sign * logsum / (D.shape[0] - transient))
+    return np.concatenate([out[0], out[1][::-1]])
+
+
+@pytest.mark.parametrize("act, form", [(a, f) for a in ("tanh", "sigmoid", "linear")
+                                       for f in ("pascanu", "elman")])
+def test_split_kernels_match_naive_twin_and_qr_every_step(act, form, rng):
+    rnn, x0, u, D = _setup(act, form, N=7, T=120)
+    Q0 = np.linalg.qr(rng.standard_normal((7, 7)))[0]
+    full = naive.qr_lyapunov(rnn.W, rnn.form_code, D, Q0, 20)
+    for b in (1, 3, 6):
+        twin = naive.qr_lyapunov_split(rnn.W, rnn.form_code, D, Q0, 20, b)
+        # kernels against their twin: the same arithmetic
+        np.testing.assert_allclose(_split_kernels(rnn, D, Q0, 20, b), twin,
+                                   rtol=RTOL_KERNEL, atol=1e-12)
+        # the split is QR every step in exact arithmetic (J^-T Q_2 = Q_2' R_22^-T)
+        np.testing.assert_allclose(twin, full, atol=1e-10)
+
+
+@pytest.mark.parametrize("form", ("pascanu", "elman"))
+def test_split_agrees_with_qr_every_step(form):
+    rnn = make_rnn(24, form=form, gain=2.0, seed=3)
+    x0 = np.random.default_rng(4).standard_normal(24)
+    ref = lyapunov_spectrum(rnn, x0, 600, transient=50, reortho=1, history=False, split=0)
+    for b in (5, 12):
+        res = lyapunov_spectrum(rnn, x0, 600, transient=50, history=False, split=b)
+        assert res.meta["split"] == b and res.meta["split_reason"] is None
+        assert res.meta["mean_interval"] > ref.meta["mean_interval"]
+        np.testing.assert_allclose(res.exponents, ref.exponents, atol=ATOL_AUTO)
+        assert res.sum == pytest.approx(ref.sum, abs=ATOL_AUTO)
+    # 'auto' chooses a split here (pilot inside the transient) and agrees too
+    auto = lyapunov_spectrum(rnn, x0, 600, transient=50, history=False)
+    assert auto.meta["split"] > 0 and auto.meta["pilot_steps"] == 16
+    np.testing.assert_allclose(auto.exponents, ref.exponents, atol=ATOL_AUTO)
+    # a transient shorter than the pilot: the pilot runs on a copy
+    short = lyapunov_spectrum(rnn, x0, 600, transient=3, history=False)
+    ref3 = lyapunov_spectrum(rnn, x0, 600, transient=3, reortho=1, history=False, split=0)
+    assert short.meta["split"] > 0
+    np.testing.assert_allclose(short.exponents, ref3.exponents, atol=ATOL_AUTO)
+
+
+def test_split_linear_map_is_exact(rng):
+    N = 16
+    Qm = np.linalg.qr(rng.standard_normal((N, N)))[0]
+    eig = np.linspace(1.2, 0.05, N)
+    W = Qm @ np.diag(eig) @ Qm.T
+    res = lyapunov_spectrum(_linear(W), np.zeros(N), 3000, transient=200, history=False,
+                            split=6)
+    assert res.meta["split"] == 6
+    np.testing.assert_allclose(res.exponents, np.log(eig), atol=ATOL_ASYMPTOTIC)
+    assert res.sum == pytest.approx(np.log(abs(np.linalg.det(W))), abs=1e-9)
+    # non-normal: exponents still log|eig| (asymptotically), det identity exact
+    S = np.triu(rng.standard_normal((N, N)), 1) * 0.5 + np.diag(eig)
+    res = lyapunov_spectrum(_linear(S), np.zeros(N), 4000, transient=200, history=False,
+                            split=5)
+    np.testing.assert_allclose(res.exponents, np.log(eig), atol=ATOL_ASYMPTOTIC)
+    assert res.sum == pytest.approx(np.sum(np.log(eig)), abs=1e-9)
+
+
+def test_split_history_is_recorded_at_the_same_steps():
+    rnn = make_rnn(20, gain=2.0, seed=5)
+    x0 = np.random.default_rng(6).standard_normal(20)
+    res = lyapunov_spectrum(rnn, x0, 4000, transient=30, split=6)
+    ref = lyapunov_spectrum(rnn, x0, 4000, transient=30, split=0, reortho=1)
+    assert res.meta["split"] == 6
+    np.testing.assert_array_equal(res.history_steps, np.arange(10, 4001, 10))
+    np.testing.assert_allclose(res.history[-1], res.exponents, rtol=RTOL_EXACT)
+    np.testing.assert_allclose(res.history[9::40], ref.history[9::40], atol=1e-6)
+    # with history points every 2 steps, 'auto' does not split, and says why
+    short = lyapunov_spectrum(rnn, x0, 800, transient=30)
+    assert short.meta["split"] == 0 and "history" in short.meta["split_reason"]
+
+
+def test_split_falls_back_where_j_is_singular_or_ill_conditioned():
+    # relu: dead units (σ' = 0) make J singular from the start
+    rnn = make_rnn(20, activation="relu", gain=0.9, seed=2)
+    rnn = RNN(rnn.W, None, np.where(np.arange(20) % 3 == 0, -5.0, 0.5), "relu", "pascanu")
+    x0 = np.ones(20)
+    res = lyapunov_spectrum(rnn, x0, 300, transient=20, history=False, split=5)
+    ref = lyapunov_spectrum(rnn, x0, 300, transient=20, history=False, split=0)
+    assert "singular" in res.meta["split_reason"]
+    np.testing.assert_allclose(res.exponents, ref.exponents, atol=ATOL_AUTO)
+    assert np.all(res.exponents[-7:] == -np.inf)
+    # deep tanh saturation: κ(J) far beyond 1/u
+    sat = make_rnn(20, gain=30.0, seed=2)
+    res = lyapunov_spectrum(sat, np.ones(20), 200, history=False, split=4)
+    assert "ill-conditioned" in res.meta["split_reason"]
+    assert not np.any(np.isnan(res.exponents))
+
+
+def test_split_falls_back_mid_run(monkeypatch):
+    # a chaotic tanh network, then a large input drives half the units into deep
+    # saturation (J ill-conditioned): the split runs on the first chunk and the
+    # forward method finishes the run from the merged basis
+    from rnndyn import lyapunov as ly
+    monkeypatch.setattr(ly, "_CHUNK_ELEMENTS", 1)  # 256 steps per chunk
+    N = 18
+    rnn = make_rnn(N, n_inputs=1, gain=2.0, seed=4)
+    rnn = RNN(rnn.W, (np.arange(N) % 2)[:, None] * 1.0, None, "tanh", "pascanu")
+    u = np.concatenate([np.zeros((300, 1)), np.full((300, 1), 40.0)])
+    x0 = np.random.default_rng(5).standard_normal(N)
+    res = lyapunov_spectrum(rnn, x0, 560, transient=40, inputs=u, split=5)
+    ref = lyapunov_spectrum(rnn, x0, 560, transient=40, inputs=u, split=0, reortho=1)
+    assert res.meta["path"].startswith("split, then") and res.meta["split"] == 5
+    assert "ill-conditioned" in res.meta["split_reason"]
+    fin = np.isfinite(ref.exponents)
+    np.testing.assert_array_equal(np.isfinite(res.exponents), fin)
+    np.testing.assert_allclose(res.exponents[fin], ref.exponents[fin], atol=ATOL_AUTO)
+    np.testing.assert_allclose(res.history[-1], res.exponents, rtol=RTOL_EXACT)
+
+
+def test_split_bad_input():
+    rnn = make_rnn(4, seed=1)
+    with pytest.raises(ValueError, match="split"):
+        lyapunov_spectrum(rnn, np.ones(4), 10, split="sometimes")
+    with pytest.raises(ValueError, match="full spectrum"):
+        lyapunov_spectrum(rnn, np.ones(4), 10, k=2, split=1)
+    with pytest.raises(ValueError, match="split must be <= 3"):
+        lyapunov_spectrum(rnn, np.ones(4), 10, split=4)
 
 
 def test_blas_threads_is_restored():
