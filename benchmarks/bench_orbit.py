@@ -114,6 +114,18 @@ def run(quick):
     finally:
         numba.set_num_threads(threads)
     same = max(same, np.max(np.abs(X - ref) / np.abs(ref)))
+    # CPU time (summed over threads): what a shared machine disturbs least; wall / CPU
+    # of the 2-thread kernel shows how much of the second core it actually got
+    import time
+    cpu_np = best_time(lambda: numpy_orbits(W_VALUE, b, x0, T, ref.T), repeat=3,
+                       clock=time.process_time)
+    cpu_k = best_time(lambda: _orbits(w, b, CODES["tanh"], x0, T, 0, X), repeat=3,
+                      clock=time.process_time)
+    wall_k = dict((m, s) for m, s, _ in case.rows)["rnndyn _orbits, every step iterated"]
+    case.notes.append(f"CPU time: numpy {cpu_np * 1e3:.0f} ms, rnndyn every step "
+                      f"{cpu_k * 1e3:.0f} ms ({cpu_np / cpu_k:.2f}x per core, "
+                      f"{cpu_k / wall_k:.2f} cores busy in the {threads}-thread run)")
+    same = max(same, np.max(np.abs(X - ref) / np.abs(ref)))
     case.notes.append(f"rnndyn vs numpy: max relative difference {same:.1e} "
                       f"({'OK' if same <= RTOL_SAME else 'FAIL'}, limit {RTOL_SAME:g})")
     case.notes.append("early exit: a block of 64 orbits that repeats exactly (period 1 or 2, "

@@ -62,20 +62,6 @@ class OrbitDiagram(Result):
     meta: dict
 
 
-def _sweep(w, b):
-    """Broadcast w and b (scalars or 1-D) to two C-contiguous (P,) arrays."""
-    w = as_array(w, "w")
-    b = as_array(b, "b")
-    if w.ndim > 1 or b.ndim > 1:
-        raise ValueError(f"w and b must be scalars or 1-D, got shapes {w.shape} and {b.shape}")
-    w, b = np.atleast_1d(w), np.atleast_1d(b)
-    if w.size != b.size and 1 not in (w.size, b.size):
-        raise ValueError(f"w and b must have the same length (or one be a scalar), "
-                         f"got {w.size} and {b.size}")
-    w, b = np.broadcast_arrays(w, b)
-    return np.ascontiguousarray(w), np.ascontiguousarray(b)
-
-
 def orbit_diagram(w, b, *, activation="tanh", x0=0.0, n_transient=1000, n_record=256,
                   max_period=16, rtol=1e-9, atol=1e-12, escape=1e10):
     """Brute-force orbit diagram of the neuron x ← w σ(x) + b.
@@ -114,7 +100,7 @@ def orbit_diagram(w, b, *, activation="tanh", x0=0.0, n_transient=1000, n_record
     there may be classified 0 (unresolved) unless ``n_transient`` is raised.
     """
     act = as_choice(activation, "activation", tuple(CODES))
-    w, b = _sweep(w, b)
+    w, b = neuron._params(w, b)
     x0 = np.atleast_1d(as_array(x0, "x0"))
     if x0.ndim != 1 or x0.size == 0:
         raise ValueError(f"x0 must be a number or a non-empty 1-D array, got shape {x0.shape}")

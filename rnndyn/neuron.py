@@ -158,6 +158,7 @@ class NeuronFixedPoints(Result):
 
 
 def _params(w, b):
+    """Broadcast w and b (scalars or 1-D) to two C-contiguous (P,) arrays, or raise."""
     w = as_array(w, "w")
     b = as_array(b, "b")
     if w.ndim > 1 or b.ndim > 1:

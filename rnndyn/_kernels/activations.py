@@ -6,7 +6,8 @@ overflows nor loses the tail the way 1/(1+exp(-x)) does.
 The in-place array routines use :func:`_tanh_fast`, a tanh made only of
 arithmetic, ``floor``, an integer bit cast and ``copysign``, so that LLVM
 vectorises the loops that call it (AVX2/AVX-512). numba's ``np.tanh`` is a scalar libm call (~15 ns per
-element here, against ~1.5 ns for the vectorised version and ~1.7 ns for
+element here, against ~0.75 ns for the vectorised version (one division, a
+degree-5 polynomial in r²: ~26 vector instructions per 8 values) and ~2 ns for
 NumPy's SIMD tanh). It agrees with ``np.tanh`` to within 3 ulp. The scalar
 ``_act``/``_dact`` keep libm's tanh.
 """
@@ -26,43 +27,48 @@ _LN2 = 0.6931471805599453
 _TANH_CLAMP = 20.0
 
 
+# exp(r) = (R + r)/(R − r) with R(r²) = r coth(r/2) = 2 + r²/6 − r⁴/360 + ..., a
+# minimax fit on |r| <= ln2/2 (fdlibm's e_exp.c P1..P5, error below 2^-59)
+_R1 = 1.66666666666666019037e-01
+_R2 = -2.77777777770155933842e-03
+_R3 = 6.61375632143793436117e-05
+_R4 = -1.65339022054652515390e-06
+_R5 = 4.13813679705723846039e-08
+
+
 @jit(inline="always")
 def _tanh_fast(x):
-    """tanh(x) = -m/(2 + m), m = expm1(-2|x|), with the sign of x (NaN stays NaN).
+    """tanh(x) = (1 − e^y)/(1 + e^y), y = −2|x|, with the sign of x (NaN stays NaN).
 
-    expm1(y), y in [-40, 0]: y = k ln2 + r, |r| <= ln2/2, expm1(r) by its Taylor
-    series to degree 13 (truncation < 1e-17 relative), then 2^k (1 + expm1(r)) - 1.
+    y = k ln2 + r, |r| <= ln2/2, s = 2^k, e^r = (R + r)/(R − r) (fdlibm's rational
+    form, R even in r), so that tanh|x| = ((1 − s)(R + r) − 2r) / ((1 + s)(R + r) − 2r):
+    one division, and for k = 0 (small |x|) the numerator is −2r exactly.
     """
-    ax = abs(x)
-    # written so that NaN falls through (NaN > c is false) and inf is clamped
-    ax = _TANH_CLAMP if ax > _TANH_CLAMP else ax
-    y = -2.0 * ax
-    k = np.floor(y * _INV_LN2 + 0.5)
+    nx = -abs(x)
+    # clamped, written so that NaN falls through (NaN < c is false) and -inf is
+    # clamped: a single max instruction
+    nx = -_TANH_CLAMP if nx < -_TANH_CLAMP else nx
+    # twice the usual reduction (exact: powers of 2): y2 = 2y = -4|x|, r2 = 2r,
+    # which saves forming -2r below
+    y2 = 4.0 * nx
+    k = np.floor(y2 * (0.5 * _INV_LN2) + 0.5)
     # a single-constant ln2 is enough: for k <= -1 the result is at least 0.3 in
-    # size, so the error k*δ(ln2)*2^k in the reduced argument is below 1e-17.
-    r = y - k * _LN2
-    p = 1.0 / 6227020800.0
-    p = p * r + 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
-    em_r = r + r * r * p
+    # size, so the error k*δ(ln2) in the reduced argument is below 1e-17.
+    r2 = y2 - k * (2.0 * _LN2)
+    z2 = r2 * r2  # 4 r²
+    R = 2.0 + z2 * (_R1 / 4 + z2 * (_R2 / 16 + z2 * (_R3 / 64 + z2 * (_R4 / 256
+                                                                    + z2 * (_R5 / 1024)))))
     # s = 2^k exactly, built from its exponent bits; the integer conversion and
     # the bit cast vectorise (a libm ldexp call would not). NaN would make the
-    # conversion undefined (and warn without the JIT), so it is mapped to k = 0;
-    # em_r carries the NaN through.
-    kk = k if k == k else 0.0
+    # conversion undefined (and warn without the JIT), so it is mapped to a
+    # finite k (a single max instruction); r2 carries the NaN through.
+    kk = k if k > -64.0 else -64.0
     s = np.int64((np.int64(kk) + 1023) << 52).view(np.float64)
-    em = s * em_r + (s - 1.0)
+    rp = R + 0.5 * r2
+    num = (1.0 - s) * rp - r2
+    den = (1.0 + s) * rp - r2
     # copysign keeps tanh(-0.0) = -0.0 and the odd symmetry exact
-    return math.copysign(-em / (2.0 + em), x)
+    return math.copysign(num / den, x)
 
 
 @jit

@@ -7,6 +7,9 @@ advanced one step at a time in a loop with no branches, which LLVM vectorises
 block whose states repeat exactly (x_{t+2} == x_t in every lane: the map is a
 function of x alone, so they repeat for ever) is filled in without iterating;
 that skips most of a long transient and changes no bit of the result.
+Recorded states are kept for REC steps in a small (REC, BLOCK) buffer and then
+written to X (P, R) a cache line (REC values) per point, interleaved with the
+computation instead of as one 256-row transpose at the end of the block.
 """
 
 import numpy as np
@@ -16,6 +19,8 @@ from rnndyn._kernels.activations import RELU, SIGMOID, TANH, _tanh_fast
 
 # 64 points × (x, w, b) fit in L1 with room for the record buffer rows.
 BLOCK = 64
+# recorded states buffered per block before they are written to X (8: a cache line)
+REC = 8
 
 
 @jit(inline="always")
@@ -34,6 +39,26 @@ def _step_block(act, w, b, x, n):
     else:
         for j in range(n):
             x[j] = w[j] * x[j] + b[j]
+
+
+@jit(inline="always")
+def _flush(X, lo, n, r0, nq, buf):
+    """X[lo + j, r0 + q] = buf[q, j] for j < n, q < nq: whole cache lines of X per j."""
+    if nq == REC:
+        # 8 x 8 tiles with constant trip counts: LLVM makes each row one gather
+        # from buf and one full-line store (a scalar or scatter form is slower)
+        j8 = n - n % 8
+        for jb in range(0, j8, 8):
+            for jj in range(8):
+                for q in range(REC):
+                    X[lo + jb + jj, r0 + q] = buf[q, jb + jj]
+        for j in range(j8, n):
+            for q in range(REC):
+                X[lo + j, r0 + q] = buf[q, j]
+    else:
+        for j in range(n):
+            for q in range(nq):
+                X[lo + j, r0 + q] = buf[q, j]
 
 
 @jit(parallel=True)
@@ -56,12 +81,15 @@ def _orbits(w, b, act, x0, n_transient, check_every, X):
         bb = np.empty(BLOCK)
         a = np.empty(BLOCK)
         c = np.empty(BLOCK)
-        buf = np.empty((R, BLOCK))
+        # the last REC recorded states, flushed to X REC at a time (X rows are
+        # written a cache line at a time while the block is still computing)
+        buf = np.empty((REC, BLOCK))
         for j in range(n):
             x[j] = x0[lo + j]
             wb[j] = w[lo + j]
             bb[j] = b[lo + j]
         t = 0  # steps done: x holds x_t
+        r0 = 0  # X[:, :r0] written; buf[q] holds x_{T + 1 + r0 + q}
         while t < total:
             if check_every > 0 and t % check_every == 0 and t + 2 <= total:
                 # two steps keeping x_t (a) and x_{t+1} (c): if x_{t+2} == x_t in every
@@ -71,35 +99,47 @@ def _orbits(w, b, act, x0, n_transient, check_every, X):
                 _step_block(act, wb, bb, x, n)
                 t += 1
                 if t > T:
+                    q = t - T - 1 - r0
                     for j in range(n):
-                        buf[t - T - 1, j] = x[j]
+                        buf[q, j] = x[j]
+                    if q == REC - 1:
+                        _flush(X, lo, n, r0, REC, buf)
+                        r0 += REC
                 for j in range(n):
                     c[j] = x[j]
                 _step_block(act, wb, bb, x, n)
                 t += 1
                 if t > T:
+                    q = t - T - 1 - r0
                     for j in range(n):
-                        buf[t - T - 1, j] = x[j]
+                        buf[q, j] = x[j]
+                    if q == REC - 1:
+                        _flush(X, lo, n, r0, REC, buf)
+                        r0 += REC
                 same = True
                 for j in range(n):
                     same &= x[j] == a[j]
                 if same:
                     # x_s = x_t (= a) for s − t even, x_{t−1} (= c) for s − t odd
-                    for s_ in range(max(t + 1, T + 1), total + 1):
-                        src = a if (s_ - t) % 2 == 0 else c
-                        for j in range(n):
-                            buf[s_ - T - 1, j] = src[j]
+                    if t > T:
+                        _flush(X, lo, n, r0, t - T - r0, buf)
+                    for j in range(n):
+                        for s_ in range(max(t + 1, T + 1), total + 1):
+                            X[lo + j, s_ - T - 1] = a[j] if (s_ - t) % 2 == 0 else c[j]
                     t = total
+                    r0 = R
             else:
                 _step_block(act, wb, bb, x, n)
                 t += 1
                 if t > T:
-                    # record into a contiguous buffer (vector stores), transposed below
+                    q = t - T - 1 - r0
                     for j in range(n):
-                        buf[t - T - 1, j] = x[j]
-        for j in range(n):
-            for r in range(R):
-                X[lo + j, r] = buf[r, j]
+                        buf[q, j] = x[j]
+                    if q == REC - 1:
+                        _flush(X, lo, n, r0, REC, buf)
+                        r0 += REC
+        if r0 < R:
+            _flush(X, lo, n, r0, R - r0, buf)
 
 
 @jit(parallel=True)
