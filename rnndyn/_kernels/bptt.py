@@ -108,6 +108,16 @@ def _step_loss(loss, Y, labels_t, targets, err_rule, err_tol, scale, e, wrong):
     return total * scale
 
 
+@jit(inline="always")
+def _readout_loss(r, Vt, c, Y, loss, labels_t, targets, err_rule, err_tol, scale, e, wrong):
+    """Y = r V^T + c (B, K) in place, then the loss of that step (see _step_loss)."""
+    np.dot(r, Vt, Y)
+    for k in range(Y.shape[0]):
+        for j in range(Y.shape[1]):
+            Y[k, j] += c[j]
+    return _step_loss(loss, Y, labels_t, targets, err_rule, err_tol, scale, e, wrong)
+
+
 @jit
 def _count_targets(loss, labels, T, B):
     """Number of labelled (t, k) pairs (CE) or B (MSE: one target per sequence at T)."""
@@ -280,12 +290,8 @@ def _bptt(W, U, b, V, c, act, form, loss, labels, targets, u, err_rule, err_tol,
             for k in range(B):
                 for i in range(N):
                     rt[k, i] = Ra[t, k, i]
-            np.dot(rt, Vt, Y)
-            for k in range(B):
-                for j in range(K):
-                    Y[k, j] += c[j]
-            E += _step_loss(loss, Y, labels[t - 1], targets, err_rule, err_tol, scale, e,
-                            wrong)
+            E += _readout_loss(rt, Vt, c, Y, loss, labels[t - 1], targets, err_rule, err_tol,
+                               scale, e, wrong)
             np.dot(e, V, tmp)
             for k in range(B):
                 for i in range(N):
@@ -400,10 +406,6 @@ def _evaluate(W, U, b, V, c, act, form, loss, labels, targets, u, err_rule, err_
                 A[k, i] += b[i]
         _apply_act_and_dact(act, A.reshape(B * N), r.reshape(B * N), d.reshape(B * N))
         if _has_target(loss, labels, t, T):
-            np.dot(r, Vt, Y)
-            for k in range(B):
-                for j in range(K):
-                    Y[k, j] += c[j]
-            E += _step_loss(loss, Y, labels[t - 1], targets, err_rule, err_tol, scale, e,
-                            wrong)
+            E += _readout_loss(r, Vt, c, Y, loss, labels[t - 1], targets, err_rule, err_tol,
+                               scale, e, wrong)
     stats[0] = E

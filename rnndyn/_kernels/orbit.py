@@ -61,6 +61,22 @@ def _flush(X, lo, n, r0, nq, buf):
                 X[lo + j, r0 + q] = buf[q, j]
 
 
+@jit(inline="always")
+def _record(X, lo, n, t, T, r0, buf, x):
+    """After step t: past the transient, put x_t in buf and flush buf to X when full.
+
+    Returns the new r0 (X[:, :r0] written, buf[q] holds x_{T + 1 + r0 + q}).
+    """
+    if t > T:
+        q = t - T - 1 - r0
+        for j in range(n):
+            buf[q, j] = x[j]
+        if q == REC - 1:
+            _flush(X, lo, n, r0, REC, buf)
+            r0 += REC
+    return r0
+
+
 @jit(parallel=True)
 def _orbits(w, b, act, x0, n_transient, check_every, X):
     """x_{t+1} = w[i] σ(x_t) + b[i] from x_0 = x0[i]; w, b, x0 (P,), X (P, R).
@@ -98,24 +114,12 @@ def _orbits(w, b, act, x0, n_transient, check_every, X):
                     a[j] = x[j]
                 _step_block(act, wb, bb, x, n)
                 t += 1
-                if t > T:
-                    q = t - T - 1 - r0
-                    for j in range(n):
-                        buf[q, j] = x[j]
-                    if q == REC - 1:
-                        _flush(X, lo, n, r0, REC, buf)
-                        r0 += REC
+                r0 = _record(X, lo, n, t, T, r0, buf, x)
                 for j in range(n):
                     c[j] = x[j]
                 _step_block(act, wb, bb, x, n)
                 t += 1
-                if t > T:
-                    q = t - T - 1 - r0
-                    for j in range(n):
-                        buf[q, j] = x[j]
-                    if q == REC - 1:
-                        _flush(X, lo, n, r0, REC, buf)
-                        r0 += REC
+                r0 = _record(X, lo, n, t, T, r0, buf, x)
                 same = True
                 for j in range(n):
                     same &= x[j] == a[j]
@@ -131,13 +135,7 @@ def _orbits(w, b, act, x0, n_transient, check_every, X):
             else:
                 _step_block(act, wb, bb, x, n)
                 t += 1
-                if t > T:
-                    q = t - T - 1 - r0
-                    for j in range(n):
-                        buf[q, j] = x[j]
-                    if q == REC - 1:
-                        _flush(X, lo, n, r0, REC, buf)
-                        r0 += REC
+                r0 = _record(X, lo, n, t, T, r0, buf, x)
         if r0 < R:
             _flush(X, lo, n, r0, R - r0, buf)
 
