@@ -15,19 +15,8 @@ def _range(text, name):
     return lo, hi
 
 
-def _defaults(**values):
-    """Per-command defaults for the shared model options (a 2-neuron map here)."""
-    def apply(f):
-        for p in f.__click_params__:
-            if p.name in values:
-                p.default = values[p.name]
-        return f
-    return apply
-
-
 @click.command(context_settings=CONTEXT_SETTINGS)
-@_defaults(n=2, gain=2.0)
-@model_options
+@model_options(n=2, gain=2.0)
 @click.option("--u", "u", default=None, help=U_HELP)
 @click.option("--xlim", default="-3:3", help="Range LOW:HIGH along the first axis.")
 @click.option("--ylim", default="-3:3", help="Range LOW:HIGH along the second axis (N >= 2).")

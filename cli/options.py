@@ -41,13 +41,17 @@ def common_options(f):
     )(f)
 
 
-def model_options(f):
-    """--weights or a random model (--n, --activation, --form, --init, --gain, --n-inputs)."""
-    return _stack(
+def model_options(f=None, *, n=50, gain=1.0):
+    """--weights or a random model (--n, --activation, --form, --init, --gain, --n-inputs).
+
+    Use as ``@model_options``, or ``@model_options(n=2, gain=2.0)`` for a command
+    whose natural model has other defaults.
+    """
+    decorate = _stack(
         click.option("--weights", type=click.Path(dir_okay=False), default=None,
                      help="Weights file (.npz with W and optional U, b, activation, form); "
                           "overrides --n/--init/--gain."),
-        click.option("--n", "n", type=int, default=50, help="Number of units N."),
+        click.option("--n", "n", type=int, default=n, help="Number of units N."),
         click.option("--activation", type=click.Choice(ACTIVATIONS, case_sensitive=False),
                      default=None, help="Activation [default: tanh, or the file's]."),
         click.option("--form", type=click.Choice(FORMS, case_sensitive=False), default=None,
@@ -55,10 +59,11 @@ def model_options(f):
                           "[default: pascanu, or the file's]."),
         click.option("--init", type=click.Choice(INITS, case_sensitive=False),
                      default="gaussian", help="Initialiser of the random model."),
-        click.option("--gain", type=float, default=1.0,
+        click.option("--gain", type=float, default=gain,
                      help="Gain g: W ~ N(0, g²/N), g×orthogonal, g×I, or the sparse radius."),
         click.option("--n-inputs", type=int, default=0, help="Number of inputs M."),
-    )(f)
+    )
+    return decorate if f is None else decorate(f)
 
 
 def trajectory_options(steps=100, x0="zero"):
