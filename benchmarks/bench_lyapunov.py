@@ -129,7 +129,7 @@ def gemm_rate(N, threads):
     return 2 * N ** 3 / best / 1e9
 
 
-def spectrum_case(title, N, k, steps, transient, quick, repeat, rnndyn_threads=(1,)):
+def spectrum_case(title, N, k, steps, transient, quick, repeat):
     from rnndyn import lyapunov as ly
     from rnndyn.models import make_rnn
     from rnndyn.simulate import initial_state, trajectory
@@ -178,28 +178,34 @@ def spectrum_case(title, N, k, steps, transient, quick, repeat, rnndyn_threads=(
     except ImportError:
         case.notes.append("JAX not installed")
     best = min(s for m, s, _ in case.rows)
-    variants = [(1, "auto", "reortho=1"), ("auto", "auto", "auto")]
-    if k == N:  # the forward-only 'auto' (the default before the split method)
-        variants.insert(1, ("auto", 0, "auto split=0"))
-    for threads in rnndyn_threads:
-        ly.BLAS_THREADS = threads
-        for reortho, split, label in variants:
-            run = lambda: ly.lyapunov_spectrum(rnn, x0, steps, k=k, transient=transient,  # noqa
-                                               reortho=reortho, history=False, split=split)
-            run()  # compile / warm up
-            t, res = _timed(run, repeat)
-            m = res.meta
-            extra = f"interval {m['mean_interval']:.2f}"
-            if m.get("split"):
-                extra += f", split b={m['split']} (J^-T interval {m['split_mean_interval']:.2f})"
-            err = add(f"rnndyn {label} ({threads} BLAS thread{'s' * (threads > 1)})",
-                      t, res.exponents, ref, extra)
-            if label == "auto":
-                case.notes.append(f"rnndyn auto, {threads} thread(s): {best / t:.2f}x the best "
-                                  f"baseline; max|Δλ| {err:.1e} "
-                                  f"({'within' if err <= 1e-6 else 'NOT within'} 1e-6)"
-                                  + (f"; split: {m.get('split_reason')}" if k == N and
-                                     not m.get("split") else ""))
+    # (label, keyword arguments, SciPy BLAS threads); threads=2 runs the split
+    # method's two parts at the same time, each with a single-threaded BLAS
+    if k == N:
+        configs = [("reortho=1 (1 thread)", dict(reortho=1, split=0, threads=1), 1),
+                   ("auto split=0 (1 thread)", dict(split=0, threads=1), 1),
+                   ("auto (1 thread)", dict(threads=1), 1),
+                   ("auto (2 threads)", dict(threads=2), 1)]
+    else:  # no split for k < N: the second core can only go to the BLAS
+        configs = [("reortho=1 (1 BLAS thread)", dict(reortho=1), 1),
+                   ("auto (1 BLAS thread)", {}, 1),
+                   ("auto (2 BLAS threads)", {}, 2)]
+    for label, kwargs, blas in configs:
+        ly.BLAS_THREADS = blas
+        run = lambda: ly.lyapunov_spectrum(rnn, x0, steps, k=k, transient=transient,  # noqa
+                                           history=False, **kwargs)
+        run()  # compile / warm up
+        t, res = _timed(run, repeat)
+        m = res.meta
+        extra = f"interval {m['mean_interval']:.2f}"
+        if m.get("split"):
+            extra += f", split b={m['split']} (J^-T interval {m['split_mean_interval']:.2f})"
+        err = add(f"rnndyn {label}", t, res.exponents, ref, extra)
+        if label.startswith("auto ("):
+            case.notes.append(f"rnndyn {label}: {best / t:.2f}x the best baseline; "
+                              f"max|Δλ| {err:.1e} "
+                              f"({'within' if err <= 1e-6 else 'NOT within'} 1e-6)"
+                              + (f"; split: {m.get('split_reason')}" if k == N and
+                                 not m.get("split") else ""))
     ly.BLAS_THREADS = 1
     case.notes.append("1-min load average (2 cores here) at start/end of the case: "
                       f"{load0:.2f} / {os.getloadavg()[0]:.2f}; times are best wall of "
@@ -241,12 +247,12 @@ def run(quick):
     repeat = 1 if quick else 2
     if quick:
         cases = [spectrum_case("full spectrum, tanh g=2, N=64, 200 steps (quick)",
-                               64, 64, 200, 20, quick, repeat, rnndyn_threads=(1, 2))]
+                               64, 64, 200, 20, quick, repeat)]
     else:
         cases = [spectrum_case("full spectrum, random tanh RNN g=2, N=256, "
                                "1000 steps after 100 transient", 256, 256, 1000, 100,
-                               quick, repeat, rnndyn_threads=(1, 2)),
+                               quick, repeat),
                  spectrum_case("top 10 exponents, N=1000, 2000 steps after 100 transient",
-                               1000, 10, 2000, 100, quick, repeat, rnndyn_threads=(1, 2))]
+                               1000, 10, 2000, 100, quick, repeat)]
     cases.append(compile_case())
     return cases

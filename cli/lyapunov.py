@@ -32,6 +32,9 @@ def _reortho(text):
                    "or 'auto' (adaptive, keeps the rounding error of each block below 1e-8).")
 @click.option("--window", type=int, default=None,
               help="Also compute finite-time exponents over windows of this many steps.")
+@click.option("--threads", type=click.IntRange(1, 2), default=None,
+              help="1 or 2: threads for the full spectrum's split method (its two parts "
+                   "run at the same time) [default: 2 if two cores are free to use].")
 @common_options
 @cli_errors
 def lyapunov(**opts):
@@ -48,7 +51,8 @@ def lyapunov(**opts):
 
     --json prints {exponents (descending), sum, kaplan_yorke_dimension,
     n_positive, n_steps, transient, k, reortho, mean_interval,
-    rounding_error_estimate, finite_time (null, or {window, n_windows, mean,
+    rounding_error_estimate, split (bottom exponents from J^-T; 0 = none), threads,
+    finite_time (null, or {window, n_windows, mean,
     std} of the top exponent), model, files}.
     """
     import os
@@ -81,7 +85,8 @@ def lyapunov(**opts):
     ft = None
     with progress(3, quiet=quiet, label="lyapunov") as advance:
         result = lyapunov_spectrum(rnn, x0, steps, k=opts["k"], transient=transient,
-                                   reortho=reortho, inputs=u, seed=opts["seed"])
+                                   reortho=reortho, inputs=u, seed=opts["seed"],
+                                   threads=opts["threads"])
         advance(1)
         if opts["window"] is not None:
             ft = finite_time_exponents(rnn, x0, steps, opts["window"], k=1,
@@ -104,6 +109,7 @@ def lyapunov(**opts):
                "transient": result.transient, "k": int(result.exponents.size),
                "reortho": reortho, "mean_interval": meta["mean_interval"],
                "rounding_error_estimate": meta["rounding_error_estimate"],
+               "split": int(meta.get("split", 0)), "threads": meta["params"]["threads"],
                "finite_time": ft_info, "model": rnn.describe(), "files": files}
     lam = result.exponents
     shown = ", ".join(f"{v:.4f}" for v in lam[:5]) + (", …" if lam.size > 5 else "")

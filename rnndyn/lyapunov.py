@@ -11,6 +11,7 @@ import contextlib
 import ctypes
 import glob
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -36,7 +37,7 @@ BLAS_THREADS = 1
 SPLIT_MIN_N = 16            # below this a QR costs nothing worth saving
 SPLIT_MAX_COND = 1e10       # J_t with κ(W)·max d/min d above this: forward QR only
 SPLIT_PILOT_STEPS = 16      # steps of the pilot run that estimates the spectrum's shape
-SPLIT_MIN_HIST_EVERY = 8    # history points closer than this would cap the blocks
+SPLIT_MIN_HIST_EVERY = 8    # closer history points would cap the blocks (measured: 8 costs 5%)
 SPLIT_MIN_GAIN = 0.85       # split only if predicted to cost < 85% of forward QR
 SPLIT_TOL_FACTOR = 3.0      # the J^-T part uses tol·min(1, 3/sqrt(κ(W))) (measured)
 # 'auto' realises about this fraction of the interval log(tol/u)/spread (redone blocks,
@@ -113,11 +114,13 @@ class LyapunovResult(Result):
         Running estimates (1/t) Σ log|R_jj|; column j belongs to ``exponents[j]``.
     n_steps, transient : int
     meta : dict
-        Parameters, the model, and ``n_blocks``, ``mean_interval`` (steps per
+        Parameters, the model, and ``n_blocks``, ``n_redone`` (blocks 'auto'
+        computed twice, shorter), ``mean_interval`` (steps per
         re-orthonormalisation) and ``rounding_error_estimate`` (see Notes of
         :func:`lyapunov_spectrum`); for k = N also ``split`` (b, 0 if none),
         ``split_reason`` (why not, or None), ``path``, and with a split
-        ``split_mean_interval``, ``split_n_blocks`` (the J^-T part) and, when
+        ``split_mean_interval``, ``split_n_blocks``, ``split_n_redone`` (the
+        J^-T part) and, when
         chosen by 'auto', ``pilot_steps`` and ``predicted_speedup``.
     """
     exponents: np.ndarray
@@ -271,6 +274,12 @@ def _chunks(rnn, x0, total, inputs, step=None):
         yield D
 
 
+def _new_state(transient):
+    """State vector of _k._qr_lyapunov: [step, transient, n_hist, max block error,
+    sum of block errors, n_blocks, n_redone]."""
+    return np.array([0.0, float(transient), 0.0, 0.0, 0.0, 0.0, 0.0])
+
+
 def _run_qr(rnn, x0, n_steps, transient, k, reortho, tol, max_interval, inputs, seed,
             hist_every, exact_hist, max_hist):
     Qt = _initial_basis(rnn.N, k, seed)
@@ -278,13 +287,13 @@ def _run_qr(rnn, x0, n_steps, transient, k, reortho, tol, max_interval, inputs, 
     logsum = np.zeros(k)
     hist_steps = np.zeros(max(max_hist, 1))
     hist = np.zeros((hist_steps.size, k))
-    state = np.array([0.0, float(transient), 0.0, 0.0, 0.0, 0.0])
+    state = _new_state(transient)
     with blas_threads(BLAS_THREADS):
         for D in _chunks(rnn, x0, transient + n_steps, inputs):
             _k._qr_lyapunov(Wt, rnn.form_code, D, Qt, logsum, hist_steps, hist, state,
                             reortho, tol, max_interval, hist_every, exact_hist)
     n_hist = int(state[2])
-    info = {"n_blocks": int(state[5]),
+    info = {"n_blocks": int(state[5]), "n_redone": int(state[6]),
             "mean_interval": n_steps / state[5] if state[5] else None,
             "rounding_error_estimate": float(state[3]),
             "rounding_error_bound": float(state[4] / n_steps)}
@@ -300,14 +309,16 @@ def _split_tolerance(tol, cond_w):
     return tol * min(1.0, SPLIT_TOL_FACTOR / np.sqrt(cond_w))
 
 
-def _choose_split(lam, tol, tol_dual, max_interval):
+def _choose_split(lam, tol, tol_dual, max_interval, threads=1):
     """Number b of bottom exponents to compute with J^-T, from rough exponents ``lam``.
 
-    Predicted cost per step, in units of one N x N x N gemm: tangent products
-    (k/N) plus a QR of N x k (see QR_GEQRF, QR_ORMQR, QR_NARROW) every s steps,
-    with s = log(tol/u) / (spread of the part's exponents) as 'auto' would
-    choose it. Returns (b, predicted cost of b, predicted cost of forward only);
-    b = 0 means the split is not predicted to be faster.
+    Predicted cost per step of a part, in units of one N x N x N gemm: tangent
+    products (k/N) plus a QR of N x k (see QR_GEQRF, QR_ORMQR, QR_NARROW) every
+    s steps, with s = log(tol/u) / (spread of the part's exponents) as 'auto'
+    would choose it. The parts' costs add up on one thread; on two (the parts
+    run at the same time) the slower part sets the time. Returns (b, predicted
+    cost of b, predicted cost of forward only); b = 0 means the split is not
+    predicted to be faster.
     """
     lam = np.sort(np.asarray(lam, dtype=float))[::-1]
     N = lam.size
@@ -329,7 +340,8 @@ def _choose_split(lam, tol, tol_dual, max_interval):
     best_b, best = 0, forward
     for b in range(1, N):
         k = N - b
-        c = part(lam[0] - lam[k - 1], k, lf) + part(lam[k] - lam[-1], b, lb)
+        c_top, c_bottom = part(lam[0] - lam[k - 1], k, lf), part(lam[k] - lam[-1], b, lb)
+        c = max(c_top, c_bottom) if threads > 1 else c_top + c_bottom
         if c < best:
             best_b, best = b, c
     if best > SPLIT_MIN_GAIN * forward:
@@ -346,11 +358,33 @@ def _merge_bases(Qf, Qb):
     return np.ascontiguousarray(Q.T)
 
 
+def _run_parts(kernel, threads, jobs):
+    """kernel(*args) for every args in ``jobs``: at the same time on ``threads`` threads
+    if threads > 1 (the kernels release the GIL), else one after the other."""
+    if threads <= 1:
+        for args in jobs:
+            kernel(*args)
+        return
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for future in [pool.submit(kernel, *args) for args in jobs]:
+            future.result()
+
+
+def _default_threads():
+    """Threads for the split method's two parts: 2 if this process may use 2 cores."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return min(2, cores)
+
+
 def _run_full(rnn, x0, n_steps, transient, reortho, tol, max_interval, inputs, seed,
-              hist_every, max_hist, split):
+              hist_every, max_hist, split, threads):
     """Full spectrum (k = N): the split method where it applies, else the forward QR method.
 
     split: 'auto' (choose b from a short pilot, or none) or an int b >= 0 (0: forward only).
+    threads: 2 runs the two parts of a split at the same time (one BLAS thread each).
     Returns the same as _run_qr; info also has ``split`` (b), ``split_reason``.
     """
     N = rnn.N
@@ -362,9 +396,6 @@ def _run_full(rnn, x0, n_steps, transient, reortho, tol, max_interval, inputs, s
         reason = "a fixed reortho interval was asked for"
     elif split == "auto" and N < SPLIT_MIN_N:
         reason = f"N < {SPLIT_MIN_N}: nothing to gain"
-    elif split == "auto" and max_hist and hist_every < SPLIT_MIN_HIST_EVERY:
-        reason = (f"a history point every {hist_every} steps caps the blocks "
-                  "(history=False or a longer run allows the split)")
     cond_w = np.inf
     if reason is None:
         with np.errstate(all="ignore"):
@@ -388,12 +419,12 @@ def _run_full(rnn, x0, n_steps, transient, reortho, tol, max_interval, inputs, s
     logsum = np.zeros(N)
     hs = np.zeros(max(max_hist, 1))
     hist = np.zeros((hs.size, N))
-    state = np.array([0.0, float(transient), 0.0, 0.0, 0.0, 0.0])
+    state = _new_state(transient)
     mode = "pilot" if split == "auto" else "split"
     b = 0 if split == "auto" else int(split)
     pilot_info = None
     parts = None
-    with blas_threads(BLAS_THREADS):
+    with blas_threads(BLAS_THREADS if threads <= 1 else 1):
         for D in _chunks(rnn, x0, total, inputs):
             if mode == "pilot":
                 # rough exponents over a few steps choose b; inside the transient the
@@ -402,11 +433,12 @@ def _run_full(rnn, x0, n_steps, transient, reortho, tol, max_interval, inputs, s
                 in_transient = transient >= p
                 Qp = Qt if in_transient else Qt.copy()
                 lp = np.zeros(N)
-                sp = np.zeros(6)
+                sp = _new_state(0)
                 _k._qr_lyapunov(Wt, form, np.ascontiguousarray(D[:p]), Qp, lp, np.zeros(1),
                                 np.zeros((1, N)), sp, reortho, tol, max_interval, total, False)
                 with np.errstate(invalid="ignore"):
-                    b, c_split, c_fwd = _choose_split(lp / p, tol, tol_dual, max_interval)
+                    b, c_split, c_fwd = _choose_split(lp / p, tol, tol_dual, max_interval,
+                                                      threads)
                 pilot_info = {"pilot_steps": p, "predicted_speedup": c_fwd / c_split}
                 if in_transient:
                     state[0] = p
@@ -448,10 +480,11 @@ def _run_full(rnn, x0, n_steps, transient, reortho, tol, max_interval, inputs, s
                         parts = None
             if mode == "split":
                 Qf, Qb, lf, lb, st_f, st_b, hf, hb, hsf = parts
-                _k._qr_lyapunov(Wt, form, D, Qf, lf, hsf, hf, st_f, reortho, tol,
-                                max_interval, hist_every, exact)
-                _k._qr_lyapunov(Winv, form, np.ascontiguousarray(1.0 / D), Qb, lb, hs, hb,
-                                st_b, reortho, tol_dual, max_interval, hist_every, exact)
+                _run_parts(_k._qr_lyapunov, threads,
+                           [(Wt, form, D, Qf, lf, hsf, hf, st_f, reortho, tol,
+                             max_interval, hist_every, exact),
+                            (Winv, form, np.ascontiguousarray(1.0 / D), Qb, lb, hs, hb,
+                             st_b, reortho, tol_dual, max_interval, hist_every, exact)])
             elif mode == "forward":
                 _k._qr_lyapunov(Wt, form, D, Qt, logsum, hs, hist, state, reortho, tol,
                                 max_interval, hist_every, exact)
@@ -462,17 +495,17 @@ def _run_full(rnn, x0, n_steps, transient, reortho, tol, max_interval, inputs, s
         logsum = np.concatenate([lf, -lb[::-1]])
         n = int(st_f[2])
         hist[:n] = np.hstack([hf[:n], -hb[:n, ::-1]])
-        info = {"n_blocks": int(st_f[5]),
+        info = {"n_blocks": int(st_f[5]), "n_redone": int(st_f[6]),
                 "mean_interval": n_steps / st_f[5] if st_f[5] else None,
                 "rounding_error_estimate": float(max(st_f[3], st_b[3])),
                 "rounding_error_bound": float(max(st_f[4], st_b[4]) / n_steps),
-                "split": b, "split_n_blocks": int(st_b[5]),
+                "split": b, "split_n_blocks": int(st_b[5]), "split_n_redone": int(st_b[6]),
                 "split_mean_interval": n_steps / st_b[5] if st_b[5] else None,
                 "split_reason": None,
                 "path": f"forward QR (top {N - b}) + inverse-transpose QR (bottom {b})"}
     else:
         n = int(state[2])
-        info = {"n_blocks": int(state[5]),
+        info = {"n_blocks": int(state[5]), "n_redone": int(state[6]),
                 "mean_interval": n_steps / state[5] if state[5] else None,
                 "rounding_error_estimate": float(state[3]),
                 "rounding_error_bound": float(state[4] / n_steps),
@@ -495,7 +528,8 @@ def _common(rnn, x0, n_steps, transient, seed):
 # ------------------------------------------------------------------ public API
 
 def lyapunov_spectrum(rnn, x0, n_steps, *, k=None, transient=100, reortho="auto", tol=1e-8,
-                      inputs=None, history=True, seed=0, max_interval=64, split="auto"):
+                      inputs=None, history=True, seed=0, max_interval=64, split="auto",
+                      threads=None):
     """Lyapunov spectrum (top ``k`` exponents) of an RNN by the QR method.
 
     Parameters
@@ -520,7 +554,8 @@ def lyapunov_spectrum(rnn, x0, n_steps, *, k=None, transient=100, reortho="auto"
     inputs : array_like, shape (transient + n_steps, M), optional
         u_1 … u_{transient+n_steps}; zeros (autonomous network) when omitted.
     history : bool
-        Record the running estimates (about 400 points).
+        Record the running estimates (about 400 points; for the full spectrum
+        with ``reortho='auto'`` at least 8 steps apart, see Notes).
     seed : int
         Seed of the random initial orthonormal basis.
     max_interval : int
@@ -530,6 +565,11 @@ def lyapunov_spectrum(rnn, x0, n_steps, *, k=None, transient=100, reortho="auto"
         inverse-transpose map J^-T (see Notes). 'auto' chooses b from a short
         pilot run, or no split (``meta['split_reason']`` says why); an int
         fixes b (0 = forward QR only, the classical method).
+    threads : int, optional
+        1 or 2. With 2 the two parts of a split run at the same time, each on
+        one thread with a single-threaded BLAS (the parts are independent
+        given the trajectory). Default: 2 if this process may use two cores.
+        The result does not depend on it.
 
     Returns
     -------
@@ -551,7 +591,8 @@ def lyapunov_spectrum(rnn, x0, n_steps, *, k=None, transient=100, reortho="auto"
     reported (``meta['rounding_error_estimate']``, the largest over blocks;
     ``rounding_error_bound``, their sum / T). 'auto' redoes a block that
     exceeds ``tol`` with a shorter interval and predicts the next interval
-    from the growth of the ratio. The sum of all N exponents equals the mean
+    from the growth of the ratio, aiming at 85% of log(tol/u) so that few
+    blocks are computed twice. The sum of all N exponents equals the mean
     of log|det J_t| along the trajectory.
 
     Split method (full spectrum). The ratio for column j grows like
@@ -564,13 +605,16 @@ def lyapunov_spectrum(rnn, x0, n_steps, *, k=None, transient=100, reortho="auto"
     QR of N - b columns (spread λ_1 - λ_{N-b}) and the bottom b from a QR
     iteration on J^-T (spread λ_{N-b+1} - λ_N): both allow longer blocks, and
     in exact arithmetic the result is that of QR every step from the same
-    start basis. b minimises a cost model fed by a pilot of 16 steps (inside
-    the transient when it is long enough). W^-1 adds errors ~u·κ(W) per step,
-    so the J^-T part uses the tolerance tol·min(1, 3/√κ(W)) (measured). Where J_t is
-    singular or ill-conditioned (a zero σ', dead relu units, deep saturation:
+    start basis. The two parts are independent given the trajectory and
+    run at the same time on two threads (``threads``). b minimises a cost
+    model (the slower part's time on two threads, the sum on one) fed by a
+    pilot of 16 steps (inside the transient when it is long enough). W^-1
+    adds errors ~u·κ(W) per step, so the J^-T part uses the tolerance
+    tol·min(1, 3/√κ(W)) (measured). Where J_t is singular or
+    ill-conditioned (a zero σ', dead relu units, deep saturation:
     κ(W)·max d/min d > 1e10) the run uses (or continues with) the forward
-    method; with ``history`` the blocks end at the history points, so 'auto'
-    splits only if they are at least 8 steps apart.
+    method. Blocks end at the history points, so with ``history`` these are
+    at least 8 steps apart whenever a split may be used.
     """
     rnn, x0, n_steps, transient = _common(rnn, x0, n_steps, transient, seed)
     k = rnn.N if k is None else as_int(k, "k", minimum=1, maximum=rnn.N)
@@ -587,9 +631,16 @@ def lyapunov_spectrum(rnn, x0, n_steps, *, k=None, transient=100, reortho="auto"
         split = as_int(split, "split", minimum=0, maximum=rnn.N - 1)
         if split and k != rnn.N:
             raise ValueError("split applies to the full spectrum only (k = N)")
+    threads = _default_threads() if threads is None else as_int(threads, "threads",
+                                                                  minimum=1, maximum=2)
+    if k == rnn.N and split != 0 and code == 0 and rnn.N >= SPLIT_MIN_N:
+        # blocks end at history points: denser ones would cap the split's blocks
+        hist_every = max(hist_every, SPLIT_MIN_HIST_EVERY)
+        max_hist = n_steps // hist_every + 1 if history else 0
     if k == rnn.N:
         logsum, hs, hist, info = _run_full(rnn, x0, n_steps, transient, code, tol, max_interval,
-                                           inputs, seed, hist_every, max_hist, split)
+                                           inputs, seed, hist_every, max_hist, split,
+                                           threads)
     else:
         logsum, hs, hist, info = _run_qr(rnn, x0, n_steps, transient, k, code, tol,
                                          max_interval, inputs, seed, hist_every, False, max_hist)
@@ -605,7 +656,7 @@ def lyapunov_spectrum(rnn, x0, n_steps, *, k=None, transient=100, reortho="auto"
         hs, running = np.zeros(0, dtype=np.int64), np.zeros((0, k))
     params = {"n_steps": n_steps, "transient": transient, "k": k, "reortho": reortho,
               "tol": tol, "max_interval": max_interval, "inputs": inputs is not None,
-              "split": split}
+              "split": split, "threads": threads}
     meta = make_meta(params, seed=seed, model=rnn, method="QR (Benettin)",
                      units="natural log per step", **info)
     return LyapunovResult(exponents=lam, sum=float(np.sum(lam)),

@@ -50,6 +50,19 @@ def test_k_reortho_window_and_inputs(tmp_path):
     assert (tmp_path / "lyapunov-finite-time.npz").exists()
 
 
+def test_threads_and_split_in_json(tmp_path):
+    # N = 24 is large enough for 'auto' to split; the result does not depend on --threads
+    args = ["--n", "24", "--steps", "200", "--transient", "20", "--gain", "2.0", "--json"]
+    docs = []
+    for t in ("1", "2"):
+        res = _run([*args, "--threads", t, "--out", str(tmp_path / t)])
+        assert res.exit_code == 0, res.output
+        docs.append(json.loads(res.output))
+    assert [d["threads"] for d in docs] == [1, 2]
+    assert all(d["split"] > 0 for d in docs)
+    np.testing.assert_allclose(docs[0]["exponents"], docs[1]["exponents"], atol=1e-7)
+
+
 def test_weights_file_and_human_output(tmp_path):
     rnn = make_rnn(4, gain=1.5, seed=3)
     path = tmp_path / "w.npz"
@@ -69,6 +82,7 @@ def test_weights_file_and_human_output(tmp_path):
     (["--steps", "0"], "--steps must be >= 1"),
     (["--inputs", "gaussian"], "--inputs needs a model with inputs"),
     (["--x0", "missing.npy"], "--x0: cannot read"),
+    (["--threads", "3"], "--threads"),
 ])
 def test_bad_input_is_one_line_exit_2(tmp_path, args, message):
     res = _run([*FAST, "--out", str(tmp_path), *args])
@@ -89,5 +103,6 @@ def test_existing_output_is_not_overwritten(tmp_path):
 def test_help_documents_json_keys():
     res = _run(["-h"])
     assert res.exit_code == 0
-    for word in ("--transient", "--k", "--reortho", "--window", "kaplan_yorke_dimension"):
+    for word in ("--transient", "--k", "--reortho", "--window", "--threads",
+                 "kaplan_yorke_dimension"):
         assert word in res.output

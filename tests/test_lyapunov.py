@@ -40,7 +40,7 @@ def _kernel(rnn, D, Q0, transient, reortho=1, tol=1e-8, hist_every=10, exact=Fal
     logsum = np.zeros(k)
     hs = np.zeros(D.shape[0] + 1)
     hist = np.zeros((hs.size, k))
-    state = np.array([0.0, transient, 0, 0, 0, 0])
+    state = np.array([0.0, transient, 0, 0, 0, 0, 0])
     _k._qr_lyapunov(np.ascontiguousarray(rnn.W.T), rnn.form_code, D, Qt, logsum, hs, hist,
                     state, reortho, tol, 64, hist_every, exact)
     return logsum / (D.shape[0] - transient), Qt, state, hs[:int(state[2])], hist[:int(state[2])]
@@ -363,7 +363,7 @@ def _split_kernels(rnn, D, Q0, transient, b, reortho=1, tol=1e-8):
                             (np.linalg.inv(rnn.W), 1.0 / D, Q0[:, N - b:][:, ::-1], -1.0)):
         k = Q.shape[1]
         logsum, hs, hist = np.zeros(k), np.zeros(1), np.zeros((1, k))
-        state = np.array([0.0, transient, 0, 0, 0, 0])
+        state = np.array([0.0, transient, 0, 0, 0, 0, 0])
         _k._qr_lyapunov(np.ascontiguousarray(Wt), rnn.form_code, np.ascontiguousarray(DD),
                         np.ascontiguousarray(Q.T), logsum, hs, hist, state, reortho, tol, 64,
                         D.shape[0] + 1, False)
@@ -435,9 +435,40 @@ def test_split_history_is_recorded_at_the_same_steps():
     np.testing.assert_array_equal(res.history_steps, np.arange(10, 4001, 10))
     np.testing.assert_allclose(res.history[-1], res.exponents, rtol=RTOL_EXACT)
     np.testing.assert_allclose(res.history[9::40], ref.history[9::40], atol=1e-6)
-    # with history points every 2 steps, 'auto' does not split, and says why
+    # 800 steps would give a history point every 2 steps: where a split may be
+    # used they are spaced 8 apart instead, so that the blocks are not capped
     short = lyapunov_spectrum(rnn, x0, 800, transient=30)
-    assert short.meta["split"] == 0 and "history" in short.meta["split_reason"]
+    ref = lyapunov_spectrum(rnn, x0, 800, transient=30, split=0, reortho=1)
+    assert short.meta["split"] > 0
+    np.testing.assert_array_equal(short.history_steps, np.arange(8, 801, 8))
+    np.testing.assert_allclose(short.history, ref.history[3::4], atol=ATOL_AUTO)
+    # the forward method alone keeps the finer history
+    assert ref.history_steps[0] == 2
+
+
+def test_split_threads_do_not_change_the_result():
+    rnn = make_rnn(40, gain=2.0, seed=7)
+    x0 = np.random.default_rng(8).standard_normal(40)
+    runs = [lyapunov_spectrum(rnn, x0, 300, transient=20, split=12, threads=t)
+            for t in (1, 2)]
+    # the parts are independent given the trajectory and each BLAS call runs on
+    # one thread: the same operations in the same order, bit for bit
+    np.testing.assert_array_equal(runs[0].exponents, runs[1].exponents)
+    np.testing.assert_array_equal(runs[0].history, runs[1].history)
+    assert [r.meta["params"]["threads"] for r in runs] == [1, 2]
+    for bad in (0, 3, 1.5, "two"):
+        with pytest.raises((TypeError, ValueError), match="threads"):
+            lyapunov_spectrum(rnn, x0, 10, threads=bad)
+
+
+def test_choose_split_balances_the_parts_on_two_threads():
+    from rnndyn.lyapunov import _choose_split
+    # a tanh-like spectrum: a flat top and a steep, saturated tail
+    lam = np.concatenate([np.linspace(0.15, -2.5, 200), np.linspace(-2.6, -7.0, 56)])
+    b1, c1, fwd1 = _choose_split(lam, 1e-8, 1e-9, 64, threads=1)
+    b2, c2, fwd2 = _choose_split(lam, 1e-8, 1e-9, 64, threads=2)
+    assert 0 < b1 < b2 < 256  # the concurrent J^-T part can take more columns
+    assert fwd1 == fwd2 and c2 < c1 < fwd1
 
 
 def test_split_falls_back_where_j_is_singular_or_ill_conditioned():

@@ -26,6 +26,12 @@ GROWTH_LIMIT = 1e100
 # |R_jj| below N·u·||p_j|| is rounding noise, not growth: the direction was
 # annihilated (σ' = 0, dead relu units, rank-deficient W) and log|R_jj| = -inf
 FLOOR_FACTOR = 1.0
+# 'auto' aims the next block at this fraction of log(tol/u): a block predicted to
+# land exactly on tol overshoots about half the time and is then computed twice
+AUTO_MARGIN = 0.85
+# after a block had to be redone, the next this-many blocks stay at most as long as
+# the accepted redo (short intervals of 2-3 steps otherwise fail every other time)
+AUTO_BACKOFF = 8
 
 # ------------------------------------------------------------------ LAPACK access
 
@@ -187,7 +193,8 @@ def _qr_lyapunov(Wt, form, D, Qt, logsum, hist_steps, hist, state, reortho, tol,
     """QR method on a chunk: Q R = J_{t+s}…J_{t+1} Q_t per block of s steps, logsum += log|R_jj|.
 
     Wt = W^T (N, N), D (T, N), Qt (k, N) basis (overwritten by the final one); state =
-    [step, transient, n_hist, max block error, sum of block errors, n_blocks] updated;
+    [step, transient, n_hist, max block error, sum of block errors, n_blocks, n_redone]
+    updated;
     hist_steps/hist get cumulative logsums. reortho > 0: fixed s; 0: adaptive, a block
     is redone shorter unless u·max_j ||p_j||/|R_jj| <= tol.
     """
@@ -208,6 +215,7 @@ def _qr_lyapunov(Wt, form, D, Qt, logsum, hist_steps, hist, state, reortho, tol,
     max_hist = hist_steps.shape[0]
     log_limit = np.log(tol / UNIT_ROUNDOFF)
     s = reortho if reortho > 0 else 1
+    cap, cap_left = 0, 0  # backoff after a redone block
     t = 0
     while t < T:
         g = g0 + t
@@ -267,7 +275,9 @@ def _qr_lyapunov(Wt, form, D, Qt, logsum, hist_steps, hist, state, reortho, tol,
         if reortho == 0 and s_eff > 1 and not (err <= tol):
             # too graded to trust: redo from the same basis with a shorter block
             s = max(1, s_eff // 2) if not np.isfinite(rho) else max(1, min(
-                s_eff - 1, int(s_eff * log_limit / np.log(rho))))
+                s_eff - 1, int(s_eff * AUTO_MARGIN * log_limit / np.log(rho) + 0.5)))
+            state[6] += 1.0
+            cap, cap_left = s, AUTO_BACKOFF + 1
             continue
         # ---- accept the block
         if g >= transient:
@@ -294,11 +304,14 @@ def _qr_lyapunov(Wt, form, D, Qt, logsum, hist_steps, hist, state, reortho, tol,
             # predict the next interval from this block's growth of the grading
             if rho > 1.0 and np.isfinite(rho):
                 rate = np.log(rho) / s_eff
-                s = max(1, min(2 * s_eff + 1, int(log_limit / rate)))
+                s = max(1, min(2 * s_eff + 1, int(AUTO_MARGIN * log_limit / rate + 0.5)))
             else:
                 s = 2 * s_eff + 1
             if grown:
                 s = s_eff
+            if cap_left > 0:
+                cap_left -= 1
+                s = min(s, cap)
     if have_factors:
         Qt[:, :] = F
         _orgqr(Qt, tau)
