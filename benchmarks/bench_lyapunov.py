@@ -184,15 +184,18 @@ def spectrum_case(title, N, k, steps, transient, quick, repeat):
         configs = [("reortho=1 (1 thread)", dict(reortho=1, split=0, threads=1), 1),
                    ("auto split=0 (1 thread)", dict(split=0, threads=1), 1),
                    ("auto (1 thread)", dict(threads=1), 1),
-                   ("auto (2 threads)", dict(threads=2), 1)]
+                   ("auto (2 threads)", dict(threads=2), 1),
+                   # the default call: with a convergence history (points >= 8 steps apart)
+                   ("defaults, history on (2 threads)", dict(threads=2, history=True), 1)]
     else:  # no split for k < N: the second core can only go to the BLAS
         configs = [("reortho=1 (1 BLAS thread)", dict(reortho=1), 1),
                    ("auto (1 BLAS thread)", {}, 1),
                    ("auto (2 BLAS threads)", {}, 2)]
     for label, kwargs, blas in configs:
         ly.BLAS_THREADS = blas
+        kwargs = dict(dict(history=False), **kwargs)
         run = lambda: ly.lyapunov_spectrum(rnn, x0, steps, k=k, transient=transient,  # noqa
-                                           history=False, **kwargs)
+                                           **kwargs)
         run()  # compile / warm up
         t, res = _timed(run, repeat)
         m = res.meta

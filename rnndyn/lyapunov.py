@@ -35,7 +35,12 @@ ENSEMBLE_PARALLEL_MAX_N = 64
 BLAS_THREADS = 1
 # Split method for the full spectrum ('auto' choice, see lyapunov_spectrum Notes):
 SPLIT_MIN_N = 16            # below this a QR costs nothing worth saving
-SPLIT_MAX_COND = 1e10       # J_t with κ(W)·max d/min d above this: forward QR only
+SPLIT_MAX_COND = 1e10       # κ(W) above this: forward QR only (W^-1 too inaccurate)
+# ‖J_t^-T‖ <= ‖W^-1‖·max 1/d above this: forward QR from there (the kernel ends a block
+# once its columns pass 1e100, so one step of at most 1e100 more cannot overflow). Small
+# d alone costs no accuracy: scaling by diag(1/d) is exact to rounding (checked against
+# an extended-precision QR at g = 3 and 4, where min d ~ 1e-7 and 1e-10).
+SPLIT_MAX_STEP_GROWTH = 1e100
 SPLIT_PILOT_STEPS = 16      # steps of the pilot run that estimates the spectrum's shape
 SPLIT_MIN_HIST_EVERY = 8    # closer history points would cap the blocks (measured: 8 costs 5%)
 SPLIT_MIN_GAIN = 0.85       # split only if predicted to cost < 85% of forward QR
@@ -396,10 +401,11 @@ def _run_full(rnn, x0, n_steps, transient, reortho, tol, max_interval, inputs, s
         reason = "a fixed reortho interval was asked for"
     elif split == "auto" and N < SPLIT_MIN_N:
         reason = f"N < {SPLIT_MIN_N}: nothing to gain"
-    cond_w = np.inf
+    cond_w = inv_norm = np.inf
     if reason is None:
+        sv = np.linalg.svd(rnn.W, compute_uv=False)
         with np.errstate(all="ignore"):
-            cond_w = float(np.linalg.cond(rnn.W))
+            cond_w, inv_norm = float(sv[0] / sv[-1]), float(1.0 / sv[-1])
         if not (cond_w <= SPLIT_MAX_COND):
             reason = f"W is singular or ill-conditioned (κ(W) = {cond_w:.1e})"
     if reason is not None:
@@ -437,8 +443,9 @@ def _run_full(rnn, x0, n_steps, transient, reortho, tol, max_interval, inputs, s
                 _k._qr_lyapunov(Wt, form, np.ascontiguousarray(D[:p]), Qp, lp, np.zeros(1),
                                 np.zeros((1, N)), sp, reortho, tol, max_interval, total, False)
                 with np.errstate(invalid="ignore"):
-                    b, c_split, c_fwd = _choose_split(lp / p, tol, tol_dual, max_interval,
-                                                      threads)
+                    # blocks end at the history points: no interval is longer
+                    longest = min(max_interval, hist_every) if exact else max_interval
+                    b, c_split, c_fwd = _choose_split(lp / p, tol, tol_dual, longest, threads)
                 pilot_info = {"pilot_steps": p, "predicted_speedup": c_fwd / c_split}
                 if in_transient:
                     state[0] = p
@@ -455,13 +462,10 @@ def _run_full(rnn, x0, n_steps, transient, reortho, tol, max_interval, inputs, s
                          np.zeros(N - b), np.zeros(b), st_f, st_b,
                          np.zeros((hs.size, N - b)), np.zeros((hs.size, b)), np.zeros(hs.size)]
             if mode == "split" and D.shape[0]:
-                dmin, dmax = D.min(axis=1), D.max(axis=1)
-                ok = bool(np.all(dmin > 0.0))
-                if ok:
-                    worst = cond_w * float(np.max(dmax / dmin))
-                    ok = worst <= SPLIT_MAX_COND
+                dmin = float(D.min())
+                ok = dmin > 0.0 and inv_norm / dmin <= SPLIT_MAX_STEP_GROWTH
                 if not ok:
-                    # J singular or ill-conditioned ahead: finish with the forward method
+                    # J singular or nearly so ahead: finish with the forward method
                     Qf, Qb, lf, lb, st_f, st_b, hf, hb, hsf = parts
                     ran = st_f[0] > state[0]
                     if ran:  # else nothing ran: Qt is still the basis
@@ -472,9 +476,9 @@ def _run_full(rnn, x0, n_steps, transient, reortho, tol, max_interval, inputs, s
                     hs[:n] = hsf[:n]
                     state = st_f.copy()
                     state[3] = max(st_f[3], st_b[3])
-                    reason = (f"J singular or ill-conditioned (κ(W)·max d/min d > "
-                              f"{SPLIT_MAX_COND:.0e}) from step {int(st_f[0])}: forward QR "
-                              "from there")
+                    reason = (f"J singular or ill-conditioned (a zero σ', or ‖W^-1‖·max 1/σ' > "
+                              f"{SPLIT_MAX_STEP_GROWTH:.0e}) from step {int(st_f[0])}: "
+                              "forward QR from there")
                     mode = "forward"
                     if not ran:
                         parts = None
@@ -610,10 +614,11 @@ def lyapunov_spectrum(rnn, x0, n_steps, *, k=None, transient=100, reortho="auto"
     model (the slower part's time on two threads, the sum on one) fed by a
     pilot of 16 steps (inside the transient when it is long enough). W^-1
     adds errors ~u·κ(W) per step, so the J^-T part uses the tolerance
-    tol·min(1, 3/√κ(W)) (measured). Where J_t is singular or
-    ill-conditioned (a zero σ', dead relu units, deep saturation:
-    κ(W)·max d/min d > 1e10) the run uses (or continues with) the forward
-    method. Blocks end at the history points, so with ``history`` these are
+    tol·min(1, 3/√κ(W)) (measured). Small σ' costs no accuracy (scaling by
+    diag(1/d) is exact to rounding), but where κ(W) > 1e10 or J_t is
+    singular (a zero σ': dead relu units, tanh saturated to rounding) or so
+    nearly singular that one step of J^-T could overflow (‖W^-1‖·max 1/d >
+    1e100), the run uses (or continues with) the forward method. Blocks end at the history points, so with ``history`` these are
     at least 8 steps apart whenever a split may be used.
     """
     rnn, x0, n_steps, transient = _common(rnn, x0, n_steps, transient, seed)

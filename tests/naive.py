@@ -434,6 +434,31 @@ def qr_lyapunov(W, form, D, Q0, transient):
     return acc / (D.shape[0] - transient)
 
 
+def qr_lyapunov_extended(W, form, D, Q0, transient):
+    """QR every step in extended precision (np.longdouble, 64-bit mantissa on x86).
+
+    Gram-Schmidt twice instead of LAPACK (which has no long double); no rounding
+    floor. A reference for cases where float64 itself is in doubt (deep saturation).
+    Returns the exponents in column order.
+    """
+    ld = np.longdouble
+    W, Q = np.asarray(W, dtype=ld), np.array(Q0, dtype=ld)
+    acc = np.zeros(Q.shape[1], dtype=ld)
+    for t in range(D.shape[0]):
+        d = np.asarray(D[t], dtype=ld)
+        P = W @ (d[:, None] * Q) if form == 0 else d[:, None] * (W @ Q)
+        r = np.zeros(Q.shape[1], dtype=ld)
+        for j in range(P.shape[1]):
+            for _ in range(2):
+                P[:, j] -= P[:, :j] @ (P[:, :j].T @ P[:, j])
+            r[j] = np.sqrt(P[:, j] @ P[:, j])
+            P[:, j] /= r[j]
+        Q = P
+        if t >= transient:
+            acc += np.log(r)
+    return (acc / (D.shape[0] - transient)).astype(float)
+
+
 def largest_lyapunov(W, form, D, v0, transient):
     """Twin of rnndyn._kernels.lyapunov._largest_lyapunov: the vector method."""
     v = np.array(v0, dtype=float)

@@ -6,8 +6,9 @@ import pytest
 import naive
 from conftest import RTOL_EXACT, RTOL_KERNEL
 from rnndyn._kernels import lyapunov as _k
-from rnndyn.lyapunov import (LyapunovResult, finite_time_exponents, kaplan_yorke_dimension,
-                             largest_lyapunov, lyapunov_ensemble, lyapunov_spectrum)
+from rnndyn.lyapunov import (LyapunovResult, _initial_basis, finite_time_exponents,
+                             kaplan_yorke_dimension, largest_lyapunov, lyapunov_ensemble,
+                             lyapunov_spectrum)
 from rnndyn.models import RNN, make_rnn
 from rnndyn.results import load_result
 from rnndyn.simulate import trajectory
@@ -469,6 +470,24 @@ def test_choose_split_balances_the_parts_on_two_threads():
     b2, c2, fwd2 = _choose_split(lam, 1e-8, 1e-9, 64, threads=2)
     assert 0 < b1 < b2 < 256  # the concurrent J^-T part can take more columns
     assert fwd1 == fwd2 and c2 < c1 < fwd1
+
+
+@pytest.mark.parametrize("form", ("pascanu", "elman"))
+def test_split_is_accurate_in_deep_saturation(form):
+    # g = 4: σ' down to ~1e-10, exponents down to -12 nats/step. Scaling by
+    # diag(1/σ') is exact to rounding, so the J^-T part loses nothing; checked
+    # against QR every step in extended precision on the same trajectory
+    N, T, transient = 24, 400, 50
+    rnn = make_rnn(N, gain=4.0, seed=1, form=form)
+    x0 = np.random.default_rng(2).standard_normal(N)
+    _, D = trajectory(rnn, x0, T + transient)
+    assert 0.0 < D.min() < 1e-8
+    Q0 = _initial_basis(N, N, 0).T
+    ref = np.sort(naive.qr_lyapunov_extended(rnn.W, rnn.form_code, D, Q0, transient))[::-1]
+    res = lyapunov_spectrum(rnn, x0, T, transient=transient, history=False, split=8)
+    assert res.meta["split"] == 8 and res.meta["split_reason"] is None
+    np.testing.assert_allclose(res.exponents, ref, atol=ATOL_AUTO)
+    assert ref[-1] < -8.0
 
 
 def test_split_falls_back_where_j_is_singular_or_ill_conditioned():
