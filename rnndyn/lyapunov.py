@@ -14,6 +14,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import scipy.linalg
 
 from rnndyn._kernels import lyapunov as _k
 from rnndyn._kernels import rnn as _rnn
@@ -41,6 +42,10 @@ SPLIT_MAX_COND = 1e10       # κ(W) above this: forward QR only (W^-1 too inaccu
 # d alone costs no accuracy: scaling by diag(1/d) is exact to rounding (checked against
 # an extended-precision QR at g = 3 and 4, where min d ~ 1e-7 and 1e-10).
 SPLIT_MAX_STEP_GROWTH = 1e100
+# chunks with fewer than this many N² x steps run their two parts one after the
+# other: starting threads costs more than it saves (N = 16, 200 steps: 0.7 ms on one
+# thread, 1.5 ms on two; N = 32: 2.8 vs 2.1 ms)
+SPLIT_THREADS_MIN_WORK = 1e5
 SPLIT_PILOT_STEPS = 16      # steps of the pilot run that estimates the spectrum's shape
 SPLIT_MIN_HIST_EVERY = 8    # closer history points would cap the blocks (measured: 8 costs 5%)
 SPLIT_MIN_GAIN = 0.85       # split only if predicted to cost < 85% of forward QR
@@ -245,7 +250,7 @@ def _reortho_code(reortho):
 def _initial_basis(N, k, seed):
     """A seeded random orthonormal N x k basis, transposed (k, N), C-contiguous."""
     G = as_rng(seed).standard_normal((N, k))
-    Q, _ = np.linalg.qr(G)
+    Q, _ = scipy.linalg.qr(G, mode="economic")
     return np.ascontiguousarray(Q.T)
 
 
@@ -287,13 +292,13 @@ def _new_state(transient):
 
 def _run_qr(rnn, x0, n_steps, transient, k, reortho, tol, max_interval, inputs, seed,
             hist_every, exact_hist, max_hist):
-    Qt = _initial_basis(rnn.N, k, seed)
     Wt = np.ascontiguousarray(rnn.W.T)
     logsum = np.zeros(k)
     hist_steps = np.zeros(max(max_hist, 1))
     hist = np.zeros((hist_steps.size, k))
     state = _new_state(transient)
     with blas_threads(BLAS_THREADS):
+        Qt = _initial_basis(rnn.N, k, seed)
         for D in _chunks(rnn, x0, transient + n_steps, inputs):
             _k._qr_lyapunov(Wt, rnn.form_code, D, Qt, logsum, hist_steps, hist, state,
                             reortho, tol, max_interval, hist_every, exact_hist)
@@ -358,7 +363,7 @@ def _merge_bases(Qf, Qb):
     """The full basis [Q_top, Q_bottom] from the two parts (re-orthonormalised: in exact
     arithmetic they are orthogonal complements; rounding leaves them a few u apart)."""
     Qt = np.vstack([Qf, Qb[::-1]])
-    Q, R = np.linalg.qr(Qt.T)
+    Q, R = scipy.linalg.qr(Qt.T, mode="economic")
     Q *= np.where(np.diag(R) < 0, -1.0, 1.0)
     return np.ascontiguousarray(Q.T)
 
@@ -389,7 +394,7 @@ def _run_full(rnn, x0, n_steps, transient, reortho, tol, max_interval, inputs, s
     """Full spectrum (k = N): the split method where it applies, else the forward QR method.
 
     split: 'auto' (choose b from a short pilot, or none) or an int b >= 0 (0: forward only).
-    threads: 2 runs the two parts of a split at the same time (one BLAS thread each).
+    threads: 2 runs the two parts of a split at the same time. Call inside blas_threads.
     Returns the same as _run_qr; info also has ``split`` (b), ``split_reason``.
     """
     N = rnn.N
@@ -403,7 +408,7 @@ def _run_full(rnn, x0, n_steps, transient, reortho, tol, max_interval, inputs, s
         reason = f"N < {SPLIT_MIN_N}: nothing to gain"
     cond_w = inv_norm = np.inf
     if reason is None:
-        sv = np.linalg.svd(rnn.W, compute_uv=False)
+        sv = scipy.linalg.svdvals(rnn.W)
         with np.errstate(all="ignore"):
             cond_w, inv_norm = float(sv[0] / sv[-1]), float(1.0 / sv[-1])
         if not (cond_w <= SPLIT_MAX_COND):
@@ -417,7 +422,7 @@ def _run_full(rnn, x0, n_steps, transient, reortho, tol, max_interval, inputs, s
     tol_dual = _split_tolerance(tol, cond_w)
     Qt = _initial_basis(N, N, seed)
     Wt = np.ascontiguousarray(rnn.W.T)
-    Winv = np.ascontiguousarray(np.linalg.inv(rnn.W))  # "W^T" of the map J^-T
+    Winv = np.ascontiguousarray(scipy.linalg.inv(rnn.W))  # "W^T" of the map J^-T
     form = rnn.form_code
     exact = max_hist > 0
     if not max_hist:
@@ -430,68 +435,68 @@ def _run_full(rnn, x0, n_steps, transient, reortho, tol, max_interval, inputs, s
     b = 0 if split == "auto" else int(split)
     pilot_info = None
     parts = None
-    with blas_threads(BLAS_THREADS if threads <= 1 else 1):
-        for D in _chunks(rnn, x0, total, inputs):
-            if mode == "pilot":
-                # rough exponents over a few steps choose b; inside the transient the
-                # pilot is the start of the run itself, else it runs on a copy
-                p = min(SPLIT_PILOT_STEPS, D.shape[0])
-                in_transient = transient >= p
-                Qp = Qt if in_transient else Qt.copy()
-                lp = np.zeros(N)
-                sp = _new_state(0)
-                _k._qr_lyapunov(Wt, form, np.ascontiguousarray(D[:p]), Qp, lp, np.zeros(1),
-                                np.zeros((1, N)), sp, reortho, tol, max_interval, total, False)
-                with np.errstate(invalid="ignore"):
-                    # blocks end at the history points: no interval is longer
-                    longest = min(max_interval, hist_every) if exact else max_interval
-                    b, c_split, c_fwd = _choose_split(lp / p, tol, tol_dual, longest, threads)
-                pilot_info = {"pilot_steps": p, "predicted_speedup": c_fwd / c_split}
-                if in_transient:
-                    state[0] = p
-                    D = D[p:]
-                if b == 0:
-                    mode, reason = "forward", "the pilot predicts no gain"
-                    exact = False
-                else:
-                    mode = "split"
-            if mode == "split" and parts is None:
-                b = min(b, N - 1)
-                st_f, st_b = state.copy(), state.copy()
-                parts = [np.ascontiguousarray(Qt[:N - b]), np.ascontiguousarray(Qt[N - b:][::-1]),
-                         np.zeros(N - b), np.zeros(b), st_f, st_b,
-                         np.zeros((hs.size, N - b)), np.zeros((hs.size, b)), np.zeros(hs.size)]
-            if mode == "split" and D.shape[0]:
-                dmin = float(D.min())
-                ok = dmin > 0.0 and inv_norm / dmin <= SPLIT_MAX_STEP_GROWTH
-                if not ok:
-                    # J singular or nearly so ahead: finish with the forward method
-                    Qf, Qb, lf, lb, st_f, st_b, hf, hb, hsf = parts
-                    ran = st_f[0] > state[0]
-                    if ran:  # else nothing ran: Qt is still the basis
-                        Qt = _merge_bases(Qf, Qb)
-                    logsum = np.concatenate([lf, -lb[::-1]])
-                    n = int(st_f[2])
-                    hist[:n] = np.hstack([hf[:n], -hb[:n, ::-1]])
-                    hs[:n] = hsf[:n]
-                    state = st_f.copy()
-                    state[3] = max(st_f[3], st_b[3])
-                    reason = (f"J singular or ill-conditioned (a zero σ', or ‖W^-1‖·max 1/σ' > "
-                              f"{SPLIT_MAX_STEP_GROWTH:.0e}) from step {int(st_f[0])}: "
-                              "forward QR from there")
-                    mode = "forward"
-                    if not ran:
-                        parts = None
-            if mode == "split":
+    for D in _chunks(rnn, x0, total, inputs):
+        if mode == "pilot":
+            # rough exponents over a few steps choose b; inside the transient the
+            # pilot is the start of the run itself, else it runs on a copy
+            p = min(SPLIT_PILOT_STEPS, D.shape[0])
+            in_transient = transient >= p
+            Qp = Qt if in_transient else Qt.copy()
+            lp = np.zeros(N)
+            sp = _new_state(0)
+            _k._qr_lyapunov(Wt, form, np.ascontiguousarray(D[:p]), Qp, lp, np.zeros(1),
+                            np.zeros((1, N)), sp, reortho, tol, max_interval, total, False)
+            with np.errstate(invalid="ignore"):
+                # blocks end at the history points: no interval is longer
+                longest = min(max_interval, hist_every) if exact else max_interval
+                b, c_split, c_fwd = _choose_split(lp / p, tol, tol_dual, longest, threads)
+            pilot_info = {"pilot_steps": p, "predicted_speedup": c_fwd / c_split}
+            if in_transient:
+                state[0] = p
+                D = D[p:]
+            if b == 0:
+                mode, reason = "forward", "the pilot predicts no gain"
+                exact = False
+            else:
+                mode = "split"
+        if mode == "split" and parts is None:
+            b = min(b, N - 1)
+            st_f, st_b = state.copy(), state.copy()
+            parts = [np.ascontiguousarray(Qt[:N - b]), np.ascontiguousarray(Qt[N - b:][::-1]),
+                     np.zeros(N - b), np.zeros(b), st_f, st_b,
+                     np.zeros((hs.size, N - b)), np.zeros((hs.size, b)), np.zeros(hs.size)]
+        if mode == "split" and D.shape[0]:
+            dmin = float(D.min())
+            ok = dmin > 0.0 and inv_norm / dmin <= SPLIT_MAX_STEP_GROWTH
+            if not ok:
+                # J singular or nearly so ahead: finish with the forward method
                 Qf, Qb, lf, lb, st_f, st_b, hf, hb, hsf = parts
-                _run_parts(_k._qr_lyapunov, threads,
-                           [(Wt, form, D, Qf, lf, hsf, hf, st_f, reortho, tol,
-                             max_interval, hist_every, exact),
-                            (Winv, form, np.ascontiguousarray(1.0 / D), Qb, lb, hs, hb,
-                             st_b, reortho, tol_dual, max_interval, hist_every, exact)])
-            elif mode == "forward":
-                _k._qr_lyapunov(Wt, form, D, Qt, logsum, hs, hist, state, reortho, tol,
-                                max_interval, hist_every, exact)
+                ran = st_f[0] > state[0]
+                if ran:  # else nothing ran: Qt is still the basis
+                    Qt = _merge_bases(Qf, Qb)
+                logsum = np.concatenate([lf, -lb[::-1]])
+                n = int(st_f[2])
+                hist[:n] = np.hstack([hf[:n], -hb[:n, ::-1]])
+                hs[:n] = hsf[:n]
+                state = st_f.copy()
+                state[3] = max(st_f[3], st_b[3])
+                reason = (f"J singular or ill-conditioned (a zero σ', or ‖W^-1‖·max 1/σ' > "
+                          f"{SPLIT_MAX_STEP_GROWTH:.0e}) from step {int(st_f[0])}: "
+                          "forward QR from there")
+                mode = "forward"
+                if not ran:
+                    parts = None
+        if mode == "split":
+            Qf, Qb, lf, lb, st_f, st_b, hf, hb, hsf = parts
+            _run_parts(_k._qr_lyapunov,
+                       threads if N * N * D.shape[0] >= SPLIT_THREADS_MIN_WORK else 1,
+                       [(Wt, form, D, Qf, lf, hsf, hf, st_f, reortho, tol,
+                         max_interval, hist_every, exact),
+                        (Winv, form, np.ascontiguousarray(1.0 / D), Qb, lb, hs, hb,
+                         st_b, reortho, tol_dual, max_interval, hist_every, exact)])
+        elif mode == "forward":
+            _k._qr_lyapunov(Wt, form, D, Qt, logsum, hs, hist, state, reortho, tol,
+                            max_interval, hist_every, exact)
     if mode == "split":
         Qf, Qb, lf, lb, st_f, st_b, hf, hb, hsf = parts
         if int(st_f[2]) != int(st_b[2]) or np.any(hsf[:int(st_f[2])] != hs[:int(st_b[2])]):
@@ -643,9 +648,12 @@ def lyapunov_spectrum(rnn, x0, n_steps, *, k=None, transient=100, reortho="auto"
         hist_every = max(hist_every, SPLIT_MIN_HIST_EVERY)
         max_hist = n_steps // hist_every + 1 if history else 0
     if k == rnn.N:
-        logsum, hs, hist, info = _run_full(rnn, x0, n_steps, transient, code, tol, max_interval,
-                                           inputs, seed, hist_every, max_hist, split,
-                                           threads)
+        # the whole run in SciPy's BLAS/LAPACK (NumPy's own pool would spin on the other
+        # core after a call), one thread per part when the split's parts run concurrently
+        with blas_threads(BLAS_THREADS if threads <= 1 else 1):
+            logsum, hs, hist, info = _run_full(rnn, x0, n_steps, transient, code, tol,
+                                               max_interval, inputs, seed, hist_every,
+                                               max_hist, split, threads)
     else:
         logsum, hs, hist, info = _run_qr(rnn, x0, n_steps, transient, k, code, tol,
                                          max_interval, inputs, seed, hist_every, False, max_hist)
