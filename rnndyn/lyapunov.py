@@ -28,7 +28,8 @@ _CHUNK_ELEMENTS = 1 << 22
 # Default number of points of a convergence history.
 HISTORY_POINTS = 400
 # Ensembles with at most this many units run in parallel over the members with
-# loop kernels; larger networks run member by member with BLAS/LAPACK.
+# loop kernels; larger networks run two members at a time (threads, one BLAS thread
+# each) through the BLAS/LAPACK kernel.
 ENSEMBLE_PARALLEL_MAX_N = 64
 # Threads of SciPy's OpenBLAS (the library the kernels' dgemm/dgeqrf/dormqr run
 # in) during a run. One thread is fastest for N up to a few hundred: measured
@@ -809,8 +810,8 @@ def lyapunov_ensemble(models, X0, n_steps, *, k=None, transient=100, inputs=None
     Every member uses the QR method with a QR every step. Networks with
     N <= 64 run in parallel over the members (numba ``prange``; loop kernels
     without BLAS, so that no two BLAS thread pools compete); larger ones run
-    member by member through the BLAS/LAPACK kernel of
-    :func:`lyapunov_spectrum` with ``reortho=1``. λ_j as in
+    two members at a time on two threads, each through the BLAS/LAPACK kernel
+    of :func:`lyapunov_spectrum` with ``reortho=1`` and one BLAS thread. λ_j as in
     :func:`lyapunov_spectrum`; ``mean`` and ``std`` are over members.
     """
     rnns = [models] if isinstance(models, RNN) else list(models)
@@ -852,11 +853,17 @@ def lyapunov_ensemble(models, X0, n_steps, *, k=None, transient=100, inputs=None
         path = "parallel loops (prange)"
     else:
         exps = np.empty((B, k))
-        for b, r in enumerate(members):
-            exps[b] = lyapunov_spectrum(r, X0[b], n_steps, k=k, transient=transient,
-                                        reortho=1, inputs=inputs, history=False,
-                                        seed=seed).exponents
-        path = "member by member (BLAS/LAPACK)"
+
+        def member(b):
+            exps[b] = lyapunov_spectrum(members[b], X0[b], n_steps, k=k, transient=transient,
+                                        reortho=1, inputs=inputs, history=False, seed=seed,
+                                        split=0, threads=1).exponents
+
+        threads = min(_default_threads(), B)
+        # every member sets the same single BLAS thread, so their contexts cannot clash
+        with blas_threads(1):
+            _run_parts(member, threads, [(b,) for b in range(B)])
+        path = f"members on {threads} thread(s) (BLAS/LAPACK)"
     with np.errstate(invalid="ignore"):
         mean = np.mean(exps, axis=0)
         std = np.std(exps, axis=0)

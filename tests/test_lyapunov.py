@@ -265,10 +265,14 @@ def test_ensemble_over_states_and_weights():
 
 
 @pytest.mark.slow
-def test_ensemble_large_n_runs_member_by_member():
+def test_ensemble_large_n_runs_members_on_threads():
     rnn = make_rnn(70, gain=1.5, seed=1)
-    ens = lyapunov_ensemble(rnn, 2, 50, k=3, transient=10)
-    assert ens.meta["path"].startswith("member") and ens.exponents.shape == (2, 3)
+    X0 = np.random.default_rng(3).standard_normal((3, 70))
+    ens = lyapunov_ensemble(rnn, X0, 50, k=3, transient=10)
+    assert ens.meta["path"].startswith("members on") and ens.exponents.shape == (3, 3)
+    for b in range(3):  # each member is the plain spectrum of its initial state
+        one = lyapunov_spectrum(rnn, X0[b], 50, k=3, transient=10, reortho=1, history=False)
+        np.testing.assert_array_equal(ens.exponents[b], one.exponents)
 
 
 def test_result_roundtrip(tmp_path):
