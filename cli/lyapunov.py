@@ -34,7 +34,7 @@ def _reortho(text):
               help="Also compute finite-time exponents over windows of this many steps.")
 @click.option("--threads", type=click.IntRange(1, 2), default=None,
               help="1 or 2: threads for the full spectrum's split method (its two parts "
-                   "run at the same time) [default: 2 if two cores are free to use].")
+                   "run at the same time) [default: 2 if this process may use two cores].")
 @common_options
 @cli_errors
 def lyapunov(**opts):
