@@ -131,8 +131,8 @@ class LyapunovResult(Result):
         :func:`lyapunov_spectrum`); for k = N also ``split`` (b, 0 if none),
         ``split_reason`` (why not, or None), ``path``, and with a split
         ``split_mean_interval``, ``split_n_blocks``, ``split_n_redone`` (the
-        J^-T part) and, when
-        chosen by 'auto', ``pilot_steps`` and ``predicted_speedup``.
+        J^-T part) and, when chosen by 'auto', ``pilot_steps`` and
+        ``predicted_speedup``.
     """
     exponents: np.ndarray
     sum: float
@@ -579,7 +579,9 @@ def lyapunov_spectrum(rnn, x0, n_steps, *, k=None, transient=100, reortho="auto"
         1 or 2. With 2 the two parts of a split run at the same time, each on
         one thread with a single-threaded BLAS (the parts are independent
         given the trajectory). Default: 2 if this process may use two cores.
-        The result does not depend on it.
+        With a fixed ``split`` the result is the same bit for bit; with 'auto'
+        b is chosen for the number of threads, so the exponents may differ at
+        the level of ``tol``.
 
     Returns
     -------

@@ -74,6 +74,19 @@ def test_blocked_qr_matches_qr_every_step(reortho, form, rng):
     assert state[3] < 1e-6
 
 
+def test_auto_keeps_every_block_within_tol_and_redoes_few():
+    # 'auto' aims below tol (AUTO_MARGIN) and backs off after a redo, so blocks
+    # computed twice stay a small fraction; no accepted block exceeds tol
+    rnn = make_rnn(40, gain=2.0, seed=1)
+    x0 = np.random.default_rng(2).standard_normal(40)
+    for tol in (1e-8, 1e-10):
+        m = lyapunov_spectrum(rnn, x0, 600, transient=30, split=0, tol=tol,
+                              history=False).meta
+        assert m["rounding_error_estimate"] <= tol
+        assert 0 <= m["n_redone"] <= 0.2 * m["n_blocks"]
+        assert m["mean_interval"] > 1.5
+
+
 def test_exact_history_edges_and_transient_not_straddled(rng):
     rnn, x0, u, D = _setup("tanh", "pascanu", N=6, T=157, gain=1.5)
     Q0 = np.linalg.qr(rng.standard_normal((6, 2)))[0]

@@ -194,8 +194,7 @@ def _qr_lyapunov(Wt, form, D, Qt, logsum, hist_steps, hist, state, reortho, tol,
 
     Wt = W^T (N, N), D (T, N), Qt (k, N) basis (overwritten by the final one); state =
     [step, transient, n_hist, max block error, sum of block errors, n_blocks, n_redone]
-    updated;
-    hist_steps/hist get cumulative logsums. reortho > 0: fixed s; 0: adaptive, a block
+    updated; hist_steps/hist get cumulative logsums. reortho > 0: fixed s; 0: adaptive, a block
     is redone shorter unless u·max_j ||p_j||/|R_jj| <= tol.
     """
     T, N = D.shape
