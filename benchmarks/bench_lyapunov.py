@@ -193,7 +193,7 @@ def spectrum_case(title, N, k, steps, transient, quick, repeat):
                    ("auto (2 BLAS threads)", {}, 2)]
     for label, kwargs, blas in configs:
         ly.BLAS_THREADS = blas
-        kwargs = dict(dict(history=False), **kwargs)
+        kwargs = {"history": False, **kwargs}
         run = lambda: ly.lyapunov_spectrum(rnn, x0, steps, k=k, transient=transient,  # noqa
                                            **kwargs)
         run()  # compile / warm up

@@ -634,8 +634,6 @@ def lyapunov_spectrum(rnn, x0, n_steps, *, k=None, transient=100, reortho="auto"
     code = _reortho_code(reortho)
     tol = as_float(tol, "tol", minimum=0.0, strict_minimum=True)
     max_interval = as_int(max_interval, "max_interval", minimum=1)
-    hist_every = max(1, n_steps // HISTORY_POINTS)
-    max_hist = n_steps // hist_every + 1 if history else 0
     if isinstance(split, str):
         if split.strip().lower() != "auto":
             raise ValueError(f"split must be 'auto' or an integer >= 0, got {split!r}")
@@ -646,10 +644,11 @@ def lyapunov_spectrum(rnn, x0, n_steps, *, k=None, transient=100, reortho="auto"
             raise ValueError("split applies to the full spectrum only (k = N)")
     threads = _default_threads() if threads is None else as_int(threads, "threads",
                                                                   minimum=1, maximum=2)
+    hist_every = max(1, n_steps // HISTORY_POINTS)
     if k == rnn.N and split != 0 and code == 0 and rnn.N >= SPLIT_MIN_N:
         # blocks end at history points: denser ones would cap the split's blocks
         hist_every = max(hist_every, SPLIT_MIN_HIST_EVERY)
-        max_hist = n_steps // hist_every + 1 if history else 0
+    max_hist = n_steps // hist_every + 1 if history else 0
     if k == rnn.N:
         # the whole run in SciPy's BLAS/LAPACK (NumPy's own pool would spin on the other
         # core after a call), one thread per part when the split's parts run concurrently

@@ -151,6 +151,21 @@ def _log_abs(r):
     return np.log(a)
 
 
+@jit(inline="always")
+def _max_abs(A):
+    """max |A_ij| of a 2-D array (NaN if any entry is NaN, as np.max), without the
+    temporary np.abs would allocate once per step."""
+    m = 0.0
+    for j in range(A.shape[0]):
+        for i in range(A.shape[1]):
+            a = abs(A[j, i])
+            if a > m:
+                m = a
+            elif a != a:
+                return a
+    return m
+
+
 @jit
 def _tangent_step(Wt, form, d, Pt, S):
     """Pt (k x N) <- transpose of J P for J = W diag(d) (pascanu) or diag(d) W (elman).
@@ -239,7 +254,7 @@ def _qr_lyapunov(Wt, form, D, Qt, logsum, hist_steps, hist, state, reortho, tol,
         grown = False
         for u in range(t + 1, t + s_eff):
             Pt = _tangent_step(Wt, form, D[u], Pt, S)
-            if u < t + s_eff - 1 and np.max(np.abs(Pt)) > GROWTH_LIMIT:
+            if u < t + s_eff - 1 and _max_abs(Pt) > GROWTH_LIMIT:
                 grown = True
                 s_eff = u - t + 1
                 break
