@@ -65,3 +65,8 @@ def cli():
     Every command takes --seed, --out, --json and --quiet; `rnndyn COMMAND -h`
     explains each. Errors in the input exit with status 2 and a one-line message.
     """
+    # Every command runs with BLAS on one thread (the Lyapunov runs raise it where they
+    # ask for --threads): seeded results do not depend on OPENBLAS_NUM_THREADS, and
+    # small products in hot loops are not slowed down by two threads fighting.
+    from rnndyn._threads import DEFAULT, blas_threads
+    click.get_current_context().with_resource(blas_threads(DEFAULT))

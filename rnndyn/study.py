@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 
+from rnndyn._threads import pinned
 from rnndyn._validate import as_choice, as_int
 from rnndyn.io import atomic_write, to_jsonable
 from rnndyn.results import Result, load_result, make_meta, result_type
@@ -252,6 +253,7 @@ def _source_hash():
     return _SOURCE_HASH[0]
 
 
+@pinned
 def execute_run(spec, runs_dir=None):
     """Train the run ``spec`` and return its :class:`StudyRun` (saved if ``runs_dir``).
 

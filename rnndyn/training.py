@@ -20,6 +20,7 @@ import numpy as np
 from rnndyn import optim, tasks
 from rnndyn._kernels import bptt as _k
 from rnndyn._jit import JIT_DISABLED
+from rnndyn._threads import pinned
 from rnndyn._validate import as_array, as_choice, as_float, as_int, as_rng
 from rnndyn.activations import CODES as ACT_CODES
 from rnndyn.models import FORM_CODES, FORMS, INITS, RNN, make_rnn
@@ -287,6 +288,7 @@ def _batch_arrays(spec, batch):
     return _k.LOSS_CE, batch.labels, np.zeros((B, spec.n_outputs))
 
 
+@pinned
 def evaluate(params, task, length, n=tasks.SUCCESS_SIZE, *, seed=0, error_rule="squared",
              chunk=500, **task_options):
     """Error rate and mean loss of ``params`` on ``n`` fresh sequences of ``task``.
@@ -585,6 +587,7 @@ class _Run:
             self.evals[k] = arrays["h_" + k].tolist()
 
 
+@pinned
 def train(task, length, method="sgd-c", init="smart-tanh", *, n_hidden=50, lr=0.01,
           threshold=1.0, alpha=4.0, batch_size=20, max_updates=100_000, eval_every=1000,
           eval_size=tasks.SUCCESS_SIZE, seed=0, checkpoint=None, progress=None, **more):
