@@ -3,7 +3,7 @@
 import click
 
 from rnndyn.cli.fixedpoints import U_HELP, constant_input, parse_vector
-from rnndyn.cli.options import (CONTEXT_SETTINGS, cli_errors, common_options, emit,
+from rnndyn.cli.options import (draw_if, CONTEXT_SETTINGS, cli_errors, common_options, emit,
                                 model_options, output_paths, save_outputs)
 
 
@@ -66,8 +66,7 @@ def basins(**opts):
                      axes=axes if rnn.N > 1 else axes[:1], base=base,
                      max_steps=opts["max_steps"], max_period=opts["max_period"],
                      callback=advance)
-    with style_context():
-        fig = recipe.plot(result)
+    fig = draw_if(paths, lambda: recipe.plot(result))
     files = save_outputs(result, fig, paths, opts["overwrite"])
     counts = result.label_counts()
     payload = {"attractors": result.attractors, "label_counts": counts,

@@ -141,9 +141,11 @@ def bifurcation(w_spec, b_spec, activation, n_transient, n_record, x0_spec, max_
                                      activation=act, x0=x0, n_transient=n_transient,
                                      n_record=n_record, max_period=max_period)
         summarise, figsize = _one_parameter, (5.2, 3.8)
-    with style_context():
-        fig, axes = new_figure(1, 1, figsize=figsize)
-        draw(axes[0, 0], result)
-        files = save_outputs(result, fig, paths, overwrite)
+    files = []
+    if paths is not None:
+        with style_context():
+            fig, axes = new_figure(1, 1, figsize=figsize)
+            draw(axes[0, 0], result)
+            files = save_outputs(result, fig, paths, overwrite)
     data, text = summarise(result, files)
     emit(data, as_json=as_json, quiet=quiet, lines=text)

@@ -3,7 +3,7 @@
 import click
 
 from rnndyn.cli.fixedpoints import U_HELP, constant_input, parse_vector
-from rnndyn.cli.options import (CONTEXT_SETTINGS, cli_errors, common_options, emit,
+from rnndyn.cli.options import (draw_if, CONTEXT_SETTINGS, cli_errors, common_options, emit,
                                 model_options, output_paths, progress, save_outputs)
 
 
@@ -91,8 +91,7 @@ def continuation(**opts):
                      start=opts["start"], stop=opts["stop"], x0=x0, n_points=opts["points"],
                      step=opts["step"], max_step=max(opts["max_step"], opts["step"]),
                      callback=advance)
-    with style_context():
-        fig = recipe.plot(result)
+    fig = draw_if(paths, lambda: recipe.plot(result))
     files = save_outputs(result, fig, paths, opts["overwrite"])
     payload = {"parameter": result.parameter, "bifurcations": result.bifurcations,
                "n_points": len(result.values),

@@ -2,7 +2,7 @@
 
 import click
 
-from rnndyn.cli.options import (CONTEXT_SETTINGS, cli_errors, common_options, emit,
+from rnndyn.cli.options import (draw_if, CONTEXT_SETTINGS, cli_errors, common_options, emit,
                                 model_options, output_paths, progress, save_outputs)
 
 
@@ -71,8 +71,7 @@ def fixedpoints(**opts):
     with progress(opts["starts"], quiet=quiet, label="fixed points") as advance:
         result = fixed_points(rnn, u, n_starts=opts["starts"], slow_q=opts["slow_q"],
                               seed=opts["seed"], callback=advance)
-    with style_context():
-        fig = recipe.plot(result)
+    fig = draw_if(paths, lambda: recipe.plot(result))
     files = save_outputs(result, fig, paths, opts["overwrite"])
     summary = result.summary()
     payload = {"n_fixed_points": len(result.points), "fixed_points": summary["fixed_points"],

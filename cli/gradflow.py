@@ -2,7 +2,7 @@
 
 import click
 
-from rnndyn.cli.options import (CONTEXT_SETTINGS, build_inputs, build_model, build_x0,
+from rnndyn.cli.options import (draw_if, CONTEXT_SETTINGS, build_inputs, build_model, build_x0,
                                 cli_errors, common_options, emit, model_options, output_paths,
                                 progress, save_outputs, trajectory_options)
 
@@ -72,7 +72,7 @@ def gradflow(**opts):
     Writes gradflow.npz/.json and gradflow.<format> to --out.
 
     --json prints {lag (0..T), log10_norm (log10 ‖∂x_T/∂x_{T-lag}‖₂, 0 at lag 0;
-    "-inf" once the product is exactly zero), log10_frob, rate_per_step (natural log per
+    null once the product is exactly zero), log10_frob, rate_per_step (natural log per
     step), rate_log10_per_step, fit_window [first, last], bound_rate_per_step (ln γλ1),
     finite, zero_product_lag, nonfinite_lag, states_finite, unconverged_lags,
     sv_k, log10_sv, log10_delta (null without --delta), jac_t, jac_spectral_radius,
@@ -101,8 +101,7 @@ def gradflow(**opts):
                             jacobian_stats=opts["jacobian_stride"], delta_T=delta, fit=fit,
                             seed=opts["seed"])
         advance(1)
-        with style_context():
-            fig = plot_single(res)
+        fig = draw_if(paths, lambda: plot_single(res))
         advance(1)
     files = save_outputs(res, fig, paths, opts["overwrite"])
     ln10 = np.log(10.0)

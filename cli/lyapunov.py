@@ -2,7 +2,7 @@
 
 import click
 
-from rnndyn.cli.options import (CONTEXT_SETTINGS, cli_errors, common_options, emit,
+from rnndyn.cli.options import (draw_if, CONTEXT_SETTINGS, cli_errors, common_options, emit,
                                 model_options, output_paths, save_outputs, trajectory_options)
 
 
@@ -62,8 +62,8 @@ def lyapunov(**opts):
     from rnndyn.io import check_target
     from rnndyn.lyapunov import finite_time_exponents, lyapunov_spectrum
     paths = output_paths(opts["out"], "lyapunov", opts["fmt"], opts["overwrite"])
-    ft_stem = os.path.join(opts["out"], "lyapunov-finite-time")
-    if opts["window"] is not None:
+    ft_stem = os.path.join(opts["out"] or "", "lyapunov-finite-time")
+    if opts["window"] is not None and paths is not None:
         for ext in (".npz", ".json"):
             check_target(ft_stem + ext, opts["overwrite"])
     reortho = _reortho(opts["reortho"])
@@ -93,13 +93,13 @@ def lyapunov(**opts):
                                        transient=transient, reortho=reortho, inputs=u,
                                        seed=opts["seed"])
         advance(1)
-        with style_context():
-            fig = recipe.plot(result, finite_time=ft)
+        fig = draw_if(paths, lambda: recipe.plot(result, finite_time=ft))
         advance(1)
     files = save_outputs(result, fig, paths, opts["overwrite"])
     ft_info = None
     if ft is not None:
-        files.extend(ft.save(ft_stem, overwrite=opts["overwrite"]))
+        if paths is not None:
+            files.extend(ft.save(ft_stem, overwrite=opts["overwrite"]))
         ft_info = {"window": ft.window, "n_windows": int(ft.exponents.shape[0]),
                    "mean": float(ft.mean[0]), "std": float(ft.std[0])}
     meta = result.meta

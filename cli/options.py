@@ -30,12 +30,14 @@ def common_options(f):
     return _stack(
         click.option("--seed", type=click.IntRange(min=0), default=0,
                      help="Seed for every random choice (weights, x0, inputs)."),
-        click.option("--out", "out", type=click.Path(file_okay=False), default="rnndyn-out",
-                     help="Folder for the data (.npz + .json) and the figure."),
+        click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+                     help="Folder for the data (.npz + .json) and the figure. Without it "
+                          "nothing is written and no figure is drawn."),
         click.option("--format", "fmt", type=click.Choice(FORMATS), default="png",
                      help="Figure file format."),
         click.option("--json", "as_json", is_flag=True,
-                     help="Print one JSON object on stdout (keys: see -h text above)."),
+                     help="Print one JSON object on stdout (keys: see -h text above; "
+                          "non-finite numbers are null)."),
         click.option("--quiet", is_flag=True, help="No progress bar and no summary."),
         click.option("--overwrite", is_flag=True, help="Replace existing output files."),
     )(f)
@@ -166,14 +168,39 @@ def cli_errors(f):
 
 
 def output_paths(out, stem, fmt, overwrite):
-    """Paths of a command's data and figure; fail before computing if any exists."""
+    """Paths of a command's data and figure, or None without ``--out``.
+
+    Checked before computing: an existing file (without --overwrite) and a folder
+    that cannot be created or written are errors now, not after the work.
+    """
     from rnndyn.io import check_target
+    if out is None:
+        return None
+    if not str(out).strip():
+        raise ValueError("--out: empty folder name; give a folder, or leave --out out "
+                         "to write nothing")
     paths = {"data": os.path.join(out, stem + ".npz"),
              "meta": os.path.join(out, stem + ".json"),
              "figure": os.path.join(out, f"{stem}.{fmt}")}
     for p in paths.values():
         check_target(p, overwrite)
+    # the folder is made only when there is something to write; check now that it can be
+    parent = os.path.abspath(out)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"--out: cannot write into {out} ({parent} is not a "
+                              "writable folder)")
     return paths
+
+
+def draw_if(paths, make):
+    """``make()`` (a figure) in the house style when there is somewhere to save it."""
+    if paths is None:
+        return None
+    from rnndyn.figures.style import style_context
+    with style_context():
+        return make()
 
 
 def save_figure(fig, path, overwrite):
@@ -186,7 +213,10 @@ def save_figure(fig, path, overwrite):
 
 
 def save_outputs(result, fig, paths, overwrite):
-    """Save the result's data and its figure; return the list of files written."""
+    """Save the result's data and its figure; return the list of files written
+    (empty without ``--out``)."""
+    if paths is None:
+        return []
     npz, js = result.save(paths["data"], overwrite=overwrite)
     written = [npz, js]
     if fig is not None:

@@ -2,7 +2,7 @@
 
 import click
 
-from rnndyn.cli.options import (CONTEXT_SETTINGS, build_model, cli_errors, common_options, emit,
+from rnndyn.cli.options import (draw_if, CONTEXT_SETTINGS, build_model, cli_errors, common_options, emit,
                                 model_options, output_paths, save_outputs)
 
 KEYS = ("spectral_radius", "max_singular_value", "min_singular_value", "gamma", "threshold",
@@ -26,7 +26,8 @@ def spectrum(**opts):
     linear case is stated separately in terms of the spectral radius ρ; a non-normal W
     with ρ < 1 < λ1 is flagged as transient growth.
 
-    Writes spectrum.npz/.json and spectrum.<format> to --out.
+    With --out DIR, writes spectrum.npz/.json and spectrum.<format> there; without it,
+    nothing.
 
     --json prints {spectral_radius, max_singular_value, min_singular_value, gamma,
     threshold (1/γ), vanishing_guaranteed, exploding_possible, criterion (text),
@@ -40,8 +41,7 @@ def spectrum(**opts):
     paths = output_paths(opts["out"], "spectrum", opts["fmt"], opts["overwrite"])
     rnn = build_model(opts)
     res = run(rnn, transient_steps=opts["transient_steps"])
-    with style_context():
-        fig = plot_spectrum(res)
+    fig = draw_if(paths, lambda: plot_spectrum(res))
     files = save_outputs(res, fig, paths, opts["overwrite"])
     payload = {k: getattr(res, k) for k in KEYS}
     payload.update(model=rnn.describe(), files=files)

@@ -11,6 +11,14 @@ KINDS = ("clipping",)
 STEM = "clipping-study"
 
 
+STUDY_FOLDER = "rnndyn-study"
+
+
+def _finished_study(stem, collect, overwrite):
+    """True when a study's summary is already in its folder (a finished study re-run)."""
+    return not collect and not overwrite and os.path.exists(stem + ".json")
+
+
 @click.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("kind", metavar="KIND")
 @click.option("--task", default="temporal-order",
@@ -53,7 +61,8 @@ def study(kind, task, lengths, methods, inits, seeds, budget, workers, n_hidden,
     success (under 1% errors on fresh sequences) or --budget updates. Each finished
     run is saved at once in --out/runs/; started again with the same options, the
     study only computes the runs that are missing (a killed study loses nothing
-    finished). Writes --out/clipping-study.npz/.json (the table as a result),
+    finished; a finished study's command again reports its table). --out defaults to
+    rnndyn-study/. Writes --out/clipping-study.npz/.json (the table as a result),
     .csv, .md and the figure (one panel per init, one line per method).
 
     --json prints {folder, runs_folder, task, budget, lengths, methods, inits,
@@ -71,10 +80,14 @@ def study(kind, task, lengths, methods, inits, seeds, budget, workers, n_hidden,
         raise ValueError(f"--budget must be >= 1, got {budget}")
     if workers < 0:
         raise ValueError(f"--workers must be >= 0, got {workers}")
-    paths = output_paths(out, STEM, fmt, overwrite)
+    # a study is resumable work: it always has a folder for its runs
+    out = STUDY_FOLDER if out is None else out
     stem = os.path.join(out, STEM)
-    for ext in (".csv", ".md"):
-        check_target(stem + ext, overwrite)
+    finished = _finished_study(stem, collect, overwrite)
+    paths = None if finished else output_paths(out, STEM, fmt, overwrite)
+    if not finished:
+        for ext in (".csv", ".md"):
+            check_target(stem + ext, overwrite)
     runs_dir = os.path.join(out, st.RUNS_FOLDER)
     show = not (quiet or as_json)
     if collect:
@@ -86,6 +99,15 @@ def study(kind, task, lengths, methods, inits, seeds, budget, workers, n_hidden,
         specs = st.plan_clipping_study(task, lengths, methods, inits, seeds, seed=seed,
                                        budget=budget, **options)
         n_done = st.count_finished(specs, runs_dir, overwrite=overwrite)
+    if not collect and finished and n_done == len(specs):
+        # the same command again: report the finished table instead of refusing
+        from rnndyn.results import load_result
+        result, n_computed = load_result(stem + ".npz"), 0
+        files = []
+    elif finished:
+        raise FileExistsError(f"{stem}.json exists for another plan; pass --overwrite "
+                              "to replace it")
+    elif not collect:
         if show and n_done:
             click.echo(f"resuming: {n_done} of {len(specs)} runs already finished in "
                        f"{runs_dir}", err=True)
@@ -96,10 +118,11 @@ def study(kind, task, lengths, methods, inits, seeds, budget, workers, n_hidden,
         n_computed = result.meta["n_computed"]
     from rnndyn.figures.clipping_study import plot
     from rnndyn.figures.style import style_context
-    npz, js = result.save(paths["data"], overwrite=overwrite)
-    files = [npz, js] + st.save_tables(result, stem, overwrite=overwrite)
-    with style_context():
-        files.append(save_figure(plot(result), paths["figure"], overwrite))
+    if paths is not None:
+        npz, js = result.save(paths["data"], overwrite=overwrite)
+        files = [npz, js] + st.save_tables(result, stem, overwrite=overwrite)
+        with style_context():
+            files.append(save_figure(plot(result), paths["figure"], overwrite))
     n_runs = int(result.n_runs.sum()) + result.n_missing
     payload = {"folder": out, "runs_folder": runs_dir, "task": result.task,
                "budget": result.budget, "lengths": [int(v) for v in result.lengths],

@@ -2,7 +2,7 @@
 
 import click
 
-from rnndyn.cli.options import (CONTEXT_SETTINGS, cli_errors, common_options, emit,
+from rnndyn.cli.options import (draw_if, CONTEXT_SETTINGS, cli_errors, common_options, emit,
                                 output_paths, progress, save_outputs, parse_number,
                                 parse_range)
 
@@ -175,7 +175,5 @@ def surface(w_spec, b_spec, x0, steps, target, activation, refine, jump, tol, st
                                stat_offsets=offsets, seed=seed, progress=bar)
     finally:
         bar.close()
-    with style_context():
-        fig = plot(result)
-        files = save_outputs(result, fig, paths, overwrite)
+    files = save_outputs(result, draw_if(paths, lambda: plot(result)), paths, overwrite)
     emit(_payload(result, files), as_json=as_json, quiet=quiet, lines=_summary(result, files))

@@ -2,7 +2,7 @@
 
 import click
 
-from rnndyn.cli.options import (CONTEXT_SETTINGS, INITS, cli_errors, common_options, emit,
+from rnndyn.cli.options import (draw_if, CONTEXT_SETTINGS, INITS, cli_errors, common_options, emit,
                                 output_paths, save_outputs)
 
 TASKS = ("temporal-order", "temporal-order-3bit", "addition", "multiplication",
@@ -172,8 +172,7 @@ def train(task, length, method, init, n_hidden, lr, threshold, clip, alpha, omeg
         if bar is not None:
             bar.__exit__(None, None, None)
     from rnndyn.figures.style import style_context
-    with style_context():
-        files = save_outputs(res, plot(res), paths, overwrite)
+    files = save_outputs(res, draw_if(paths, lambda: plot(res)), paths, overwrite)
     payload = {"success": res.success, "updates": res.updates,
                "final_error_rate": res.final_error_rate, "skipped": res.skipped,
                "stop_reason": res.stop_reason, "seconds": round(res.seconds, 3),

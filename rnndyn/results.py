@@ -12,8 +12,9 @@ Define one with::
 
 Fields holding ``numpy.ndarray`` go to the ``.npz``; all other fields must be
 JSON-able (numbers, strings, bools, None, lists, dicts) and go to the
-``.json``. In the JSON, non-finite floats are the strings ``"inf"``,
-``"-inf"`` and ``"nan"``. The ``.json`` is written last, so a result whose
+``.json``. In that file non-finite floats are the strings ``"inf"``,
+``"-inf"`` and ``"nan"``, so a reload is exact (``--json`` on stdout writes them
+as ``null``: :func:`rnndyn.io.to_jsonable`). The ``.json`` is written last, so a result whose
 ``.json`` exists is complete.
 """
 
@@ -58,11 +59,11 @@ def make_meta(params=None, *, seed=None, model=None, **extra):
         "numba_version": numba.__version__,
         "python_version": platform.python_version(),
         "seed": seed,
-        "params": to_jsonable(dict(params or {})),
+        "params": to_jsonable(dict(params or {}), "string"),
     }
     if model is not None:
         meta["model"] = model.describe()
-    meta.update(to_jsonable(extra))
+    meta.update(to_jsonable(extra, "string"))
     return meta
 
 

@@ -53,7 +53,7 @@ def test_results_are_frozen():
 
 def test_dumps_is_strict_json():
     text = dumps({"a": np.float64("nan"), "b": np.arange(3), "c": np.bool_(True)})
-    assert json.loads(text) == {"a": "nan", "b": [0, 1, 2], "c": True}
+    assert json.loads(text) == {"a": None, "b": [0, 1, 2], "c": True}
 
 
 def test_load_missing(tmp_path):
