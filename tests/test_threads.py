@@ -35,6 +35,9 @@ def _run_with_env(threads):
 
 @pytest.mark.slow
 def test_training_is_identical_under_one_and_two_blas_threads_from_the_environment():
+    # KNOWN BUG (open): a run that compiles the kernels (cold numba cache) gives other
+    # numbers than one that loads them; warm the cache so only the thread count differs.
+    _run_with_env(1)
     assert _run_with_env(1) == _run_with_env(2)
 
 
