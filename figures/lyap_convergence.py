@@ -36,7 +36,11 @@ def plot(result, finite_time=None):
     for j in range(k):
         ax.plot(steps, result.history[:, j], lw=0.8, color=cmap(j / max(k - 1, 1)))
     ax.axhline(0.0, color="k", lw=0.6, ls=":")
-    ax.set_xscale("log")
+    if np.any(np.isfinite(result.history)) and np.any(np.asarray(steps) > 0):
+        ax.set_xscale("log")
+    else:  # nothing to draw on a log axis (e.g. every exponent -inf)
+        ax.text(0.5, 0.5, "all exponents −∞", ha="center", va="center",
+                transform=ax.transAxes)
     ax.set_xlabel("steps after the transient")
     ax.set_ylabel("running estimate of λ_i (nats/step)")
     ax.set_title("convergence")
@@ -50,6 +54,9 @@ def plot(result, finite_time=None):
     ax.set_title(f"λ₁ = {result.exponents[0]:.3f}, D_KY = "
                  f"{result.kaplan_yorke_dimension:.2f}, {result.n_positive} positive")
     _set_finite_ylim(ax, result.exponents)
+    if not np.any(np.isfinite(result.exponents)):
+        ax.text(0.5, 0.5, "all exponents −∞", ha="center", va="center",
+                transform=ax.transAxes)
     if finite_time is not None:
         ax = axes[0, 2]
         v = finite_time.exponents[:, 0]

@@ -559,6 +559,12 @@ def lyapunov_spectrum(rnn, x0, n_steps, *, k=None, transient=100, reortho="auto"
         Steps between QR re-orthonormalisations: an int fixes the interval
         (1 = QR every step, the reference); 'auto' chooses it block by block
         so that the estimated rounding error of every block stays below ``tol``.
+        In both, a column whose largest entry leaves [1e-150, 1e150] inside a
+        block is rescaled by a power of 2 (exact; its log is added to the sums),
+        so strong contraction cannot underflow to a fake -inf. A fixed interval
+        is a cap: a block whose estimated error exceeds 1e-6 (|R_jj| near
+        rounding level) is redone shorter, and the next 8 blocks stay at that
+        length (``meta['n_redone']``, ``meta['mean_interval']`` show it).
     tol : float
         Target relative rounding error of log|R_jj| per block for 'auto'.
     inputs : array_like, shape (transient + n_steps, M), optional

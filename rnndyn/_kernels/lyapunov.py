@@ -23,9 +23,19 @@ UNIT_ROUNDOFF = 2.0 ** -53
 # a block whose columns grow past this norm is split: far from overflow (1e308)
 # and from the range where the relative-error estimate stops meaning anything
 GROWTH_LIMIT = 1e100
+# inside a block, a column whose largest entry leaves [RESCALE_LOW, RESCALE_HIGH] is
+# multiplied by a power of 2 (exact) and the log of the factor is carried to logsum:
+# QR of P·diag(c) is Q·(R·diag(c)), so log|R_jj| is unchanged. Strong contraction
+# (λ below about -11 nats/step over 64 steps) would otherwise underflow to 0 = -inf.
+RESCALE_LOW = 1e-150
+RESCALE_HIGH = 1e150
+LOG2 = 0.6931471805599453
 # |R_jj| below N·u·||p_j|| is rounding noise, not growth: the direction was
 # annihilated (σ' = 0, dead relu units, rank-deficient W) and log|R_jj| = -inf
 FLOOR_FACTOR = 1.0
+# a fixed interval (reortho = K) is shortened for a block whose estimated error
+# u·max_j ||p_j||/|R_jj| exceeds this (else |R_jj| at rounding level reads as -inf)
+FIXED_MAX_ERROR = 1e-6
 # 'auto' aims the next block at this fraction of log(tol/u): a block predicted to
 # land exactly on tol overshoots about half the time and is then computed twice
 AUTO_MARGIN = 0.85
@@ -152,18 +162,41 @@ def _log_abs(r):
 
 
 @jit(inline="always")
-def _max_abs(A):
-    """max |A_ij| of a 2-D array (NaN if any entry is NaN, as np.max), without the
-    temporary np.abs would allocate once per step."""
-    m = 0.0
-    for j in range(A.shape[0]):
-        for i in range(A.shape[1]):
-            a = abs(A[j, i])
+def _pow2(e):
+    """2.0**e for an integer |e| <= 1000, exactly."""
+    return np.ldexp(1.0, e)
+
+
+@jit
+def _rescale_rows(Pt, shift):
+    """Scale every row of Pt whose max |entry| is outside [RESCALE_LOW, RESCALE_HIGH]
+    (and not 0) by a power of 2 bringing it to about 1; shift[j] += log of 1/factor.
+
+    Returns max |Pt_ij| before the scaling (NaN if any entry is NaN). Exact: scaling by
+    powers of 2 does not round, and a QR's R_jj scales with column j.
+    """
+    k, N = Pt.shape
+    m_all = 0.0
+    for j in range(k):
+        m = 0.0
+        for i in range(N):
+            a = abs(Pt[j, i])
             if a > m:
                 m = a
             elif a != a:
                 return a
-    return m
+        if m > m_all:
+            m_all = m
+        if m > 0.0 and (m < RESCALE_LOW or m > RESCALE_HIGH):
+            e = -int(np.floor(np.log2(m)))  # m·2^e in [1, 2) up to rounding of log2
+            while e != 0:
+                step = max(-1000, min(1000, e))
+                f = _pow2(step)
+                for i in range(N):
+                    Pt[j, i] *= f
+                shift[j] -= step * LOG2
+                e -= step
+    return m_all
 
 
 @jit
@@ -222,12 +255,14 @@ def _qr_lyapunov(Wt, form, D, Qt, logsum, hist_steps, hist, state, reortho, tol,
     taun = np.empty(k)
     Ct = np.empty((N, N)) if use_ormqr else np.empty((1, 1))
     norms = np.empty(k)
+    shift = np.zeros(k)      # log of the factors the block's columns were rescaled by
     have_factors = False
     g0 = int(state[0])
     transient = int(state[1])
     n_hist = int(state[2])
     max_hist = hist_steps.shape[0]
     log_limit = np.log(tol / UNIT_ROUNDOFF)
+    fixed_limit = np.log(FIXED_MAX_ERROR / UNIT_ROUNDOFF)
     s = reortho if reortho > 0 else 1
     cap, cap_left = 0, 0  # backoff after a redone block
     t = 0
@@ -252,9 +287,12 @@ def _qr_lyapunov(Wt, form, D, Qt, logsum, hist_steps, hist, state, reortho, tol,
             _orgqr(Qt, tau)
             Pt = _tangent_step(Wt, form, D[t], Qt, S)
         grown = False
+        for j in range(k):
+            shift[j] = 0.0
         for u in range(t + 1, t + s_eff):
             Pt = _tangent_step(Wt, form, D[u], Pt, S)
-            if u < t + s_eff - 1 and _max_abs(Pt) > GROWTH_LIMIT:
+            # columns decaying (or growing) past float64's range are rescaled exactly
+            if _rescale_rows(Pt, shift) > GROWTH_LIMIT and u < t + s_eff - 1:
                 grown = True
                 s_eff = u - t + 1
                 break
@@ -286,6 +324,16 @@ def _qr_lyapunov(Wt, form, D, Qt, logsum, hist_steps, hist, state, reortho, tol,
             if ratio > rho:
                 rho = ratio
         err = UNIT_ROUNDOFF * rho
+        if reortho > 0 and s_eff > 1 and not (err <= FIXED_MAX_ERROR):
+            # a fixed interval longer than float64 can resolve: some |R_jj| fell to (or
+            # near) rounding level, which would read as a fake -inf or a wrong exponent.
+            # Redo shorter (down to 1 step, where a zero is exact); the next blocks keep
+            # the shorter cap for a while.
+            s = max(1, s_eff // 2) if not np.isfinite(rho) else max(1, min(
+                s_eff - 1, int(s_eff * AUTO_MARGIN * fixed_limit / np.log(rho) + 0.5)))
+            state[6] += 1.0
+            cap, cap_left = s, AUTO_BACKOFF + 1
+            continue
         if reortho == 0 and s_eff > 1 and not (err <= tol):
             # too graded to trust: redo from the same basis with a shorter block
             s = max(1, s_eff // 2) if not np.isfinite(rho) else max(1, min(
@@ -296,7 +344,7 @@ def _qr_lyapunov(Wt, form, D, Qt, logsum, hist_steps, hist, state, reortho, tol,
         # ---- accept the block
         if g >= transient:
             for j in range(k):
-                logsum[j] += _log_abs(Fn[j, j])
+                logsum[j] += _log_abs(Fn[j, j]) + shift[j]
             if err > state[3]:
                 state[3] = err
             state[4] += err
@@ -326,6 +374,10 @@ def _qr_lyapunov(Wt, form, D, Qt, logsum, hist_steps, hist, state, reortho, tol,
             if cap_left > 0:
                 cap_left -= 1
                 s = min(s, cap)
+        elif cap_left > 0:
+            # fixed interval after a redo (see above): shorter for a few blocks
+            cap_left -= 1
+            s = cap if cap_left > 0 else reortho
     if have_factors:
         Qt[:, :] = F
         _orgqr(Qt, tau)
