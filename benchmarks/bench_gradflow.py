@@ -15,7 +15,8 @@ import numpy as np
 
 from run import Case, best_time
 
-TITLE = "gradient flow: all-lag spectral norms (N = 50, T = 200)"
+TITLE = ("gradient flow: all-lag spectral norms (N = 50, T = 200), long products, and the "
+         "long-run defaults (N = 100, T = 2e4) against the dgemm peak")
 
 
 def _problem(N, T, gain, seed=0):
@@ -192,6 +193,74 @@ def _kernel_case(N, T, gain, quick):
     return case
 
 
+def _dgemm_gflops(N, min_time=0.3):
+    """This machine's dgemm rate (GFLOP/s) on N×N operands, NumPy matmul, one BLAS thread
+    (call inside ``blas_threads(1)``): best of 5 runs of enough products to take min_time."""
+    import time
+    rng = np.random.default_rng(0)
+    A, B = rng.standard_normal((N, N)), rng.standard_normal((N, N))
+    C = np.empty((N, N))
+    reps = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            np.matmul(A, B, out=C)
+        if time.perf_counter() - t0 >= min_time / 5:
+            break
+        reps *= 2
+    best = best_time(lambda: [np.matmul(A, B, out=C) for _ in range(reps)], repeat=5,
+                     min_time=0)
+    return 2.0 * N ** 3 * reps / best / 1e9
+
+
+def _long_case(quick):
+    """`rnndyn gradflow --n 100 --gain 3 --steps 20000` (chaotic tanh), as its defaults run
+    it: the time, and the products' share of this machine's dgemm peak."""
+    from rnndyn._threads import blas_threads
+    from rnndyn.gradflow import auto_stride, backward_products, gradient_flow
+    from rnndyn.models import make_rnn
+    from rnndyn.simulate import initial_state, trajectory
+    N, T = (30, 2000) if quick else (100, 20_000)
+    T_sub = T // 20                      # every-step statistics: timed on a part, scaled
+    rnn = make_rnn(N, activation="tanh", gain=3.0, seed=0)
+    x0 = initial_state(rnn, "random", seed=1)        # the CLI's start for --seed 0
+    case = Case(title=f"long run: gradient_flow defaults, tanh N = {N}, gain 3 (chaotic), "
+                      f"T = {T} (1 BLAS thread)",
+                baselines=[f"stats every step (T = {T_sub} run × {T // T_sub})"],
+                target="the defaults within a few seconds; statistics cheaper than products")
+    with blas_threads(1):
+        peak = _dgemm_gflops(N)
+        flops = 2.0 * N ** 3 * T                     # one N×N×N product per lag
+        _, D = trajectory(rnn, x0, T)
+
+        def rate(seconds):
+            g = flops / seconds / 1e9
+            return f"{g:.1f} GFLOP/s of products = {100 * g / peak:.0f}% of dgemm peak"
+
+        res = gradient_flow(rnn, x0, T)
+        t = best_time(lambda: gradient_flow(rnn, x0, T), repeat=2, min_time=0)
+        case.add("gradient_flow, defaults (stats 'auto')", t,
+                 f"stride {auto_stride(T)}: {len(res.jac_t)} Jacobians; {rate(t)}")
+        t = best_time(lambda: gradient_flow(rnn, x0, T, jacobian_stats=False), repeat=2,
+                      min_time=0)
+        case.add("gradient_flow, no Jacobian statistics", t, rate(t))
+        out = backward_products(rnn, D)
+        t = best_time(lambda: backward_products(rnn, D), repeat=2, min_time=0)
+        case.add("backward_products (Lanczos)", t,
+                 f"{out['power_iterations'][1:].mean():.2f} matvec pairs/lag; {rate(t)}")
+        t = best_time(lambda: backward_products(rnn, D, max_iter=1), repeat=2, min_time=0)
+        case.add("backward_products, 1 matvec pair (floor)", t, rate(t))
+        t = best_time(lambda: gradient_flow(rnn, x0, T_sub, jacobian_stats=True), repeat=1,
+                      min_time=0)
+        case.add(f"stats every step (T = {T_sub} run × {T // T_sub})", t * T / T_sub,
+                 "the old default, extrapolated")
+    case.add(f"dgemm peak: {T} products at {peak:.1f} GFLOP/s", flops / peak / 1e9,
+             f"NumPy matmul N = {N}, 1 BLAS thread, measured in this run")
+    case.notes.append(f"dgemm peak {peak:.1f} GFLOP/s (N = {N}, 1 thread); products counted "
+                      f"as 2N³ flops per lag = {flops:.2e} flops")
+    return case
+
+
 def run(quick):
     import os
     cases = [_kernel_case(20, 40, 1.0, quick)] if quick else [
@@ -212,4 +281,5 @@ def run(quick):
                  best_time(lambda: backward_products(rnn, D, max_iter=1), repeat=2,
                            min_time=0))
         cases.append(case)
+    cases.append(_long_case(quick))
     return cases

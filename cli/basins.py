@@ -2,29 +2,22 @@
 
 import click
 
-from rnndyn.cli.fixedpoints import U_HELP, constant_input, parse_vector
+from rnndyn.cli.fixedpoints import U_HELP, constant_input
+from rnndyn.cli.types import NUMBERS, PAIR, SPAN
 from rnndyn.cli.options import (draw_if, CONTEXT_SETTINGS, cli_errors, common_options, emit,
-                                model_options, output_paths, save_outputs)
-
-
-def _range(text, name):
-    try:
-        lo, hi = (float(v) for v in text.split(":"))
-    except ValueError:
-        raise ValueError(f"{name} must be LOW:HIGH, got {text!r}") from None
-    return lo, hi
+                                model_options, output_paths, save_outputs, provenance)
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
 @model_options(n=2, gain=2.0)
-@click.option("--u", "u", default=None, help=U_HELP)
-@click.option("--xlim", default="-3:3", help="Range LOW:HIGH along the first axis.")
-@click.option("--ylim", default="-3:3", help="Range LOW:HIGH along the second axis (N >= 2).")
+@click.option("--u", "u", type=NUMBERS, default=None, help=U_HELP)
+@click.option("--xlim", type=SPAN, default="-3:3", help="Range LOW:HIGH along the first axis.")
+@click.option("--ylim", type=SPAN, default="-3:3", help="Range LOW:HIGH along the second axis (N >= 2).")
 @click.option("--grid", type=click.IntRange(min=2), default=200,
               help="Cells per axis (grid × grid; grid cells for one neuron).")
-@click.option("--axes", default="0,1",
+@click.option("--axes", type=PAIR, default="0,1",
               help="The two units spanning the slice 'i,j' (others fixed at --base).")
-@click.option("--base", default=None,
+@click.option("--base", type=NUMBERS, default=None,
               help="Base point of the slice: N comma-separated numbers [default: zeros].")
 @click.option("--max-steps", type=click.IntRange(min=1), default=2000,
               help="Iterations before a cell counts as unsettled.")
@@ -39,7 +32,8 @@ def basins(**opts):
     For one neuron the grid is a line over --xlim; for two a plane; for more a
     2-D slice through --base spanned by the units --axes.
 
-    Writes basins.npz/.json and basins.<format> to --out.
+    With --out DIR, writes basins.npz/.json, basins.<format> and the network
+    (basins.weights.npz) there; without it, nothing.
 
     --json prints {attractors: [{label, kind ('fixed point' or 'cycle'),
     period, x, cycle, cells, max_multiplier}], label_counts: {label: cells,
@@ -49,29 +43,26 @@ def basins(**opts):
     from rnndyn.basins import basins as run
     from rnndyn.cli.options import build_model, progress
     from rnndyn.figures import basins as recipe
-    from rnndyn.figures.style import style_context
     paths = output_paths(opts["out"], "basins", opts["fmt"], opts["overwrite"])
     rnn = build_model(opts)
     u = constant_input(opts["u"], rnn)
-    try:
-        axes = tuple(int(v) for v in opts["axes"].split(","))
-    except ValueError:
-        raise ValueError(f"--axes must be two integers 'i,j', got {opts['axes']!r}") from None
-    base = parse_vector(opts["base"], "--base")
+    axes = opts["axes"]
+    base = opts["base"]
     quiet = opts["quiet"] or opts["as_json"]
     rows = opts["grid"] if rnn.N > 1 else 1
     with progress(rows, quiet=quiet, label="basins (grid rows)") as advance:
-        result = run(rnn, u, xlim=_range(opts["xlim"], "--xlim"),
-                     ylim=_range(opts["ylim"], "--ylim"), nx=opts["grid"],
+        result = run(rnn, u, xlim=opts["xlim"],
+                     ylim=opts["ylim"], nx=opts["grid"],
                      axes=axes if rnn.N > 1 else axes[:1], base=base,
                      max_steps=opts["max_steps"], max_period=opts["max_period"],
                      callback=advance)
     fig = draw_if(paths, lambda: recipe.plot(result))
-    files = save_outputs(result, fig, paths, opts["overwrite"])
+    files = save_outputs(result, fig, paths, opts["overwrite"], opts)
     counts = result.label_counts()
     payload = {"attractors": result.attractors, "label_counts": counts,
                "boundary_cells": int(np.count_nonzero(result.boundary)),
-               "grid": list(result.labels.shape), "model": rnn.describe(), "files": files}
+               "grid": list(result.labels.shape), "model": rnn.describe(), "provenance": provenance(opts),
+               "files": files}
     lines = [f"{len(result.attractors)} attractor(s) on a {result.labels.shape[0]}×"
              f"{result.labels.shape[1]} grid"]
     for a in result.attractors:

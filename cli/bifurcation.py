@@ -4,8 +4,9 @@ diagram, fixed points, fold and flip points), or the (w, b) plane."""
 import click
 
 from rnndyn.cli.options import (CONTEXT_SETTINGS, cli_errors, common_options, emit,
-                                output_paths, save_outputs, parse_number,
-                                parse_range)
+                                output_paths, save_outputs)
+from rnndyn.cli.types import GRID, NUMBERS
+from rnndyn._validate import InputError
 
 ACTIVATIONS = ("tanh", "sigmoid")
 
@@ -44,7 +45,7 @@ def _one_parameter(r, files):
              f"({v.size} values), {'w' if r.parameter == 'b' else 'b'} = "
              f"{(r.w if r.parameter == 'b' else r.b)[0]:g}"]
     lines += [f"  {p['type']:5s} at w = {p['w']:.10g}, b = {p['b']:.10g}, x = {p['x']:.10g}"
-              for p in r.bifurcations] or ["  no fold or flip point in the range"]
+              for p in r.bifurcations] or ["  no fold, flip or pitchfork point in the range"]
     per = ", ".join(f"{int(k)} at {int(c)} values" for k, c in zip(*np.unique(n, return_counts=True)))
     lines.append(f"  fixed points: {per}")
     lines.append("  orbits: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
@@ -70,8 +71,8 @@ def _two_parameter(r, files):
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.option("--w", "w_spec", default="5", help="Recurrent weight w: a VALUE or START:STOP:NUM.")
-@click.option("--b", "b_spec", default="-3.2:-1.8:701",
+@click.option("--w", "w_spec", type=GRID, default="5", help="Recurrent weight w: a VALUE or START:STOP:NUM.")
+@click.option("--b", "b_spec", type=GRID, default="-3.2:-1.8:701",
               help="Bias b: a VALUE or START:STOP:NUM.")
 @click.option("--activation", default="sigmoid",
               help="Activation σ: tanh or sigmoid.")
@@ -79,7 +80,7 @@ def _two_parameter(r, files):
               help="Iterations discarded before recording.")
 @click.option("--record", "n_record", type=int, default=64,
               help="Iterations recorded per orbit.")
-@click.option("--x0", "x0_spec", default="-5,5",
+@click.option("--x0", "x0_spec", type=NUMBERS, default="-5,5",
               help="Initial states of the orbits, comma-separated (each run at every "
                    "parameter value; the default reaches both branches).")
 @click.option("--max-period", type=int, default=16, help="Longest period looked for.")
@@ -97,13 +98,14 @@ def bifurcation(w_spec, b_spec, activation, n_transient, n_record, x0_spec, max_
     both to map the (w, b) plane (fold/flip curves, cusp, attractor regions).
     No randomness is involved: --seed is accepted for uniformity and unused.
 
-    Writes OUT/bifurcation.npz + .json (data) and OUT/bifurcation.FORMAT.
+    With --out DIR, writes DIR/bifurcation.npz + .json (data) and
+    DIR/bifurcation.FORMAT; without it, nothing.
 
     \b
     --json keys, sweep (one range):
       mode            "sweep"
       activation, parameter ("b" or "w"), w, b, x0
-      bifurcations    [{type: fold|flip, w, b, x, multiplier}] inside the range
+      bifurcations    [{type: fold|flip|pitchfork, w, b, x, multiplier}] inside the range
       fixed_points    per value: [{x, multiplier (w σ'(x)), stable}]
       n_fixed_points  per value; boundary: the basin boundary per value (nan if none)
       attractors      {kind: count} over all orbits (fixed point, period 2, ...)
@@ -120,13 +122,11 @@ def bifurcation(w_spec, b_spec, activation, n_transient, n_record, x0_spec, max_
     from rnndyn.figures.style import new_figure, style_context
 
     act = as_choice(activation, "--activation", ACTIVATIONS)
-    w = parse_range(w_spec, "--w")
-    b = parse_range(b_spec, "--b")
-    x0 = np.array([parse_number(v, "--x0") for v in x0_spec.split(",")])
+    w, b, x0 = w_spec, b_spec, np.array(x0_spec)
     for name, value, low in (("--transient", n_transient, 0), ("--record", n_record, 3),
                              ("--max-period", max_period, 1), ("--n-initial", n_initial, 2)):
         if value < low:
-            raise ValueError(f"{name} must be >= {low}, got {value}")
+            raise InputError(f"{name} must be >= {low}, got {value}")
     paths = output_paths(out, "bifurcation", fmt, overwrite)
     if w.size > 1 and b.size > 1:
         from rnndyn.bifurcation import two_parameter_diagram
@@ -146,6 +146,6 @@ def bifurcation(w_spec, b_spec, activation, n_transient, n_record, x0_spec, max_
         with style_context():
             fig, axes = new_figure(1, 1, figsize=figsize)
             draw(axes[0, 0], result)
-            files = save_outputs(result, fig, paths, overwrite)
+            files = save_outputs(result, fig, paths, overwrite, {"seed": None})
     data, text = summarise(result, files)
     emit(data, as_json=as_json, quiet=quiet, lines=text)

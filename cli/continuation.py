@@ -2,25 +2,24 @@
 
 import click
 
-from rnndyn.cli.fixedpoints import U_HELP, constant_input, parse_vector
+from rnndyn.cli.fixedpoints import U_HELP, constant_input
+from rnndyn.cli.types import INDEX, NUMBERS
 from rnndyn.cli.options import (draw_if, CONTEXT_SETTINGS, cli_errors, common_options, emit,
-                                model_options, output_paths, progress, save_outputs)
+                                model_options, output_paths, progress, save_outputs, provenance)
+from rnndyn._validate import InputError
 
 
 def _index(text, parameter):
     if parameter not in ("bias", "weight"):
         return None
     if text is None:
-        raise ValueError(f"--index is required with --param {parameter} "
+        raise InputError(f"--index is required with --param {parameter} "
                          f"({'i' if parameter == 'bias' else 'i,j'})")
-    try:
-        vals = [int(v) for v in text.split(",")]
-    except ValueError:
-        raise ValueError(f"--index must be integers 'i' or 'i,j', got {text!r}") from None
+    vals = list(text)
     want = 1 if parameter == "bias" else 2
     if len(vals) != want:
-        raise ValueError(f"--index must have {want} integer(s) for --param {parameter}, "
-                         f"got {text!r}")
+        raise InputError(f"--index must have {want} integer(s) for --param {parameter}, "
+                         f"got {','.join(map(str, vals))!r}")
     return vals[0] if want == 1 else tuple(vals)
 
 
@@ -29,18 +28,18 @@ def _index(text, parameter):
 @click.option("--param", "parameter", type=click.Choice(("gain", "bias", "input", "weight")),
               default="gain", help="Parameter p: gain (W → pW), bias (b[i] = p), input "
                                    "(drive + p·direction), weight (W[i,j] = p).")
-@click.option("--index", default=None, help="Which entry: 'i' for bias, 'i,j' for weight.")
-@click.option("--direction", default=None,
+@click.option("--index", type=INDEX, default=None, help="Which entry: 'i' for bias, 'i,j' for weight.")
+@click.option("--direction", type=NUMBERS, default=None,
               help="Input direction d (N comma-separated numbers) for --param input "
                    "[default: U[:,0], or (1,…,1)/√N without inputs].")
-@click.option("--u", "u", default=None, help=U_HELP)
+@click.option("--u", "u", type=NUMBERS, default=None, help=U_HELP)
 @click.option("--start", type=float, default=None,
               help="Starting value of p [default: the model's: gain 1, b[i], 0, W[i,j]].")
 @click.option("--stop", type=float, default=None,
               help="Stop when p reaches this value [default: only --points limits].")
 @click.option("--x0", default="zero",
-              help="Guess of the starting fixed point: zero, random or N comma-separated "
-                   "numbers.")
+              help="Guess of the starting fixed point: zero, random (seeded), N "
+                   "comma-separated numbers or a FILE.npy.")
 @click.option("--points", type=click.IntRange(min=2), default=200,
               help="Maximum number of branch points.")
 @click.option("--step", type=click.FloatRange(min=0.0, min_open=True), default=0.01,
@@ -58,7 +57,8 @@ def continuation(**opts):
     pair through |λ| = 1 (Neimark–Sacker) is located by Brent's method on
     the arclength.
 
-    Writes continuation.npz/.json and continuation.<format> to --out.
+    With --out DIR, writes continuation.npz/.json, continuation.<format> and the
+    network (continuation.weights.npz) there; without it, nothing.
 
     \b
     --json prints one object with the keys
@@ -73,18 +73,13 @@ def continuation(**opts):
     from rnndyn.cli.options import build_model
     from rnndyn.continuation import continuation as run
     from rnndyn.figures import continuation as recipe
-    from rnndyn.figures.style import style_context
     paths = output_paths(opts["out"], "continuation", opts["fmt"], opts["overwrite"])
     rnn = build_model(opts)
     u = constant_input(opts["u"], rnn)
     index = _index(opts["index"], opts["parameter"])
-    direction = parse_vector(opts["direction"], "--direction")
-    if opts["x0"] == "zero":
-        x0 = None
-    elif opts["x0"] == "random":
-        x0 = np.random.default_rng(opts["seed"] + 1).standard_normal(rnn.N)
-    else:
-        x0 = parse_vector(opts["x0"], "--x0")
+    direction = opts["direction"]
+    from rnndyn.cli.options import build_x0
+    x0 = None if opts["x0"] == "zero" else build_x0(opts, rnn)
     quiet = opts["quiet"] or opts["as_json"]
     with progress(opts["points"] - 1, quiet=quiet, label="continuation") as advance:
         result = run(rnn, opts["parameter"], index=index, direction=direction, u=u,
@@ -92,12 +87,13 @@ def continuation(**opts):
                      step=opts["step"], max_step=max(opts["max_step"], opts["step"]),
                      callback=advance)
     fig = draw_if(paths, lambda: recipe.plot(result))
-    files = save_outputs(result, fig, paths, opts["overwrite"])
+    files = save_outputs(result, fig, paths, opts["overwrite"], opts)
     payload = {"parameter": result.parameter, "bifurcations": result.bifurcations,
                "n_points": len(result.values),
                "range": [float(result.values.min()), float(result.values.max())],
                "stable_fraction": float(np.mean(result.stable)),
-               "stop_reason": result.stop_reason, "model": rnn.describe(), "files": files}
+               "stop_reason": result.stop_reason, "model": rnn.describe(), "provenance": provenance(opts),
+               "files": files}
     lines = [f"{len(result.values)} branch points, {result.parameter} in "
              f"[{payload['range'][0]:.6g}, {payload['range'][1]:.6g}] ({result.stop_reason})"]
     for b in result.bifurcations:

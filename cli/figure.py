@@ -23,7 +23,8 @@ from rnndyn.cli.options import CONTEXT_SETTINGS, FORMATS, cli_errors, emit, prog
 def figure(names, out, fmts, seed, replot, as_json, quiet, overwrite):
     """Make named figures: NAMES is `list`, `all`, or one or more figure names.
 
-    Each figure writes NAME.<format> and its data NAME.npz + NAME.json to --out.
+    Each figure writes NAME.<format> and its data NAME.npz + NAME.json to --out
+    (the one command whose --out has a default, rnndyn-out/figures: its output is files).
     """
     import time
     from rnndyn.figures import registry

@@ -3,33 +3,25 @@
 import click
 
 from rnndyn.cli.options import (draw_if, CONTEXT_SETTINGS, cli_errors, common_options, emit,
-                                model_options, output_paths, progress, save_outputs)
-
-
-def parse_vector(text, name):
-    """'0.5' or '1,2,3' -> a float list; ValueError naming the option otherwise."""
-    if text is None:
-        return None
-    try:
-        return [float(v) for v in str(text).split(",")]
-    except ValueError:
-        raise ValueError(f"{name} must be a number or comma-separated numbers, got {text!r}") \
-            from None
+                                model_options, output_paths, progress, save_outputs, provenance)
+from rnndyn._validate import InputError
+from rnndyn.cli.types import NUMBERS
 
 
 def constant_input(text, rnn):
-    """The --u option as an array of shape (M,) (one number is broadcast), or None."""
+    """The --u option (numbers) as an array of shape (M,) (one number is broadcast),
+    or None."""
     import numpy as np
-    vals = parse_vector(text, "--u")
+    vals = None if text is None else list(text)
     if vals is None:
         return None
     if rnn.M == 0:
-        raise ValueError("--u needs a model with inputs: pass --n-inputs M > 0 or a weights "
+        raise InputError("--u needs a model with inputs: pass --n-inputs M > 0 or a weights "
                          "file with U")
     if len(vals) == 1:
         vals = vals * rnn.M
     if len(vals) != rnn.M:
-        raise ValueError(f"--u must have 1 or {rnn.M} values, got {len(vals)}")
+        raise InputError(f"--u must have 1 or {rnn.M} values, got {len(vals)}")
     return np.array(vals)
 
 
@@ -39,7 +31,7 @@ U_HELP = ("Constant input u: one number for every input channel, or M comma-sepa
 
 @click.command(context_settings=CONTEXT_SETTINGS)
 @model_options
-@click.option("--u", "u", default=None, help=U_HELP)
+@click.option("--u", "u", type=NUMBERS, default=None, help=U_HELP)
 @click.option("--starts", type=click.IntRange(min=1), default=64,
               help="Number of seeded starts (half trajectory states, half random).")
 @click.option("--slow-q", type=click.FloatRange(min=0.0), default=1e-4,
@@ -54,7 +46,8 @@ def fixedpoints(**opts):
     eigenvalues of the Jacobian: stable, saddle (with its unstable dimension),
     unstable or marginal. Slow points are minima of q with 0 < q <= --slow-q.
 
-    Writes fixedpoints.npz/.json and fixedpoints.<format> to --out.
+    With --out DIR, writes fixedpoints.npz/.json, fixedpoints.<format> and the
+    network (fixedpoints.weights.npz) there; without it, nothing.
 
     --json prints {n_fixed_points, fixed_points: [{x, kind, n_unstable,
     spectral_radius, residual}], n_slow_points, slow_points: [{x, q}],
@@ -63,7 +56,6 @@ def fixedpoints(**opts):
     from rnndyn.cli.options import build_model
     from rnndyn.fixedpoints import fixed_points
     from rnndyn.figures import fixedpoints as recipe
-    from rnndyn.figures.style import style_context
     paths = output_paths(opts["out"], "fixedpoints", opts["fmt"], opts["overwrite"])
     rnn = build_model(opts)
     u = constant_input(opts["u"], rnn)
@@ -72,11 +64,12 @@ def fixedpoints(**opts):
         result = fixed_points(rnn, u, n_starts=opts["starts"], slow_q=opts["slow_q"],
                               seed=opts["seed"], callback=advance)
     fig = draw_if(paths, lambda: recipe.plot(result))
-    files = save_outputs(result, fig, paths, opts["overwrite"])
+    files = save_outputs(result, fig, paths, opts["overwrite"], opts)
     summary = result.summary()
     payload = {"n_fixed_points": len(result.points), "fixed_points": summary["fixed_points"],
                "n_slow_points": len(result.slow_points), "slow_points": summary["slow_points"],
-               "model": rnn.describe(), "files": files}
+               "model": rnn.describe(), "provenance": provenance(opts),
+               "files": files}
     lines = [f"{len(result.points)} fixed point(s), {len(result.slow_points)} slow point(s)"]
     for k, fp in enumerate(summary["fixed_points"]):
         lines.append(f"  {k}: {fp['kind']:8s} unstable dim {fp['n_unstable']:3d}  "

@@ -4,59 +4,53 @@ import click
 
 from rnndyn.cli.options import (draw_if, CONTEXT_SETTINGS, build_inputs, build_model, build_x0,
                                 cli_errors, common_options, emit, model_options, output_paths,
-                                progress, save_outputs, trajectory_options)
+                                progress, provenance, save_outputs, trajectory_options)
+from rnndyn.cli.types import AutoOrInt, Numbers, Span
+from rnndyn._validate import InputError
 
 
-def _int_list(text, name):
-    """'3,10,50' -> [3, 10, 50]; '' or None -> []."""
-    if not text:
-        return []
-    try:
-        return [int(v) for v in text.split(",")]
-    except ValueError:
-        raise ValueError(f"{name} must be comma-separated integers, got {text!r}") from None
-
-
-def _fit(text, T):
-    if not text:
+def _fit(span, T):
+    if span is None:
         return None
-    try:
-        lo, hi = (int(v) for v in text.split(":"))
-    except ValueError:
-        raise ValueError(f"--fit must be FIRST:LAST (two lags), got {text!r}") from None
+    lo, hi = span
     if not 0 <= lo < hi <= T:
-        raise ValueError(f"--fit must satisfy 0 <= FIRST < LAST <= --steps ({T}), got {text!r}")
+        raise InputError(f"--fit must satisfy 0 <= FIRST < LAST <= --steps ({T}), "
+                         f"got {lo}:{hi}")
     return lo, hi
 
 
 def _delta(spec, rnn, seed):
     """δ_T from --delta: none, random (N(0,1), seeded) or a FILE.npy of shape (N,)."""
     import numpy as np
+    from rnndyn.io import read_npy
     if spec == "none":
         return None
     if spec == "random":
         return np.random.default_rng(seed + 3).standard_normal(rnn.N)
     try:
-        arr = np.load(spec, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"--delta: cannot read {spec!r} ({exc}); use none, random or a .npy "
-                         "file") from None
+        # never a pickle; δ_T is N numbers, so a bigger array is refused from its header
+        arr = read_npy(spec, what="file", max_bytes=max(64 * rnn.N, 1 << 16))
+    except InputError as exc:
+        raise InputError(f"--delta: {exc}; use none, random or a .npy file of shape "
+                         f"({rnn.N},)") from None
     if np.shape(arr) != (rnn.N,):
-        raise ValueError(f"--delta must have shape ({rnn.N},), got {np.shape(arr)}")
+        raise InputError(f"--delta must have shape ({rnn.N},), got {np.shape(arr)}")
     return arr
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
 @model_options
-@trajectory_options(steps=100, x0="zero")
-@click.option("--k-singular", default="", help="Times k (comma-separated, 0..T) at which the "
+@trajectory_options(steps=100, x0="random")
+@click.option("--k-singular", type=Numbers(int, metavar="K1,K2,..."), default=None, help="Times k (comma-separated, 0..T) at which the "
               "top singular values of ∂x_T/∂x_k are computed.")
 @click.option("--n-top", type=click.IntRange(min=1), default=3,
               help="How many singular values at each --k-singular.")
-@click.option("--fit", default="", help="Lag window FIRST:LAST of the fitted rate "
+@click.option("--fit", type=Span(int), default=None, help="Lag window FIRST:LAST of the fitted rate "
               "[default: T//10:T, skipping the first tenth while singular vectors align].")
-@click.option("--jacobian-stride", type=click.IntRange(min=0), default=1,
-              help="ρ, σ_max, σ_min of every n-th one-step Jacobian J_t (0: none).")
+@click.option("--jacobian-stride", type=AutoOrInt(0), default="auto",
+              help="ρ, σ_max, σ_min of every n-th one-step Jacobian J_t: an integer (1: every "
+                   "step, 0: none) or 'auto' (every step up to T = 100, then a stride up to "
+                   "128 that keeps their eig + SVD below the cost of the products).")
 @click.option("--delta", default="none",
               help="Error vector δ_T = ∂E/∂x_T to transport back: none, random or FILE.npy.")
 @common_options
@@ -69,28 +63,37 @@ def gradflow(**opts):
     any T), and fits the growth (> 0) or decay (< 0) rate per step. The bound
     ‖∂x_T/∂x_k‖ <= (γ λ1)^(T-k) is drawn for comparison (Pascanu et al. 2013).
 
-    Writes gradflow.npz/.json and gradflow.<format> to --out.
+    The initial state defaults to a seeded random one, as for `rnndyn lyapunov` (the
+    zero state of a bias-free network is a fixed point, whose rate is ln ρ(W)); a run
+    that starts on a fixed point gets a warning on stderr. A state that overflows
+    float64 (exploding relu or linear networks) is reported with the step, and no rate.
+
+    With --out DIR, writes gradflow.npz/.json, gradflow.<format> and the network
+    (gradflow.weights.npz) there; without it, nothing.
 
     --json prints {lag (0..T), log10_norm (log10 ‖∂x_T/∂x_{T-lag}‖₂, 0 at lag 0;
     null once the product is exactly zero), log10_frob, rate_per_step (natural log per
     step), rate_log10_per_step, fit_window [first, last], bound_rate_per_step (ln γλ1),
-    finite, zero_product_lag, nonfinite_lag, states_finite, unconverged_lags,
-    sv_k, log10_sv, log10_delta (null without --delta), jac_t, jac_spectral_radius,
-    jac_max_sv, jac_min_sv, model, files}.
+    finite, zero_product_lag, nonfinite_lag, states_finite, overflow_step (first step
+    with a non-finite state, null if none; the lag arrays then end at the last finite
+    state and rate_per_step is null), on_fixed_point (x_0 is a fixed point),
+    warnings (list of text), unconverged_lags, sv_k, log10_sv, log10_delta (null without
+    --delta), jacobian_stride (the stride used), jac_t, jac_spectral_radius, jac_max_sv,
+    jac_min_sv, model, files}.
     """
     import numpy as np
     from rnndyn.figures.gradnorm_lag import plot_single
-    from rnndyn.figures.style import style_context
     from rnndyn.gradflow import gradient_flow
     T = opts["steps"]
     if T < 1:
-        raise ValueError(f"--steps must be >= 1, got {T}")
+        raise InputError(f"--steps must be >= 1, got {T}")
     paths = output_paths(opts["out"], "gradflow", opts["fmt"], opts["overwrite"])
-    ks = _int_list(opts["k_singular"], "--k-singular")
+    ks = list(opts["k_singular"] or ())
     for k in ks:
         if not 0 <= k <= T:
-            raise ValueError(f"--k-singular values must be in 0..{T} (--steps), got {k}")
+            raise InputError(f"--k-singular values must be in 0..{T} (--steps), got {k}")
     fit = _fit(opts["fit"], T)
+    stride = opts["jacobian_stride"]
     rnn = build_model(opts)
     x0 = build_x0(opts, rnn)
     u = build_inputs(opts, rnn)
@@ -98,12 +101,20 @@ def gradflow(**opts):
     quiet = opts["quiet"] or opts["as_json"]
     with progress(2, quiet=quiet, label="gradflow") as advance:
         res = gradient_flow(rnn, x0, T, u, k_singular=ks, n_top=opts["n_top"],
-                            jacobian_stats=opts["jacobian_stride"], delta_T=delta, fit=fit,
+                            jacobian_stats=stride, delta_T=delta, fit=fit,
                             seed=opts["seed"])
         advance(1)
         fig = draw_if(paths, lambda: plot_single(res))
         advance(1)
-    files = save_outputs(res, fig, paths, opts["overwrite"])
+    files = save_outputs(res, fig, paths, opts["overwrite"], opts)
+    warnings = []
+    if res.on_fixed_point:
+        warnings.append("x0 is a fixed point (the state does not move): the rate is that "
+                        "of the fixed point's Jacobian, not of a trajectory; try --x0 random")
+    if res.overflow_step is not None:
+        warnings.append(f"the state overflowed float64 at step {res.overflow_step}: no rate; "
+                        f"the log norms end at the last finite state "
+                        f"(step {res.overflow_step - 1})")
     ln10 = np.log(10.0)
     payload = {
         "lag": res.lag, "log10_norm": res.log10_norm, "log10_frob": res.log_frob / ln10,
@@ -111,23 +122,38 @@ def gradflow(**opts):
         "fit_window": res.fit_window, "bound_rate_per_step": res.bound_rate_per_step,
         "finite": res.finite, "zero_product_lag": res.zero_product_lag,
         "nonfinite_lag": res.nonfinite_lag, "states_finite": res.states_finite,
+        "overflow_step": res.overflow_step, "on_fixed_point": res.on_fixed_point,
+        "warnings": warnings, "jacobian_stride": res.meta["params"]["jacobian_stride"],
         "unconverged_lags": res.unconverged_lags, "sv_k": res.sv_k,
         "log10_sv": res.log_sv / ln10,
         "log10_delta": None if res.log_delta is None else res.log_delta / ln10,
         "jac_t": res.jac_t, "jac_spectral_radius": res.jac_spectral_radius,
         "jac_max_sv": res.jac_max_sv, "jac_min_sv": res.jac_min_sv,
-        "model": rnn.describe(), "files": files}
+        "model": rnn.describe(), "provenance": provenance(opts), "files": files}
     m = rnn.describe()
-    lines = [f"gradflow: {m['activation']} {m['form']}, N = {m['N']}, T = {T}",
-             f"  log10 ‖∂x_T/∂x_0‖₂ = {res.log10_norm[-1]:.6g}",
-             f"  rate per step (ln) = {res.rate_per_step:.6g} over lags "
-             f"{res.fit_window[0]}..{res.fit_window[1]}; bound ln(γλ1) = "
-             f"{res.bound_rate_per_step:.6g}"]
+    lines = [f"gradflow: {m['activation']} {m['form']}, N = {m['N']}, T = {T}"]
+    if res.overflow_step is None:
+        lines += [f"  log10 ‖∂x_T/∂x_0‖₂ = {res.log10_norm[-1]:.6g}",
+                  f"  rate per step (ln) = {res.rate_per_step:.6g} over lags "
+                  f"{res.fit_window[0]}..{res.fit_window[1]}; bound ln(γλ1) = "
+                  f"{res.bound_rate_per_step:.6g}"]
+    else:
+        s = res.overflow_step - 1
+        lines += [f"  the state overflowed float64 at step {res.overflow_step} (x_t not "
+                  f"finite): no rate (the trajectory after it is not a number)",
+                  f"  valid part: x_0 … x_{s}; log10 ‖∂x_{s}/∂x_0‖₂ = {res.log10_norm[s]:.6g}",
+                  f"  rate per step (ln) = undefined; bound ln(γλ1) = "
+                  f"{res.bound_rate_per_step:.6g}"]
+    if res.on_fixed_point:
+        lines.append("  x0 is a fixed point: the rate is the fixed point's, not a "
+                     "trajectory's")
     if res.zero_product_lag >= 0:
         lines.append(f"  the product is exactly zero from lag {res.zero_product_lag} "
                      "(log norm -inf)")
     if not res.finite:
         lines.append("  not every quantity is finite (see finite, zero_product_lag, "
-                     "nonfinite_lag, states_finite in the .json)")
+                     "nonfinite_lag, states_finite, overflow_step in the .json)")
     lines += [f"wrote {f}" for f in files]
+    for w in warnings:
+        click.echo(f"Warning: {w}", err=True)
     emit(payload, as_json=opts["as_json"], quiet=opts["quiet"], lines=lines)

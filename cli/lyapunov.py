@@ -3,21 +3,9 @@
 import click
 
 from rnndyn.cli.options import (draw_if, CONTEXT_SETTINGS, cli_errors, common_options, emit,
-                                model_options, output_paths, save_outputs, trajectory_options)
-
-
-def _reortho(text):
-    """'auto' or a positive integer, from the --reortho string."""
-    t = str(text).strip().lower()
-    if t == "auto":
-        return "auto"
-    try:
-        value = int(t)
-    except ValueError:
-        raise ValueError(f"--reortho must be 'auto' or an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise ValueError(f"--reortho must be 'auto' or an integer >= 1, got {value}")
-    return value
+                                model_options, output_paths, save_outputs, trajectory_options, provenance)
+from rnndyn._validate import InputError
+from rnndyn.cli.types import AutoOrInt
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -27,7 +15,7 @@ def _reortho(text):
               help="Steps run before averaging (their growth is discarded).")
 @click.option("--k", "k", type=int, default=None,
               help="Number of exponents (the top k) [default: all N].")
-@click.option("--reortho", default="auto",
+@click.option("--reortho", type=AutoOrInt(1), default="auto",
               help="Steps between QR re-orthonormalisations: an integer (1 = every step) "
                    "or 'auto' (adaptive, keeps the rounding error of each block below 1e-8).")
 @click.option("--window", type=int, default=None,
@@ -46,8 +34,9 @@ def lyapunov(**opts):
     exactly (σ' = 0). The initial state defaults to a seeded random one (the zero
     state of a bias-free network is a fixed point).
 
-    Writes lyapunov.npz/.json and lyapunov.<format> (convergence and spectrum) to
-    --out; with --window also lyapunov-finite-time.npz/.json.
+    With --out DIR, writes lyapunov.npz/.json, lyapunov.<format> (convergence and
+    spectrum) and the network (lyapunov.weights.npz) there, with --window also
+    lyapunov-finite-time.npz/.json; without --out, nothing.
 
     --json prints {exponents (descending), sum, kaplan_yorke_dimension,
     n_positive, n_steps, transient, k, reortho, mean_interval,
@@ -58,7 +47,6 @@ def lyapunov(**opts):
     import os
     from rnndyn.cli.options import build_inputs, build_model, build_x0, progress
     from rnndyn.figures import lyap_convergence as recipe
-    from rnndyn.figures.style import style_context
     from rnndyn.io import check_target
     from rnndyn.lyapunov import finite_time_exponents, lyapunov_spectrum
     paths = output_paths(opts["out"], "lyapunov", opts["fmt"], opts["overwrite"])
@@ -66,18 +54,18 @@ def lyapunov(**opts):
     if opts["window"] is not None and paths is not None:
         for ext in (".npz", ".json"):
             check_target(ft_stem + ext, opts["overwrite"])
-    reortho = _reortho(opts["reortho"])
+    reortho = opts["reortho"]
     rnn = build_model(opts)
     x0 = build_x0(opts, rnn)
     steps, transient = opts["steps"], opts["transient"]
     if not isinstance(transient, int) or transient < 0:
-        raise ValueError(f"--transient must be >= 0, got {transient}")
+        raise InputError(f"--transient must be >= 0, got {transient}")
     if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"--steps must be >= 1, got {steps}")
+        raise InputError(f"--steps must be >= 1, got {steps}")
     if opts["k"] is not None and not 1 <= opts["k"] <= rnn.N:
-        raise ValueError(f"--k must be between 1 and N = {rnn.N}, got {opts['k']}")
+        raise InputError(f"--k must be between 1 and N = {rnn.N}, got {opts['k']}")
     if opts["window"] is not None and not 1 <= opts["window"] <= steps:
-        raise ValueError(f"--window must be between 1 and --steps = {steps}, "
+        raise InputError(f"--window must be between 1 and --steps = {steps}, "
                          f"got {opts['window']}")
     u = build_inputs(dict(opts, steps=transient + steps), rnn)
     u = None if opts["inputs"] == "none" else u
@@ -95,7 +83,7 @@ def lyapunov(**opts):
         advance(1)
         fig = draw_if(paths, lambda: recipe.plot(result, finite_time=ft))
         advance(1)
-    files = save_outputs(result, fig, paths, opts["overwrite"])
+    files = save_outputs(result, fig, paths, opts["overwrite"], opts)
     ft_info = None
     if ft is not None:
         if paths is not None:
@@ -103,14 +91,13 @@ def lyapunov(**opts):
         ft_info = {"window": ft.window, "n_windows": int(ft.exponents.shape[0]),
                    "mean": float(ft.mean[0]), "std": float(ft.std[0])}
     meta = result.meta
-    payload = {"exponents": result.exponents, "sum": result.sum,
-               "kaplan_yorke_dimension": result.kaplan_yorke_dimension,
-               "n_positive": result.n_positive, "n_steps": result.n_steps,
-               "transient": result.transient, "k": int(result.exponents.size),
-               "reortho": reortho, "mean_interval": meta["mean_interval"],
-               "rounding_error_estimate": meta["rounding_error_estimate"],
-               "split": int(meta.get("split", 0)), "threads": meta["params"]["threads"],
-               "finite_time": ft_info, "model": rnn.describe(), "files": files}
+    payload = result.to_dict(arrays=("exponents",), meta=False)
+    payload.update({"k": int(result.exponents.size), "reortho": reortho,
+                    "mean_interval": meta["mean_interval"],
+                    "rounding_error_estimate": meta["rounding_error_estimate"],
+                    "split": int(meta.get("split", 0)), "threads": meta["params"]["threads"],
+                    "finite_time": ft_info, "model": rnn.describe(),
+                    "provenance": provenance(opts), "files": files})
     lam = result.exponents
     shown = ", ".join(f"{v:.4f}" for v in lam[:5]) + (", …" if lam.size > 5 else "")
     lines = [f"λ (nats/step, top {min(5, lam.size)} of {lam.size}): {shown}",

@@ -21,6 +21,7 @@ COMMANDS = {
     "study": "study:study",
     "surface": "surface:surface",
     "figure": "figure:figure",
+    "weights": "weights:weights",
 }
 
 
@@ -39,7 +40,13 @@ class LazyGroup(click.Group):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
              **extra):
-        """Like click's, but a usage error is one line on stderr (exit 2), not three."""
+        """Like click's, but a usage error is one line on stderr (exit 2), not three.
+
+        The command line is kept (:data:`rnndyn.cli.options.COMMAND_LINE`) for the
+        results' provenance.
+        """
+        from rnndyn.cli import options
+        options.COMMAND_LINE[:] = ["rnndyn", *(sys.argv[1:] if args is None else args)]
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, **extra)
         try:

@@ -7,6 +7,7 @@ import os
 import sys
 
 import click
+from rnndyn._validate import InputError
 
 CONTEXT_SETTINGS = dict(help_option_names=["-h", "--help"], show_default=True,
                         max_content_width=100)
@@ -15,6 +16,9 @@ ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear")
 FORMS = ("pascanu", "elman")
 INITS = ("gaussian", "orthogonal", "identity", "sparse", "sigmoid", "basic-tanh", "smart-tanh")
 FORMATS = ("png", "pdf", "svg")
+
+#: the command line of this run, set by the ``rnndyn`` group (``LazyGroup.main``)
+COMMAND_LINE = []
 
 
 def _stack(*decorators):
@@ -73,7 +77,8 @@ def trajectory_options(steps=100, x0="zero"):
     return _stack(
         click.option("--steps", type=int, default=steps, help="Number of updates T."),
         click.option("--x0", default=x0,
-                     help="Initial state: zero, random (N(0,1), seeded) or a FILE.npy of shape (N,)."),
+                     help="Initial state: zero, random (N(0,1), seeded), N comma-separated "
+                          "numbers, or a FILE.npy of shape (N,)."),
         click.option("--inputs", type=click.Choice(("none", "gaussian", "uniform")),
                      default="none", help="Input sequence u_t (needs --n-inputs > 0)."),
         click.option("--input-scale", type=float, default=1.0,
@@ -81,90 +86,175 @@ def trajectory_options(steps=100, x0="zero"):
     )
 
 
+def _note(opts, key, value):
+    """Record where a part of the computation came from (see :func:`provenance`)."""
+    opts.setdefault("_provenance", {})[key] = value
+
+
+def provenance(opts):
+    """Everything a command's result needs to be recomputed, JSON-able.
+
+    ``command``: the command line; ``network``: the initialiser, N, M, gain,
+    activation, form and seed of a random model, or the weights file with its
+    sha256; ``x0`` and ``inputs``: how they were drawn (or the file); the rnndyn
+    version. The result's ``.json`` keeps it under ``meta['provenance']``.
+    """
+    import shlex
+    from rnndyn import __version__
+    record = {"rnndyn_version": __version__,
+              "command": shlex.join(COMMAND_LINE or ["rnndyn", *sys.argv[1:]]),
+              "seed": opts.get("seed")}
+    record.update({k: v for k, v in opts.get("_provenance", {}).items()
+                   if not k.startswith("_")})
+    return record
+
+
 def build_model(opts):
     """The RNN named by the model options (a weights file or a seeded random model)."""
+    from rnndyn.io import file_sha256
     from rnndyn.models import RNN, load_weights, make_rnn
     if opts.get("weights"):
         rnn = load_weights(opts["weights"])
         if opts.get("activation") or opts.get("form"):
             rnn = RNN(rnn.W, rnn.U, rnn.b, opts.get("activation") or rnn.activation,
                       opts.get("form") or rnn.form)
-        return rnn
-    return make_rnn(opts["n"], n_inputs=opts.get("n_inputs", 0),
-                    activation=opts.get("activation") or "tanh",
-                    form=opts.get("form") or "pascanu", init=opts.get("init", "gaussian"),
-                    gain=opts.get("gain", 1.0), seed=opts.get("seed", 0))
+        network = {"weights": os.path.abspath(opts["weights"]),
+                   "sha256": file_sha256(opts["weights"])}
+    else:
+        network = {"init": opts.get("init", "gaussian"), "n": opts["n"],
+                   "n_inputs": opts.get("n_inputs", 0), "gain": opts.get("gain", 1.0),
+                   "seed": opts.get("seed", 0)}
+        rnn = make_rnn(opts["n"], n_inputs=opts.get("n_inputs", 0),
+                       activation=opts.get("activation") or "tanh",
+                       form=opts.get("form") or "pascanu", init=network["init"],
+                       gain=network["gain"], seed=network["seed"])
+    network.update(N=rnn.N, M=rnn.M, activation=rnn.activation, form=rnn.form)
+    _note(opts, "network", network)
+    _note(opts, "_rnn", rnn)
+    return rnn
+
+
+def _numbers_or_none(text):
+    """The floats of 'a,b,...', or None when ``text`` is not such a list (a file name)."""
+    import numpy as np
+    try:
+        return np.array([float(v) for v in str(text).split(",")])
+    except ValueError:
+        return None
 
 
 def build_x0(opts, rnn):
-    """x0 from --x0: 'zero', 'random' (seeded) or a .npy file."""
-    import numpy as np
+    """x0 from --x0: 'zero', 'random' (seeded), N comma-separated numbers, or a .npy
+    file (read by rnndyn.io.read_npy)."""
     from rnndyn.simulate import initial_state
     spec = opts.get("x0", "zero")
     if spec in ("zero", "random"):
         # the seed is shifted so x0 is not correlated with the weights' draw
-        return initial_state(rnn, spec, seed=opts.get("seed", 0) + 1)
+        x0 = initial_state(rnn, spec, seed=opts.get("seed", 0) + 1)
+        _note(opts, "x0", {"kind": spec, "seed": opts.get("seed", 0) + 1, "values": x0})
+        return x0
+    numbers = _numbers_or_none(spec)
+    if numbers is not None:
+        try:
+            x0 = initial_state(rnn, numbers)
+        except InputError as exc:
+            raise InputError(f"--x0 {spec}: {exc}") from None
+        _note(opts, "x0", {"kind": "values", "values": x0})
+        return x0
+    from rnndyn.io import read_npy
+    hint = (f"use zero, random, {rnn.N} comma-separated numbers or a .npy file of shape "
+            f"({rnn.N},)")
+    if not os.path.lexists(spec):
+        raise InputError(f"--x0: cannot read {spec}: no such file; {hint}")
     try:
-        arr = np.load(spec, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"--x0: cannot read {spec!r} ({exc}); use zero, random or a .npy file")
-    return initial_state(rnn, arr)
+        # never a pickle; an x0 is N numbers, so a bigger array is refused from its header
+        arr = read_npy(spec, what="file", max_bytes=max(64 * rnn.N, 1 << 16))
+    except InputError as exc:
+        raise InputError(f"--x0: {exc}; {hint}") from None
+    try:
+        x0 = initial_state(rnn, arr)
+    except InputError as exc:
+        raise InputError(f"--x0 {spec}: {exc}") from None
+    from rnndyn.io import file_sha256
+    _note(opts, "x0", {"kind": "file", "file": os.path.abspath(spec),
+                       "sha256": file_sha256(spec), "values": x0})
+    return x0
 
 
 def build_inputs(opts, rnn):
     """u_1..u_T from --inputs/--input-scale (seeded)."""
     from rnndyn.inputs import make_inputs
-    if opts.get("inputs", "none") != "none" and rnn.M == 0:
-        raise ValueError("--inputs needs a model with inputs: pass --n-inputs M > 0 "
+    kind = opts.get("inputs", "none")
+    if kind != "none" and rnn.M == 0:
+        raise InputError("--inputs needs a model with inputs: pass --n-inputs M > 0 "
                          "or a weights file with U")
-    return make_inputs(opts.get("inputs", "none"), opts["steps"], rnn.M,
-                       scale=opts.get("input_scale", 1.0), seed=opts.get("seed", 0) + 2)
+    spec = {"kind": kind, "steps": opts["steps"], "M": rnn.M,
+            "scale": opts.get("input_scale", 1.0), "seed": opts.get("seed", 0) + 2}
+    _note(opts, "inputs", spec)
+    return make_inputs(kind, spec["steps"], rnn.M, scale=spec["scale"], seed=spec["seed"])
 
 
-def parse_number(text, what):
-    """A finite float from ``text``; ValueError naming ``what`` otherwise."""
-    import math
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{what}: {text.strip()!r} is not a number") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{what}: {text.strip()!r} is not finite")
-    return value
+def cli_errors(f=None, *, interruptible=True):
+    """Turn bad input (:class:`rnndyn.InputError`) into 'Error: …' on stderr and exit
+    status 2. Every other exception is a bug in rnndyn and keeps its traceback.
+
+    With ``interruptible`` (the default) the command body runs in a worker thread
+    (:func:`run_interruptible`), so Ctrl-C stops even a long numba kernel at once.
+    """
+    def decorate(body):
+        @functools.wraps(body)
+        def wrapper(*args, **kwargs):
+            try:
+                if interruptible:
+                    return run_interruptible(body, *args, **kwargs)
+                return body(*args, **kwargs)
+            except InputError as exc:
+                msg = " ".join(str(exc).split()) or type(exc).__name__
+                click.echo(f"Error: {msg}", err=True)
+                sys.exit(2)
+        return wrapper
+    return decorate if f is None else decorate(f)
 
 
-def parse_range(text, opt):
-    """``VALUE`` or ``START:STOP:NUM`` (NUM >= 1; START < STOP when NUM > 1) → array."""
-    import numpy as np
-    parts = text.split(":")
-    if len(parts) == 1:
-        return np.array([parse_number(parts[0], opt)])
-    if len(parts) != 3:
-        raise ValueError(f"{opt}: expected a value or start:stop:num, got {text!r}")
-    start = parse_number(parts[0], f"{opt} start")
-    stop = parse_number(parts[1], f"{opt} stop")
-    try:
-        num = int(parts[2])
-    except ValueError:
-        raise ValueError(f"{opt}: num must be an integer, got {parts[2].strip()!r}") from None
-    if num < 1:
-        raise ValueError(f"{opt}: num must be >= 1, got {num}")
-    if num > 1 and not start < stop:
-        raise ValueError(f"{opt}: start must be below stop, got {start:g}:{stop:g}")
-    return np.linspace(start, stop, num)
+#: seconds between two looks of the main thread at a running command (Ctrl-C latency)
+POLL_SECONDS = 0.05
 
 
-def cli_errors(f):
-    """Turn library errors into 'Error: …' on stderr and exit status 2 (no traceback)."""
-    @functools.wraps(f)
-    def wrapper(*args, **kwargs):
+def run_interruptible(body, *args, **kwargs):
+    """``body(*args, **kwargs)`` in a daemon thread, the main thread waiting for it.
+
+    Why: a numba kernel holds the main thread for as long as it runs, and Python runs
+    signal handlers only between bytecodes of the main thread, so Ctrl-C waited for the
+    kernel to end (40 s and more). The kernels release the GIL (``nogil=True``), so the
+    waiting main thread sees SIGINT within :data:`POLL_SECONDS`. It then removes the
+    temporary files of writes in flight (no partial output: final names are only ever
+    complete files), prints one line and leaves with status 130, without waiting for
+    the kernel.
+    """
+    import threading
+    box = {}
+
+    def target():
         try:
-            return f(*args, **kwargs)
-        except (ValueError, TypeError, FileExistsError, OSError) as exc:
-            msg = " ".join(str(exc).split()) or type(exc).__name__
-            click.echo(f"Error: {msg}", err=True)
-            sys.exit(2)
-    return wrapper
+            box["value"] = body(*args, **kwargs)
+        except BaseException as exc:  # re-raised in the main thread, as if run there
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, name="rnndyn-command", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(POLL_SECONDS)
+    except KeyboardInterrupt:
+        from rnndyn.io import discard_pending_writes
+        discard_pending_writes()
+        click.echo("Interrupted: nothing was written.", err=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
 
 
 def output_paths(out, stem, fmt, overwrite):
@@ -177,11 +267,12 @@ def output_paths(out, stem, fmt, overwrite):
     if out is None:
         return None
     if not str(out).strip():
-        raise ValueError("--out: empty folder name; give a folder, or leave --out out "
+        raise InputError("--out: empty folder name; give a folder, or leave --out out "
                          "to write nothing")
     paths = {"data": os.path.join(out, stem + ".npz"),
              "meta": os.path.join(out, stem + ".json"),
-             "figure": os.path.join(out, f"{stem}.{fmt}")}
+             "figure": os.path.join(out, f"{stem}.{fmt}"),
+             "weights": os.path.join(out, stem + ".weights.npz")}
     for p in paths.values():
         check_target(p, overwrite)
     # the folder is made only when there is something to write; check now that it can be
@@ -189,7 +280,7 @@ def output_paths(out, stem, fmt, overwrite):
     while not os.path.exists(parent):
         parent = os.path.dirname(parent)
     if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
-        raise PermissionError(f"--out: cannot write into {out} ({parent} is not a "
+        raise InputError(f"--out: cannot write into {out} ({parent} is not a "
                               "writable folder)")
     return paths
 
@@ -212,13 +303,30 @@ def save_figure(fig, path, overwrite):
     return path
 
 
-def save_outputs(result, fig, paths, overwrite):
+def save_outputs(result, fig, paths, overwrite, opts=None):
     """Save the result's data and its figure; return the list of files written
-    (empty without ``--out``)."""
+    (empty without ``--out``).
+
+    With ``opts`` (the command's options), the result's ``meta['provenance']`` gets
+    :func:`provenance`, and the network is saved beside the result as
+    ``<stem>.weights.npz`` (its sha256 in the provenance), which ``--weights`` reads.
+    """
     if paths is None:
         return []
+    written = []
+    if opts is not None:
+        record = provenance(opts)
+        rnn = opts.get("_provenance", {}).get("_rnn")
+        if rnn is not None:
+            from rnndyn.io import file_sha256
+            from rnndyn.models import save_weights
+            wpath = save_weights(rnn, paths["weights"], overwrite=overwrite)
+            record["network"] = dict(record["network"], saved=os.path.basename(wpath),
+                                     saved_sha256=file_sha256(wpath))
+            written.append(wpath)
+        result.meta["provenance"] = record
     npz, js = result.save(paths["data"], overwrite=overwrite)
-    written = [npz, js]
+    written[:0] = [npz, js]
     if fig is not None:
         written.append(save_figure(fig, paths["figure"], overwrite))
     return written

@@ -1,17 +1,24 @@
 """``rnndyn study clipping``: the success-rate study (the paper's Figure 7)."""
 
+import contextlib
 import os
+import sys
 
 import click
 
 from rnndyn.cli.options import (CONTEXT_SETTINGS, cli_errors, common_options, emit,
                                 output_paths, progress, save_figure)
+from rnndyn._validate import InputError
 
 KINDS = ("clipping",)
 STEM = "clipping-study"
 
 
-STUDY_FOLDER = "rnndyn-study"
+# the outputs of a study in --out (their stale temporary files are cleaned at start)
+OUTPUT_ENDINGS = tuple(f"{STEM}.{ext}" for ext in ("npz", "json", "csv", "md", "png", "pdf",
+                                                   "svg"))
+NOT_SAVED = ("note: without --out nothing is saved (a killed study loses its runs); "
+             "--out DIR keeps every finished run there and makes the study resumable")
 
 
 def _finished_study(stem, collect, overwrite):
@@ -48,86 +55,171 @@ def _finished_study(stem, collect, overwrite):
 @click.option("--eval-size", type=int, default=None,
               help="Fresh sequences per success test [default: the trainer's].")
 @click.option("--collect", is_flag=True,
-              help="Only aggregate the runs already finished in --out/runs (no training; "
-                   "the grid is what has finished, the grid options are ignored).")
+              help="Only aggregate the runs already finished in --out/runs (needs --out; "
+                   "no training; the grid is what has finished, the grid options are "
+                   "ignored; refused while a study runs in --out).")
 @common_options
-@cli_errors
+# in the main thread, not cli_errors' command thread: the study's SIGTERM handler must be
+# installed there, and its workers' PR_SET_PDEATHSIG follows the thread that started them.
+# Ctrl-C is not held up by a kernel here: the main thread waits on the pool in Python, and
+# stops the workers (finished runs are kept) before it leaves.
+@cli_errors(interruptible=False)
 def study(kind, task, lengths, methods, inits, seeds, budget, workers, n_hidden, lr, threshold,
           alpha, batch_size, eval_every, eval_size, collect, seed, out, fmt, as_json, quiet,
           overwrite):
     """Run a study; KIND is `clipping`: success rate against sequence length.
 
     Trains one RNN per length × method × init × seed (in parallel processes) until
-    success (under 1% errors on fresh sequences) or --budget updates. Each finished
-    run is saved at once in --out/runs/; started again with the same options, the
-    study only computes the runs that are missing (a killed study loses nothing
-    finished; a finished study's command again reports its table). --out defaults to
-    rnndyn-study/. Writes --out/clipping-study.npz/.json (the table as a result),
-    .csv, .md and the figure (one panel per init, one line per method).
+    success (under 1% errors on fresh sequences) or --budget updates.
+
+    With --out DIR each finished run is saved at once in DIR/runs/, and the study
+    is resumable: started again with the same command it only computes the runs
+    that are missing (a killed study loses nothing finished), and once finished the
+    same command reports its table. A different plan (task, lengths, methods, inits,
+    seeds, budget or any training setting) on a finished study is refused, naming
+    what differs (--overwrite recomputes and replaces). DIR is locked while a study
+    runs: a second study on it is refused. Writes DIR/clipping-study.npz/.json (the
+    table as a result), .csv, .md and the figure (one panel per init, one line per
+    method).
+
+    Without --out the study runs in memory: nothing is written, no figure is drawn,
+    the table is printed (a note on stderr says that nothing is saved), and a killed
+    study must start over.
+
+    The workers exit when the study's process is killed; SIGTERM or Ctrl-C stops
+    them first.
 
     --json prints {folder, runs_folder, task, budget, lengths, methods, inits,
     seeds, rows: [{length, method, init, n_runs, n_success, success_rate,
     mean_updates, mean_final_error_rate}], n_runs, n_computed, n_reused,
-    n_missing, seconds, files}.
+    n_missing, seconds, files}: folder and runs_folder are null without --out;
+    n_computed counts the runs trained by this call, n_reused those read from
+    DIR/runs, n_missing planned runs without a result; success_rate,
+    mean_updates and mean_final_error_rate are null where undefined; seconds
+    is null when a finished table was reported; files lists the files written.
     """
     from rnndyn import study as st
     from rnndyn.io import check_target
     if kind.strip().lower() not in KINDS:
-        raise ValueError(f"unknown study {kind!r}; expected one of: {', '.join(KINDS)}")
+        raise InputError(f"unknown study {kind!r}; expected one of: {', '.join(KINDS)}")
     if seeds < 1:
-        raise ValueError(f"--seeds must be >= 1, got {seeds}")
+        raise InputError(f"--seeds must be >= 1, got {seeds}")
     if budget < 1:
-        raise ValueError(f"--budget must be >= 1, got {budget}")
+        raise InputError(f"--budget must be >= 1, got {budget}")
     if workers < 0:
-        raise ValueError(f"--workers must be >= 0, got {workers}")
-    # a study is resumable work: it always has a folder for its runs
-    out = STUDY_FOLDER if out is None else out
+        raise InputError(f"--workers must be >= 0, got {workers}")
+    if out is not None and not str(out).strip():
+        raise InputError("--out: empty folder name; give a folder, or leave --out out to "
+                         "run in memory")
+    if collect and out is None:
+        raise InputError("--collect needs --out DIR, the folder of the study to collect")
+    show = not (quiet or as_json)
+    options = dict(n_hidden=n_hidden, lr=lr, threshold=threshold, alpha=alpha,
+                   batch_size=batch_size, eval_every=eval_every, eval_size=eval_size)
+    grid = dict(seed=seed, budget=budget, **options)
+    # every grid option is checked before any folder is made or any run starts
+    specs = None if collect else st.plan_clipping_study(task, lengths, methods, inits, seeds,
+                                                        **grid)
+    files = []
+    if out is None:
+        if not quiet:
+            click.echo(NOT_SAVED, err=True)
+        with _stopped_note(None, quiet), \
+                progress(len(specs), quiet=not show, label="runs") as advance:
+            result = st.clipping_study(task, lengths, methods, inits, seeds, out=None,
+                                       workers=workers, progress=advance, **grid)
+        _report(result, None, None, result.meta["n_computed"], files, as_json, quiet)
+        return
     stem = os.path.join(out, STEM)
+    runs_dir = os.path.join(out, st.RUNS_FOLDER)
     finished = _finished_study(stem, collect, overwrite)
     paths = None if finished else output_paths(out, STEM, fmt, overwrite)
     if not finished:
         for ext in (".csv", ".md"):
             check_target(stem + ext, overwrite)
-    runs_dir = os.path.join(out, st.RUNS_FOLDER)
-    show = not (quiet or as_json)
-    if collect:
-        result = st.collect_study(out)
-        n_computed = 0
-    else:
-        options = dict(n_hidden=n_hidden, lr=lr, threshold=threshold, alpha=alpha,
-                       batch_size=batch_size, eval_every=eval_every, eval_size=eval_size)
-        specs = st.plan_clipping_study(task, lengths, methods, inits, seeds, seed=seed,
-                                       budget=budget, **options)
-        n_done = st.count_finished(specs, runs_dir, overwrite=overwrite)
-    if not collect and finished and n_done == len(specs):
-        # the same command again: report the finished table instead of refusing
-        from rnndyn.results import load_result
-        result, n_computed = load_result(stem + ".npz"), 0
-        files = []
-    elif finished:
-        raise FileExistsError(f"{stem}.json exists for another plan; pass --overwrite "
-                              "to replace it")
-    elif not collect:
-        if show and n_done:
-            click.echo(f"resuming: {n_done} of {len(specs)} runs already finished in "
-                       f"{runs_dir}", err=True)
-        with progress(len(specs) - n_done, quiet=not show, label="runs") as advance:
-            result = st.clipping_study(task, lengths, methods, inits, seeds, seed=seed,
-                                       budget=budget, out=out, workers=workers,
-                                       overwrite=overwrite, progress=advance, **options)
-        n_computed = result.meta["n_computed"]
-    from rnndyn.figures.clipping_study import plot
-    from rnndyn.figures.style import style_context
-    if paths is not None:
-        npz, js = result.save(paths["data"], overwrite=overwrite)
-        files = [npz, js] + st.save_tables(result, stem, overwrite=overwrite)
-        with style_context():
-            files.append(save_figure(plot(result), paths["figure"], overwrite))
+    # --collect on a folder without runs/ fails in collect_study, before a lock makes runs/
+    locked = not (collect and not os.path.isdir(runs_dir))
+    with st.study_lock(runs_dir, f"--out {out}") if locked else contextlib.nullcontext():
+        if locked:  # only the lock's holder may take a .tmp-* file for stale
+            st.clean_stale_temp(out, OUTPUT_ENDINGS)
+        if collect:
+            result = st.collect_study(out)
+            n_computed = 0
+        elif finished:
+            # the same command again: report the finished table, if it is this plan's
+            result = _finished_table(st, stem, out, runs_dir, specs)
+            n_computed = 0
+            paths = None
+        else:
+            n_done = st.count_finished(specs, runs_dir, overwrite=overwrite)
+            if show and n_done:
+                click.echo(f"resuming: {n_done} of {len(specs)} runs already finished in "
+                           f"{runs_dir}", err=True)
+            with _stopped_note(runs_dir, quiet), \
+                    progress(len(specs) - n_done, quiet=not show, label="runs") as advance:
+                result = st.clipping_study(task, lengths, methods, inits, seeds, out=out,
+                                           workers=workers, overwrite=overwrite,
+                                           progress=advance, **grid)
+            n_computed = result.meta["n_computed"]
+        if paths is not None:
+            from rnndyn.figures.clipping_study import plot
+            from rnndyn.figures.style import style_context
+            npz, js = result.save(paths["data"], overwrite=overwrite)
+            files = [npz, js] + st.save_tables(result, stem, overwrite=overwrite)
+            with style_context():
+                files.append(save_figure(plot(result), paths["figure"], overwrite))
+    _report(result, out, runs_dir, n_computed, files, as_json, quiet)
+
+
+@contextlib.contextmanager
+def _stopped_note(runs_dir, quiet):
+    """One line on stderr when SIGTERM or Ctrl-C stops the study (its workers are
+    stopped by then); Ctrl-C exits with status 130, SIGTERM with 143."""
+    try:
+        yield
+    except (KeyboardInterrupt, SystemExit) as exc:
+        if not quiet:
+            where = ("nothing was saved (no --out)" if runs_dir is None else
+                     f"the finished runs are kept in {runs_dir}; the same command resumes")
+            click.echo(f"stopped: {where}", err=True)
+        if isinstance(exc, KeyboardInterrupt):
+            sys.exit(130)
+        raise
+
+
+def _finished_table(st, stem, out, runs_dir, specs):
+    """The saved table of ``out`` if it was made from the plan ``specs``, else InputError."""
+    from rnndyn.results import load_result
+    try:
+        saved = load_result(stem)
+    except (ValueError, TypeError, OSError) as exc:
+        raise InputError(f"--out {out}: cannot read the finished table {stem}.json "
+                         f"({' '.join(str(exc).split())}); pass --overwrite to replace it")
+    if not isinstance(saved, st.ClippingStudyResult):
+        raise InputError(f"--out {out}: {stem}.json is not a clipping-study table; "
+                         "use another --out")
+    diffs = st.plan_differences(st.plan_of_result(saved), st.plan_of(specs))
+    if diffs:
+        raise InputError(f"--out {out} holds a finished study with another plan "
+                         f"({'; '.join(diffs)}); use another --out, or pass --overwrite "
+                         "to run this plan and replace its table")
+    n_done = st.count_finished(specs, runs_dir)  # also refuses runs made with other settings
+    if n_done < len(specs):
+        raise InputError(f"--out {out}: the finished table is there but {len(specs) - n_done} "
+                         f"of its {len(specs)} runs are missing from {runs_dir}; pass "
+                         "--overwrite to compute them and replace the table")
+    saved.meta["seconds"] = None  # nothing was computed: this call's time is not the study's
+    return saved
+
+
+def _report(result, out, runs_dir, n_computed, files, as_json, quiet):
+    from rnndyn import study as st
     n_runs = int(result.n_runs.sum()) + result.n_missing
-    payload = {"folder": out, "runs_folder": runs_dir, "task": result.task,
-               "budget": result.budget, "lengths": [int(v) for v in result.lengths],
-               "methods": result.methods, "inits": result.inits, "seeds": result.seeds,
-               "rows": result.rows, "n_runs": n_runs, "n_computed": n_computed,
+    payload = {"folder": None if out is None else os.fspath(out), "runs_folder": runs_dir,
+               "task": result.task, "budget": result.budget,
+               "lengths": [int(v) for v in result.lengths], "methods": result.methods,
+               "inits": result.inits, "seeds": result.seeds, "rows": result.rows,
+               "n_runs": n_runs, "n_computed": n_computed,
                "n_reused": n_runs - result.n_missing - n_computed,
                "n_missing": result.n_missing, "seconds": result.meta.get("seconds"),
                "files": files}

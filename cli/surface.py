@@ -3,23 +3,11 @@
 import click
 
 from rnndyn.cli.options import (draw_if, CONTEXT_SETTINGS, cli_errors, common_options, emit,
-                                output_paths, progress, save_outputs, parse_number,
-                                parse_range)
+                                output_paths, progress, save_outputs)
+from rnndyn.cli.types import GRID, NUMBERS, POINT
+from rnndyn._validate import InputError
 
 _STAT_OFFSETS = "-1e-3,-3e-4,-1e-4,-1e-5,1e-5,1e-4,3e-4,1e-3"
-
-
-def parse_point(text, opt):
-    """``W,B`` → (w, b)."""
-    parts = text.split(",")
-    if len(parts) != 2:
-        raise ValueError(f"{opt}: expected W,B, got {text!r}")
-    return (parse_number(parts[0], f"{opt} w"), parse_number(parts[1], f"{opt} b"))
-
-
-def parse_list(text, opt):
-    """``A,B,...`` → list of floats."""
-    return [parse_number(p, opt) for p in text.split(",")]
 
 
 class _LazyProgress:
@@ -98,9 +86,9 @@ def _summary(r, files):
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.option("--w", "w_spec", default="3:7:161",
+@click.option("--w", "w_spec", type=GRID, default="3:7:161",
               help="Recurrent weight w: a VALUE or START:STOP:NUM.")
-@click.option("--b", "b_spec", default="-4.5:-1:141",
+@click.option("--b", "b_spec", type=GRID, default="-4.5:-1:141",
               help="Bias b: a VALUE or START:STOP:NUM. With --w or --b a single value the "
                    "command computes a 1-D slice.")
 @click.option("--x0", type=float, default=0.5, help="Initial state x_0.")
@@ -115,7 +103,7 @@ def _summary(r, files):
 @click.option("--jump", type=float, default=0.05,
               help="Refine neighbours whose losses differ by more than this.")
 @click.option("--tol", type=float, default=1e-5, help="Refinement tolerance (bracket length).")
-@click.option("--start", "starts", multiple=True, metavar="W,B",
+@click.option("--start", "starts", type=POINT, multiple=True,
               help="Start of a descent path; repeat for several "
                    "[default: 6,-3  5.5,-2.9  6,-3.5].")
 @click.option("--lr", type=float, default=0.3, help="Learning rate of paths and wall steps.")
@@ -126,7 +114,7 @@ def _summary(r, files):
 @click.option("--threshold", type=float, default=0.5, help="Clipping threshold.")
 @click.option("--stat-w", type=float, default=5.0,
               help="w at which one step from either side of the wall is measured.")
-@click.option("--stat-offsets", default=_STAT_OFFSETS, metavar="D1,D2,...",
+@click.option("--stat-offsets", type=NUMBERS, default=_STAT_OFFSETS,
               help="Offsets b - b*(w) of the measured steps.")
 @common_options
 @cli_errors
@@ -139,7 +127,8 @@ def surface(w_spec, b_spec, x0, steps, target, activation, refine, jump, tol, st
     (x_0 on the basin boundary, w σ'(x_0) > 1), gradient descent with and without
     clipping, and one plain vs one clipped step from just either side of the wall.
 
-    Writes OUT/surface.npz + .json (data) and OUT/surface.FORMAT (figure).
+    With --out DIR, writes DIR/surface.npz + .json (data) and DIR/surface.FORMAT
+    (figure); without it, nothing.
 
     \b
     --json keys (grids indexed [i][j] at (w[i], b[j])):
@@ -156,15 +145,13 @@ def surface(w_spec, b_spec, x0, steps, target, activation, refine, jump, tol, st
     """
     import numpy as np
     from rnndyn.figures.error_surface import plot
-    from rnndyn.figures.style import style_context
     from rnndyn.surface import DEFAULT_STARTS, error_surface
 
-    w = parse_range(w_spec, "--w")
-    b = parse_range(b_spec, "--b")
+    w, b = w_spec, b_spec
     if w.size == 1 and b.size == 1:
-        raise ValueError("--w and --b are both single values; give START:STOP:NUM for one")
-    start_pts = [parse_point(s, "--start") for s in starts] or [list(p) for p in DEFAULT_STARTS]
-    offsets = parse_list(stat_offsets, "--stat-offsets")
+        raise InputError("--w and --b are both single values; give START:STOP:NUM for one")
+    start_pts = [list(s) for s in starts] or [list(p) for p in DEFAULT_STARTS]
+    offsets = list(stat_offsets)
     paths = output_paths(out, "surface", fmt, overwrite)
     bar = _LazyProgress(w.size * b.size, quiet=quiet or as_json)
     try:
@@ -175,5 +162,6 @@ def surface(w_spec, b_spec, x0, steps, target, activation, refine, jump, tol, st
                                stat_offsets=offsets, seed=seed, progress=bar)
     finally:
         bar.close()
-    files = save_outputs(result, draw_if(paths, lambda: plot(result)), paths, overwrite)
+    files = save_outputs(result, draw_if(paths, lambda: plot(result)), paths, overwrite,
+                         {"seed": seed})
     emit(_payload(result, files), as_json=as_json, quiet=quiet, lines=_summary(result, files))

@@ -2,85 +2,27 @@
 
 import click
 
-from rnndyn.cli.options import (draw_if, CONTEXT_SETTINGS, INITS, cli_errors, common_options, emit,
-                                output_paths, save_outputs)
+from rnndyn.cli.options import (ACTIVATIONS, CONTEXT_SETTINGS, FORMS, INITS, cli_errors,
+                                common_options, draw_if, emit, output_paths, save_outputs)
+from rnndyn._validate import InputError, OutputExistsError
+from rnndyn.cli.types import LENGTH
 
 TASKS = ("temporal-order", "temporal-order-3bit", "addition", "multiplication",
          "permutation", "memorisation")
 STEM = "train"
 
 
-def parse_length(text):
-    """'50' -> 50, '50:200' -> (50, 200); ValueError naming --length otherwise."""
-    parts = text.strip().split(":")
-    try:
-        values = [int(p) for p in parts]
-    except ValueError:
-        raise ValueError(f"--length must be an integer L or a range LO:HI, got {text!r}") \
-            from None
-    if len(values) == 1:
-        return values[0]
-    if len(values) == 2:
-        return tuple(values)
-    raise ValueError(f"--length must be an integer L or a range LO:HI, got {text!r}")
-
-
-def plot(result):
-    """Learning curves of a :class:`rnndyn.training.TrainResult` (4 panels)."""
-    import numpy as np
-    from rnndyn.figures.style import new_figure
-    fig, axes = new_figure(2, 2, figsize=(9.0, 6.4))
-    p = result.meta.get("params", {})
-    n = result.update
-    ax = axes[0, 0]
-    ax.plot(n, result.loss, label="minibatch loss")
-    ax.set_yscale("log")
-    ax.set_xlabel("updates")
-    ax.set_ylabel("loss")
-    ax.set_title(f"{p.get('task')} L={p.get('length')} {p.get('method')} {p.get('init')}")
-    ax = axes[0, 1]
-    ax.plot(n, result.error_rate, label="minibatches")
-    ax.plot(result.eval_update, result.eval_error_rate, "o", label="fresh sequences")
-    ax.axhline(0.01, color="k", lw=0.8, ls=":", label="success (1%)")
-    ax.set_xlabel("updates")
-    ax.set_ylabel("error rate")
-    ax.legend()
-    ax = axes[1, 0]
-    ax.plot(n, result.grad_norm, label="mean ‖∇‖ before clipping")
-    ax.plot(n, result.grad_norm_max, lw=0.8, label="max ‖∇‖")
-    if p.get("clip") == "norm":
-        ax.axhline(p.get("threshold"), color="k", lw=0.8, ls=":", label="threshold")
-    ax.set_yscale("log")
-    ax.set_xlabel("updates")
-    ax.set_ylabel("gradient norm")
-    ax.legend()
-    ax2 = ax.twinx()
-    ax2.plot(n, result.clip_fraction, color="0.6", lw=0.8)
-    ax2.set_ylim(0, 1.05)
-    ax2.set_ylabel("fraction clipped", color="0.4")
-    ax = axes[1, 1]
-    ax.plot(n, result.rho, label="ρ(W)")
-    ax.plot(n, result.lambda1, label="λ1(W)")
-    ax.plot(n, np.exp(result.flow_rate), label="exp(gradient-flow rate per step)")
-    ax.axhline(1.0, color="k", lw=0.8, ls=":")
-    ax.set_xlabel("updates")
-    ax.legend(loc="upper left")
-    ax2 = ax.twinx()
-    ax2.plot(n, result.omega, color="0.5", lw=0.8)
-    ax2.set_ylabel(f"Ω ({result.meta.get('omega_convention')} over k)", color="0.4")
-    return fig
-
-
 @click.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("task", metavar="TASK", type=click.Choice(TASKS, case_sensitive=False))
-@click.option("--length", default="50",
+@click.option("--length", type=LENGTH, default="50",
               help="Sequence length L, or LO:HI to draw L per minibatch from that range.")
 @click.option("--method", type=click.Choice(("sgd", "sgd-c", "sgd-cr"), case_sensitive=False),
               default="sgd-c",
               help="sgd; sgd-c (norm clipping, global norm); sgd-cr (sgd-c + regulariser Ω).")
 @click.option("--init", type=click.Choice(INITS, case_sensitive=False), default="smart-tanh",
               help="Initialisation (the paper's: sigmoid, basic-tanh, smart-tanh).")
-@click.option("--n-hidden", type=int, default=50, help="Hidden units N.")
+@click.option("--n", "n_hidden", type=click.IntRange(min=1), default=50,
+              help="Number of units N (as --n of every command).")
 @click.option("--lr", type=float, default=0.01, help="Learning rate.")
 @click.option("--threshold", type=float, default=1.0, help="Clipping threshold.")
 @click.option("--clip", type=click.Choice(("none", "norm", "value")), default=None,
@@ -102,9 +44,9 @@ def plot(result):
               help="Fresh sequences per success test (success: < 1% wrong).")
 @click.option("--error-rule", type=click.Choice(("squared", "absolute")), default="squared",
               help="Real-valued answers are wrong if (y-z)² > 0.04, or |y-z| > 0.04.")
-@click.option("--activation", type=click.Choice(("tanh", "sigmoid", "relu", "linear")),
+@click.option("--activation", type=click.Choice(ACTIVATIONS, case_sensitive=False),
               default="tanh", help="Activation (ignored by the paper's inits, which fix it).")
-@click.option("--form", type=click.Choice(("pascanu", "elman")), default="pascanu",
+@click.option("--form", type=click.Choice(FORMS, case_sensitive=False), default="pascanu",
               help="Update form: pascanu x=Wσ(x)+Uu+b or elman h=σ(Wh+Uu+b).")
 @click.option("--gain", type=float, default=1.0, help="Gain of the generic initialisers.")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
@@ -123,10 +65,11 @@ def train(task, length, method, init, n_hidden, lr, threshold, clip, alpha, omeg
 
     TASK is one of temporal-order, temporal-order-3bit, addition, multiplication,
     permutation, memorisation (Pascanu, Mikolov & Bengio 2013, §5). Success: fewer than
-    1% wrong answers on --eval-size fresh sequences. Writes --out/train.npz/.json (the
-    diagnostics of every --diag-every updates: loss, error rate, gradient norm before
-    clipping, fraction clipped, Ω, ρ(W), λ1(W), gradient-flow rate; the success tests;
-    the final weights) and the learning curves --out/train.<format>.
+    1% wrong answers on --eval-size fresh sequences. With --out DIR, writes
+    DIR/train.npz/.json (the diagnostics of every --diag-every updates: loss, error
+    rate, gradient norm before clipping, fraction clipped, Ω, ρ(W), λ1(W), gradient-flow
+    rate; the success tests; the final weights, which --weights of every analysis
+    command reads) and the learning curves DIR/train.<format>; without it, nothing.
 
     --json prints {success, updates, final_error_rate, skipped, stop_reason, seconds,
     updates_per_second, task, length, method, init, seed, files}.
@@ -135,9 +78,9 @@ def train(task, length, method, init, n_hidden, lr, threshold, clip, alpha, omeg
 
     import click as _click
     from rnndyn import training
-    L = parse_length(length)
+    L = length
     if budget < 0:
-        raise ValueError(f"--updates must be >= 0, got {budget}")
+        raise InputError(f"--updates must be >= 0, got {budget}")
     paths = output_paths(out, STEM, fmt, overwrite)
     more = dict(omega=omega, alpha_schedule=alpha_schedule, alpha_tau=alpha_tau,
                 momentum=momentum, error_rule=error_rule, activation=activation, form=form,
@@ -146,10 +89,12 @@ def train(task, length, method, init, n_hidden, lr, threshold, clip, alpha, omeg
         more["clip"] = clip
     if diag_every is not None:
         more["diag_every"] = diag_every
+    if resume and checkpoint is None:
+        raise InputError("--resume needs --checkpoint FILE (the run to continue)")
     if checkpoint is not None and not resume:
         import os
         if os.path.exists(checkpoint):
-            raise FileExistsError(f"checkpoint {checkpoint} exists; pass --resume to continue "
+            raise OutputExistsError(f"checkpoint {checkpoint} exists; pass --resume to continue "
                                   "it")
     show = not (quiet or as_json)
     bar = None
@@ -171,15 +116,15 @@ def train(task, length, method, init, n_hidden, lr, threshold, clip, alpha, omeg
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
-    from rnndyn.figures.style import style_context
-    files = save_outputs(res, draw_if(paths, lambda: plot(res)), paths, overwrite)
-    payload = {"success": res.success, "updates": res.updates,
-               "final_error_rate": res.final_error_rate, "skipped": res.skipped,
-               "stop_reason": res.stop_reason, "seconds": round(res.seconds, 3),
-               "updates_per_second": round(res.updates / res.seconds, 1) if res.seconds
-               else None,
-               "task": res.meta["params"]["task"], "length": res.meta["params"]["length"],
-               "method": method, "init": init, "seed": seed, "files": files}
+    from rnndyn.figures.training import plot as plot_training
+    files = save_outputs(res, draw_if(paths, lambda: plot_training(res)), paths, overwrite,
+                         {"seed": seed})
+    payload = res.to_dict(arrays=False, meta=False)
+    payload.update(seconds=round(res.seconds, 3),
+                   updates_per_second=round(res.updates / res.seconds, 1) if res.seconds
+                   else None,
+                   task=res.meta["params"]["task"], length=res.meta["params"]["length"],
+                   method=method, init=init, seed=seed, files=files)
     verdict = "success" if res.success else "no success"
     emit(payload, as_json=as_json, quiet=quiet,
          lines=[f"{verdict} after {res.updates} updates; error rate on fresh sequences "

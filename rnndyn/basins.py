@@ -11,9 +11,10 @@ neighbour.
 import numpy as np
 
 from rnndyn._kernels import basins as _k
-from rnndyn._validate import as_array, as_float, as_int
+from rnndyn._validate import as_array, as_float, as_int, InputError
 from rnndyn.fixedpoints import drive, residual_jacobian
 from rnndyn.results import Result, make_meta, result_type
+from rnndyn._memory import array_bytes, check_request
 
 DIVERGED = -1   # label: ‖x‖∞ exceeded the bound (or became non-finite)
 UNSETTLED = -2  # label: no period <= max_period within max_steps (aperiodic, chaotic, slow)
@@ -89,7 +90,7 @@ def boundary(labels):
 def _limits(value, name):
     lim = as_array(value, name, shape=(2,))
     if not lim[0] < lim[1]:
-        raise ValueError(f"{name} must be (low, high) with low < high, got {tuple(lim)}")
+        raise InputError(f"{name} must be (low, high) with low < high, got {tuple(lim)}")
     return lim
 
 
@@ -155,7 +156,7 @@ def identify(period, rep, *, cluster_rtol=1e-6, max_attractors=256):
                 if np.any((np.array(pers) == p) & (np.abs(P - x).max(axis=1) <= tol)):
                     continue
             if len(pts) == max_attractors:
-                raise ValueError(
+                raise InputError(
                     f"more than max_attractors={max_attractors} distinct attractors on the "
                     "grid (a continuum of neutral fixed points, e.g. W = I?); raise "
                     "max_attractors or cluster_rtol")
@@ -257,11 +258,13 @@ def basins(rnn, u=None, *, xlim=(-3.0, 3.0), ylim=(-3.0, 3.0), nx=200, ny=None, 
         ny = nx if ny is None else as_int(ny, "ny", minimum=2)
         ys = np.linspace(ylim[0], ylim[1], ny)
         if np.ndim(axes) != 1 or len(axes) != 2:
-            raise ValueError(f"axes must be two unit indices (i, j), got {axes!r}")
+            raise InputError(f"axes must be two unit indices (i, j), got {axes!r}")
         axes = (as_int(axes[0], "axes[0]", minimum=0, maximum=N - 1),
                 as_int(axes[1], "axes[1]", minimum=0, maximum=N - 1))
         if axes[0] == axes[1]:
-            raise ValueError(f"axes must be two different units, got {axes}")
+            raise InputError(f"axes must be two different units, got {axes}")
+    # period, steps, representative states, labels and boundary of every cell
+    check_request(array_bytes(ny, nx, N + 4), f"a basin grid of {ny}×{nx} cells (N={N})")
     xs = np.linspace(xlim[0], xlim[1], nx)
     base = np.zeros(N) if base is None else as_array(base, "base", shape=(N,)).copy()
     e1, e2 = np.zeros(N), np.zeros(N)

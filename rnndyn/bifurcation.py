@@ -18,7 +18,7 @@ import numpy as np
 
 from rnndyn import neuron
 from rnndyn._kernels import orbit as _k
-from rnndyn._validate import as_array, as_choice, as_float, as_int
+from rnndyn._validate import as_array, as_choice, as_float, as_int, InputError
 from rnndyn.activations import CODES
 from rnndyn.results import Result, make_meta, result_type
 
@@ -103,7 +103,7 @@ def orbit_diagram(w, b, *, activation="tanh", x0=0.0, n_transient=1000, n_record
     w, b = neuron._params(w, b)
     x0 = np.atleast_1d(as_array(x0, "x0"))
     if x0.ndim != 1 or x0.size == 0:
-        raise ValueError(f"x0 must be a number or a non-empty 1-D array, got shape {x0.shape}")
+        raise InputError(f"x0 must be a number or a non-empty 1-D array, got shape {x0.shape}")
     T = as_int(n_transient, "n_transient", minimum=0)
     R = as_int(n_record, "n_record", minimum=2)
     pmax = as_int(max_period, "max_period", minimum=1)
@@ -207,10 +207,10 @@ def bifurcation_diagram(w, b, *, activation="tanh", x0=(-5.0, 5.0), n_transient=
     act = as_choice(activation, "activation", neuron.SMOOTH)
     nw, nb = np.size(w), np.size(b)
     if np.ndim(w) > 1 or np.ndim(b) > 1:
-        raise ValueError(f"w and b must be scalars or 1-D, got shapes {np.shape(w)} "
+        raise InputError(f"w and b must be scalars or 1-D, got shapes {np.shape(w)} "
                          f"and {np.shape(b)}")
     if nw > 1 and nb > 1:
-        raise ValueError("sweep one parameter at a time: give w or b as a single value "
+        raise InputError("sweep one parameter at a time: give w or b as a single value "
                          "(use two_parameter_diagram for a (w, b) grid)")
     parameter = "w" if nw > 1 else "b"
     orb = orbit_diagram(w, b, activation=act, x0=x0, n_transient=n_transient,
@@ -350,7 +350,7 @@ def two_parameter_diagram(w, b, *, activation="tanh", n_initial=8, n_transient=1
     w = np.atleast_1d(as_array(w, "w", allow_empty=False))
     b = np.atleast_1d(as_array(b, "b", allow_empty=False))
     if w.ndim != 1 or b.ndim != 1:
-        raise ValueError(f"w and b must be 1-D grids, got shapes {w.shape} and {b.shape}")
+        raise InputError(f"w and b must be 1-D grids, got shapes {w.shape} and {b.shape}")
     K = as_int(n_initial, "n_initial", minimum=2)
     nc = as_int(n_curve, "n_curve", minimum=3)
     tol = as_float(tol, "tol", minimum=0.0, strict_minimum=True)
@@ -477,7 +477,7 @@ def basin_crossing(w=5.0, b=-2.5, *, activation="sigmoid", delta=1e-6, n_steps=1
     T = as_int(n_steps, "n_steps", minimum=1)
     fp = neuron.fixed_points(w, b, act)
     if fp.n[0] != 3:
-        raise ValueError(f"w={w:g}, b={b:g}: the {act} neuron is not bistable "
+        raise InputError(f"w={w:g}, b={b:g}: the {act} neuron is not bistable "
                          f"({fp.n[0]} fixed point(s)); no basin boundary to cross")
     xu = float(fp.boundary[0])
     x0 = np.array([xu - delta, xu + delta])

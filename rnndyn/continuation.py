@@ -11,7 +11,7 @@ import numpy as np
 
 from rnndyn import config
 from rnndyn._kernels import fixedpoints as _k
-from rnndyn._validate import as_array, as_choice, as_float, as_int
+from rnndyn._validate import as_array, as_choice, as_float, as_int, InputError
 from rnndyn.fixedpoints import classify, drive
 from rnndyn.results import Result, make_meta, result_type
 
@@ -73,7 +73,7 @@ def parametrise(rnn, parameter="gain", *, index=None, direction=None, u=None):
         else:
             d = as_array(direction, "direction", shape=(N,))
         if not np.any(d):
-            raise ValueError("direction must not be zero")
+            raise InputError("direction must not be zero")
         return "input", 0.0, W, Z, c, np.ascontiguousarray(d)
     i, j = _index2(index, N)
     WA = W.copy()
@@ -85,13 +85,13 @@ def parametrise(rnn, parameter="gain", *, index=None, direction=None, u=None):
 
 def _index1(index, N):
     if index is None:
-        raise ValueError("index is required for parameter 'bias' (which bias entry)")
+        raise InputError("index is required for parameter 'bias' (which bias entry)")
     return as_int(index, "index", minimum=0, maximum=N - 1)
 
 
 def _index2(index, N):
     if index is None or np.ndim(index) != 1 or len(index) != 2:
-        raise ValueError(f"index must be a pair (i, j) for parameter 'weight', got {index!r}")
+        raise InputError(f"index must be a pair (i, j) for parameter 'weight', got {index!r}")
     return (as_int(index[0], "index[0]", minimum=0, maximum=N - 1),
             as_int(index[1], "index[1]", minimum=0, maximum=N - 1))
 
@@ -258,7 +258,7 @@ def _continue(evaluate, x0, p0, *, direction, stop, n_points, step, max_step, mi
     try:
         t, J = _tangent(evaluate, y, t)
     except np.linalg.LinAlgError:
-        raise ValueError(f"the branch has no unique tangent at the start p={p0} (a branch "
+        raise InputError(f"the branch has no unique tangent at the start p={p0} (a branch "
                          "point or a degenerate fixed point); start at another value") from None
     Y, S, T, E = [y.copy()], [0.0], [t.copy()], [_sorted_eigs(J)]
     h = step
@@ -401,7 +401,7 @@ def continuation(rnn, parameter="gain", *, index=None, direction=None, u=None, s
     p_start = p_model if start is None else as_float(start, "start")
     stop = None if stop is None else as_float(stop, "stop")
     if stop is not None and stop == p_start:
-        raise ValueError(f"stop must differ from start ({p_start})")
+        raise InputError(f"stop must differ from start ({p_start})")
     sense = 1.0 if stop is None or stop > p_start else -1.0
     n_points = as_int(n_points, "n_points", minimum=2)
     step = as_float(step, "step", minimum=0.0, strict_minimum=True)
@@ -445,7 +445,7 @@ def _starting_point(rnn, WA, WB, cA, cB, p, x0, tol):
         return x
     found = fixed_points(at_p, n_starts=32, starts=x0[None, :], seed=0)
     if not len(found.points):
-        raise ValueError(f"no fixed point found at the start value {p}; pass another x0 or start")
+        raise InputError(f"no fixed point found at the start value {p}; pass another x0 or start")
     k = int(np.argmin(np.linalg.norm(found.points - x0, axis=1)))
     return found.points[k].copy()
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from rnndyn import config
 from rnndyn._kernels import fixedpoints as _k
-from rnndyn._validate import as_array, as_float, as_int, as_rng
+from rnndyn._validate import as_array, as_float, as_int, as_rng, InputError
 from rnndyn.results import Result, make_meta, result_type
 
 KINDS = ("stable", "saddle", "unstable", "marginal")
@@ -43,7 +43,7 @@ def drive(rnn, u=None):
     if u.ndim == 0:
         u = np.full(rnn.M, float(u))
     if u.shape != (rnn.M,):
-        raise ValueError(f"u must have shape ({rnn.M},) (one value per input), got {u.shape}")
+        raise InputError(f"u must have shape ({rnn.M},) (one value per input), got {u.shape}")
     return np.ascontiguousarray(rnn.b + rnn.U @ u)
 
 
@@ -338,7 +338,7 @@ def fixed_points(rnn, u=None, *, n_starts=64, starts=None, trajectory_steps=200,
     if starts is not None:
         S = as_array(starts, "starts", ndim=2)
         if S.shape[1] != rnn.N:
-            raise ValueError(f"starts must have shape (S, {rnn.N}), got {S.shape}")
+            raise InputError(f"starts must have shape (S, {rnn.N}), got {S.shape}")
         X0 = np.concatenate([X0, S])
     W, act, form = rnn.W, rnn.act_code, rnn.form_code
     r = np.empty(rnn.N)

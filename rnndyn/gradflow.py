@@ -16,14 +16,24 @@ import numpy as np
 
 from rnndyn import config
 from rnndyn._kernels import gradflow as _k
-from rnndyn._validate import as_array, as_float, as_int, as_rng
+from rnndyn._validate import as_array, as_float, as_int, as_rng, InputError
 from rnndyn.results import Result, make_meta, result_type
 from rnndyn.simulate import initial_state, trajectory
+from rnndyn.spectra import _pow2_split
 
 # matrix-vector pairs allowed per lag; the cases measured need 1-16 (mean 3-6 at N = 50)
 DEFAULT_MAX_ITER = 500
 # Jacobian statistics are computed on stacks of this many N×N matrices at a time.
 _STATS_CHUNK_ELEMENTS = 2_000_000
+# jacobian_stats='auto': every step up to AUTO_MIN_JACOBIANS steps, then a stride growing
+# with T up to AUTO_MAX_STRIDE. Measured here (1 BLAS thread): eig + SVD of one N×N
+# Jacobian cost about 100 N×N products for N = 20 … 200 (10-30 below N = 10), and one
+# lag of the backward products costs one such product, so from T = 12,800 the statistics
+# cost at most the products' cost; shorter runs analyse 100 Jacobians (0.4 s at N = 100).
+AUTO_MIN_JACOBIANS = 100
+AUTO_MAX_STRIDE = 128
+# x0 is a fixed point (the run sits on it) when ‖x_1 - x_0‖_∞ <= this · max(1, ‖x_0‖_∞)
+FIXED_POINT_RTOL = 1e-10
 
 
 @result_type
@@ -43,7 +53,8 @@ class GradFlowResult(Result):
         ln of the Frobenius norm (½ ln N at lag 0).
     rate_per_step : float
         Least-squares slope of ``log_norm`` against lag over ``fit_window`` (natural log
-        per step); -inf if the product becomes exactly zero in the window.
+        per step); -inf if the product becomes exactly zero in the window; NaN after a
+        state overflow (``overflow_step``), never a number computed from it.
     fit_window : list of int
         [first lag, last lag] of the fit, inclusive.
     bound_rate_per_step : float
@@ -57,6 +68,16 @@ class GradFlowResult(Result):
         First lag with a non-finite product, -1 if none.
     states_finite : bool
         The trajectory x_0 … x_T is finite.
+    overflow_step : int or None
+        First step t whose state x_t is not finite (the trajectory left float64, e.g. an
+        exploding relu or linear network), None if none. Then only the part before it is
+        valid: every lag-indexed array describes the products ∂x_s/∂x_{s-ℓ} that end at
+        the last finite state s = overflow_step - 1 (lags 0 … s; NaN beyond), the Jacobian
+        statistics stop at s, and ``rate_per_step`` is NaN.
+    on_fixed_point : bool
+        x_0 is a fixed point: the first step moves the state by at most
+        ``FIXED_POINT_RTOL`` · max(1, ‖x_0‖_∞) (e.g. x_0 = 0 without bias or inputs). The
+        rate is then ln of the fixed point's Jacobian growth, not a trajectory's.
     power_iterations : ndarray of int, shape (T+1,)
         Lanczos matrix-vector pairs used at each lag.
     unconverged_lags : int
@@ -66,13 +87,15 @@ class GradFlowResult(Result):
     jac_spectral_radius, jac_max_sv, jac_min_sv : ndarray
         ρ(J_t), largest and smallest singular value of J_t at those steps.
     sv_k, sv_lag : ndarray of int
-        Times k (and lags T - k) at which top singular values were computed.
+        Times k (and lags T - k) at which top singular values were computed (after an
+        overflow the lags count from the last finite state; -1 for a k past it).
     log_sv : ndarray, shape (len(sv_k), n_top)
-        ln of the top singular values of ∂x_T/∂x_k (-inf for zero ones).
+        ln of the top singular values of ∂x_T/∂x_k (-inf for zero ones, and for those
+        below about 1e-308 σ1: a product is held as one matrix with one scale).
     log_delta : ndarray, shape (T+1,), or None
         ln ‖δ_Tᵀ ∂x_T/∂x_{T-ℓ}‖ when ``delta_T`` was given.
     x_final : ndarray, shape (N,)
-        x_T.
+        x_T (after an overflow: the last finite state, x_{overflow_step - 1}).
     meta : dict
     """
 
@@ -99,6 +122,9 @@ class GradFlowResult(Result):
     log_delta: object
     x_final: np.ndarray
     meta: dict
+    # last, with defaults: results saved before these fields existed still load
+    overflow_step: object = None
+    on_fixed_point: bool = False
 
 
 def _start_vector(N, seed):
@@ -119,10 +145,19 @@ def _seeded_start_vector(N, seed):
     return u / np.linalg.norm(u)
 
 
+def _check_rnn(rnn, name="rnn"):
+    from rnndyn.models import RNN
+    if not isinstance(rnn, RNN):
+        raise InputError(f"{name} must be an RNN (rnndyn.models.RNN, e.g. from make_rnn or "
+                         f"load_weights), got {type(rnn).__name__}")
+    return rnn
+
+
 def _check_factors(rnn, D):
+    _check_rnn(rnn)
     D = as_array(D, "D", ndim=2, finite=False)
     if D.shape[1] != rnn.N:
-        raise ValueError(f"D must have shape (T, {rnn.N}), got {D.shape}")
+        raise InputError(f"D must have shape (T, {rnn.N}), got {D.shape}")
     return D
 
 
@@ -158,16 +193,20 @@ def backward_products(rnn, D, *, store_lags=(), rtol=config.SINGULAR_VALUE_RTOL,
     -----
     P_T = I, P_k = P_{k+1} J_{k+1} (Pascanu et al. 2013, eq. 5), renormalised at each
     step by its Frobenius norm (folded into the diagonal factor) with a running log scale,
-    so that the log norms stay finite for any T. The spectral norm at each lag comes from
-    a Lanczos iteration on P Pᵀ warm-started with the previous lag's left singular vector:
-    the left singular vectors (at time T) converge as the lag grows (Oseledets), so most
-    lags need 2-5 matrix-vector pairs instead of an O(N³) SVD. Every Lanczos estimate is
-    a lower bound of σ1²; an upper bound comes from the Kato-Temple inequality with the
-    trace: scaled so that tr(P Pᵀ) = 1, λ2 <= 1 - θ, hence λ1 <= θ + r²/(2θ - 1) when the
-    Ritz value θ > 1/2 (r its residual, from the tridiagonal matrix; Paige 1971). Where
-    σ1² holds less than half of ‖P‖_F², the relative change of the estimate is the rule
-    (Lanczos converges superlinearly; measured errors stay below ``rtol``). Measured at
-    N = 50, T = 200: 3-6 pairs per lag on average, errors 1e-11 to 1e-13 against SVDs;
+    so that the log norms stay finite for any T. Scale comes out before any square: W
+    enters divided by a power of two near max|W_ij|, each factor row by its maximum, and a
+    product too small to square safely is rescaled first, so growth and decay in both
+    directions (weights up to 1e308, products far beyond float64) give finite logs.
+    The spectral norm at each lag comes from a Lanczos iteration on P Pᵀ warm-started
+    with the previous lag's left singular vector: the left singular vectors (at time T)
+    converge as the lag grows (Oseledets), so most lags need 2-5 matrix-vector pairs
+    instead of an O(N³) SVD. Every Lanczos estimate is a lower bound of σ1²; an upper
+    bound comes from the Kato-Temple inequality with the trace: scaled so that tr(P Pᵀ)
+    = 1, λ2 <= 1 - θ, hence λ1 <= θ + r²/(2θ - 1) when the Ritz value θ > 1/2 (r its
+    residual, from the tridiagonal matrix; Paige 1971). Where σ1² holds less than half
+    of ‖P‖_F², the relative change of the estimate is the rule (Lanczos converges
+    superlinearly; measured errors stay below ``rtol``). Measured at N = 50, T = 200:
+    3-6 pairs per lag on average, errors 1e-11 to 1e-13 against SVDs;
     a plain warm-started power iteration needed twice the pairs for 1e-9.
     """
     D = _check_factors(rnn, D)
@@ -259,11 +298,38 @@ def transport(rnn, D, delta_T):
     D = _check_factors(rnn, D)
     delta = as_array(delta_T, "delta_T", shape=(rnn.N,))
     if not np.any(delta):
-        raise ValueError("delta_T must be non-zero")
+        raise InputError("delta_T must be non-zero")
     out = np.empty(D.shape[0] + 1)
     with np.errstate(over="ignore", invalid="ignore"):  # see backward_products
         _k._transport(rnn.W, rnn.form_code, D, delta, out)
     return out
+
+
+def auto_stride(n_steps):
+    """The stride of ``jacobian_stats='auto'`` for a run of ``n_steps`` steps.
+
+    1 up to ``AUTO_MIN_JACOBIANS`` steps, then ⌈T / AUTO_MIN_JACOBIANS⌉ capped at
+    ``AUTO_MAX_STRIDE``: an eigenvalue problem and an SVD cost about 100 N×N products, so
+    the statistics never cost more than 100 Jacobians or the products themselves.
+    """
+    T = as_int(n_steps, "n_steps", minimum=0)
+    return max(1, min(AUTO_MAX_STRIDE, -(-T // AUTO_MIN_JACOBIANS)))
+
+
+def _stats_stride(jacobian_stats, T):
+    """The stride (0: none) from ``jacobian_stats``: 'auto', a bool or an int >= 0."""
+    if isinstance(jacobian_stats, str):
+        if jacobian_stats.strip().lower() != "auto":
+            raise InputError("jacobian_stats must be 'auto', True (every step), False (none) "
+                             f"or an integer stride >= 0, got {jacobian_stats!r}")
+        return auto_stride(T)
+    if isinstance(jacobian_stats, (bool, np.bool_)):
+        return 1 if jacobian_stats else 0
+    try:
+        return as_int(jacobian_stats, "jacobian_stats", minimum=0)
+    except InputError:
+        raise InputError("jacobian_stats must be 'auto', True (every step), False (none) "
+                         f"or an integer stride >= 0, got {jacobian_stats!r}") from None
 
 
 def jacobian_spectra(rnn, D, *, stride=1):
@@ -274,7 +340,8 @@ def jacobian_spectra(rnn, D, *, stride=1):
     rnn : RNN
     D : array_like, shape (T, N)
     stride : int
-        Every stride-th step (the cost is an eigenvalue problem and an SVD per step).
+        Every stride-th step (the cost is an eigenvalue problem and an SVD per step,
+        about 100 N×N products; see :func:`auto_stride`).
 
     Returns
     -------
@@ -286,18 +353,31 @@ def jacobian_spectra(rnn, D, *, stride=1):
     N = rnn.N
     rho, smax, smin = (np.empty(len(t)) for _ in range(3))
     chunk = max(1, _STATS_CHUNK_ELEMENTS // (N * N))
+    Ws, wscale = _pow2_split(rnn.W)
     for start in range(0, len(t), chunk):
         d = D[t[start:start + chunk] - 1]
-        J = rnn.W[None] * d[:, None, :] if rnn.form == "pascanu" else d[:, :, None] * rnn.W[None]
+        # scale before the decompositions (a 1e155 weight must not reach a square): J/s,
+        # s a power of two, has the same eigen- and singular vectors, values divided by s
+        with np.errstate(over="ignore", invalid="ignore"):
+            J = Ws[None] * d[:, None, :] if rnn.form == "pascanu" else d[:, :, None] * Ws[None]
         ok = np.all(np.isfinite(J), axis=(1, 2))
         sl = slice(start, start + len(d))
         rho[sl], smax[sl], smin[sl] = np.nan, np.nan, np.nan
         if np.any(ok):
             s = np.linalg.svd(J[ok], compute_uv=False)
             idx = np.flatnonzero(ok) + start
-            smax[idx], smin[idx] = s[:, 0], s[:, -1]
-            rho[idx] = np.max(np.abs(np.linalg.eigvals(J[ok])), axis=1)
+            with np.errstate(over="ignore"):    # a value beyond 1e308 is inf, not a warning
+                smax[idx], smin[idx] = s[:, 0] * wscale, s[:, -1] * wscale
+                rho[idx] = np.max(np.abs(np.linalg.eigvals(J[ok])), axis=1) * wscale
     return t, rho, smax, smin
+
+
+def log_spectral_norm(W):
+    """ln ‖W‖₂ without overflow (-inf for W = 0): the SVD of W / max|W_ij|."""
+    Ws, s = _pow2_split(as_array(W, "W", ndim=2))
+    top = float(np.linalg.svd(Ws, compute_uv=False)[0]) if Ws.size else 0.0
+    with np.errstate(divide="ignore"):
+        return float(np.log(top)) + float(np.log(s))
 
 
 def fit_rate(lag, log_norm, window):
@@ -323,7 +403,7 @@ def default_fit_window(T):
 
 
 def gradient_flow(rnn, x0, n_steps, inputs=None, *, k_singular=(), n_top=3,
-                  jacobian_stats=True, delta_T=None, fit=None,
+                  jacobian_stats="auto", delta_T=None, fit=None,
                   rtol=config.SINGULAR_VALUE_RTOL, max_iter=DEFAULT_MAX_ITER, seed=0):
     """Gradient norms ‖∂x_T/∂x_k‖ for every lag along one trajectory.
 
@@ -341,9 +421,11 @@ def gradient_flow(rnn, x0, n_steps, inputs=None, *, k_singular=(), n_top=3,
         are computed (an SVD each).
     n_top : int
         How many singular values at each k.
-    jacobian_stats : bool or int
-        Spectral radius and extreme singular values of every one-step Jacobian J_t
-        (True), of every n-th one (an int n >= 1), or none (False).
+    jacobian_stats : 'auto', bool or int
+        Spectral radius and extreme singular values of the one-step Jacobians J_t:
+        'auto' (default) every step for short runs and a stride that keeps their cost
+        below the products' for long ones (:func:`auto_stride`), True (or 1) every step,
+        an int n every n-th step, False (or 0) none.
     delta_T : array_like, shape (N,), optional
         An error vector ∂E/∂x_T to transport back: fills ``log_delta``.
     fit : (int, int), optional
@@ -365,38 +447,75 @@ def gradient_flow(rnn, x0, n_steps, inputs=None, *, k_singular=(), n_top=3,
     The products are accumulated backwards with renormalisation (see
     :func:`backward_products`), so the log norms stay finite in both regimes (tested to
     T = 10⁴ at N = 100 and T = 10⁵ at N = 1). An exactly zero product (dead relu units,
-    J_t = 0) is reported as log norm -inf and ``finite = False``, never as NaN.
+    J_t = 0) is reported as log norm -inf and ``finite = False``, never as NaN. A state
+    that leaves float64 (``overflow_step``) ends the valid part of the run: the products
+    are taken from the last finite state and no rate is given. x_0 a fixed point is
+    flagged (``on_fixed_point``): there the rate is the fixed point's, e.g. ln ρ(W) at
+    x_0 = 0 in a bias-free network, not that of a typical trajectory.
     """
-    x0v = initial_state(rnn, x0, seed=seed) if isinstance(x0, str) else x0
+    _check_rnn(rnn)
     T = as_int(n_steps, "n_steps", minimum=1)
-    X, D = trajectory(rnn, x0v, T, inputs)
+    x0v = initial_state(rnn, x0, seed=seed) if isinstance(x0, str) else \
+        as_array(x0, "x0", shape=(rnn.N,))
+    # a state leaving float64 is detected and reported below (overflow_step); the errstate
+    # only matters with NUMBA_DISABLE_JIT, where NumPy would warn about it first
+    with np.errstate(over="ignore", invalid="ignore"):
+        X, D = trajectory(rnn, x0v, T, inputs)
     n_top = as_int(n_top, "n_top", minimum=1)
     ks = [as_int(k, "k_singular", minimum=0, maximum=T) for k in np.atleast_1d(k_singular)]
     if fit is None:
         window = default_fit_window(T)
     else:
-        if len(fit) != 2:
-            raise ValueError(f"fit must be a pair of lags (first, last), got {fit!r}")
-        window = [as_int(fit[0], "fit", minimum=0, maximum=T),
-                  as_int(fit[1], "fit", minimum=0, maximum=T)]
+        try:
+            lo, hi = fit
+        except (TypeError, ValueError):
+            raise InputError(f"fit must be a pair of lags (first, last), got {fit!r}") from None
+        window = [as_int(lo, "fit", minimum=0, maximum=T),
+                  as_int(hi, "fit", minimum=0, maximum=T)]
         if window[1] - window[0] < 1:
-            raise ValueError(f"fit window must span at least two lags, got {window}")
-    if isinstance(jacobian_stats, (bool, np.bool_)):
-        stride = 1 if jacobian_stats else 0
-    else:
-        stride = as_int(jacobian_stats, "jacobian_stats", minimum=0)
+            raise InputError(f"fit window must span at least two lags, got {window}")
+    stride = _stats_stride(jacobian_stats, T)
     if delta_T is not None:
         delta_T = as_array(delta_T, "delta_T", shape=(rnn.N,))
+        if not np.any(delta_T):
+            raise InputError("delta_T must be non-zero")
 
-    out = backward_products(rnn, D, store_lags=[T - k for k in ks], rtol=rtol,
-                            max_iter=max_iter, seed=seed)
+    # the valid part of the run: up to the last finite state
+    bad = np.flatnonzero(~np.all(np.isfinite(X), axis=1))
+    overflow_step = int(bad[0]) if bad.size else None
+    Tv = T if overflow_step is None else overflow_step - 1
+    Dv = D[:Tv]
+    with np.errstate(over="ignore", invalid="ignore"):
+        move0 = float(np.max(np.abs(X[1] - X[0])))
+    on_fixed_point = bool(overflow_step is None and
+                          move0 <= FIXED_POINT_RTOL * max(1.0, float(np.max(np.abs(X[0])))))
+
     lag = np.arange(T + 1)
-    log_norm = out["log_norm"]
-    rate = fit_rate(lag, log_norm, window)
+    ks_valid = [k for k in ks if k <= Tv]
+    out = backward_products(rnn, Dv, store_lags=[Tv - k for k in ks_valid], rtol=rtol,
+                            max_iter=max_iter, seed=seed)
+
+    def full(a, fill):
+        """A lag-indexed array of the valid prefix, padded to lags 0 … T."""
+        if Tv == T:
+            return a
+        b = np.full(T + 1, fill, dtype=a.dtype)
+        b[:Tv + 1] = a
+        return b
+
+    log_norm = full(out["log_norm"], np.nan)
+    log_frob = full(out["log_frob"], np.nan)
+    n_iter = full(out["power_iterations"], 0)
+    rate = fit_rate(lag, log_norm, window) if overflow_step is None else float("nan")
 
     n_keep = min(n_top, rnn.N)
     log_sv = np.full((len(ks), n_top), -np.inf)
-    for i, (P, ls) in enumerate(zip(out["products"], out["log_scale"])):
+    stored = dict(zip(ks_valid, zip(out["products"], out["log_scale"])))
+    for i, k in enumerate(ks):
+        if k not in stored:
+            log_sv[i] = np.nan           # after the overflow: no product
+            continue
+        P, ls = stored[k]
         if not np.all(np.isfinite(P)) or not np.isfinite(ls):
             log_sv[i] = np.nan
             continue
@@ -406,24 +525,24 @@ def gradient_flow(rnn, x0, n_steps, inputs=None, *, k_singular=(), n_top=3,
     if n_top > n_keep:
         log_sv[:, n_keep:] = np.nan  # there are only N singular values
 
-    if stride:
-        jt, jrho, jmax, jmin = jacobian_spectra(rnn, D, stride=stride)
+    if stride and Tv:
+        jt, jrho, jmax, jmin = jacobian_spectra(rnn, Dv, stride=stride)
     else:
         jt = np.zeros(0, dtype=np.int64)
         jrho = jmax = jmin = np.zeros(0)
 
-    log_delta = transport(rnn, D, delta_T) if delta_T is not None else None
-    lam1 = float(np.linalg.norm(rnn.W, 2))
+    log_delta = full(transport(rnn, Dv, delta_T), np.nan) if delta_T is not None else None
     with np.errstate(divide="ignore"):
-        bound = float(np.log(rnn.gamma * lam1))
-    states_finite = bool(np.all(np.isfinite(X)))
-    pieces = [log_norm, out["log_frob"], [rate], jrho, jmax, jmin, log_sv[:, :n_keep]]
+        bound = float(np.log(rnn.gamma)) + log_spectral_norm(rnn.W)
+    states_finite = overflow_step is None
+    pieces = [log_norm, log_frob, [rate], jrho, jmax, jmin, log_sv[:, :n_keep]]
     if log_delta is not None:
         pieces.append(log_delta)
     finite = states_finite and all(bool(np.all(np.isfinite(p))) for p in pieces)
     params = {"n_steps": T, "k_singular": ks, "n_top": n_top, "jacobian_stride": stride,
+              "jacobian_stats": jacobian_stats if isinstance(jacobian_stats, str) else stride,
               "fit": window, "rtol": rtol, "max_iter": max_iter,
-              "x0": x0 if isinstance(x0, str) else "array",
+              "x0": x0 if isinstance(x0, str) else x0v.tolist(),
               "inputs": "none" if inputs is None else "array",
               "delta_T": None if delta_T is None else delta_T.tolist()}
     meta = make_meta(params, seed=seed, model=rnn,
@@ -431,11 +550,13 @@ def gradient_flow(rnn, x0, n_steps, inputs=None, *, k_singular=(), n_top=3,
                             "warm-started from the previous lag")
     return GradFlowResult(
         lag=lag, log_norm=log_norm, log10_norm=log_norm / np.log(10.0),
-        log_frob=out["log_frob"], rate_per_step=rate, fit_window=window,
+        log_frob=log_frob, rate_per_step=rate, fit_window=window,
         bound_rate_per_step=bound, finite=finite,
         zero_product_lag=out["zero_product_lag"], nonfinite_lag=out["nonfinite_lag"],
-        states_finite=states_finite, power_iterations=out["power_iterations"],
+        states_finite=states_finite, overflow_step=overflow_step,
+        on_fixed_point=on_fixed_point, power_iterations=n_iter,
         unconverged_lags=out["unconverged_lags"], jac_t=jt, jac_spectral_radius=jrho,
         jac_max_sv=jmax, jac_min_sv=jmin, sv_k=np.array(ks, dtype=np.int64),
-        sv_lag=np.array([T - k for k in ks], dtype=np.int64), log_sv=log_sv,
-        log_delta=log_delta, x_final=X[-1].copy(), meta=meta)
+        sv_lag=np.array([Tv - k if k <= Tv else -1 for k in ks], dtype=np.int64),
+        log_sv=log_sv,
+        log_delta=log_delta, x_final=X[Tv].copy(), meta=meta)

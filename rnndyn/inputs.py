@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from rnndyn._validate import as_array, as_choice, as_float, as_int, as_rng
+from rnndyn._validate import as_array, as_choice, as_float, as_int, as_rng, InputError
 
 KINDS = ("none", "gaussian", "uniform")
 
@@ -39,6 +39,6 @@ def check_inputs(u, n_steps, n_inputs, name="inputs"):
     if u.ndim == 1 and n_inputs == 1:
         u = u.reshape(-1, 1)
     if u.ndim != 2 or u.shape[1] != n_inputs or u.shape[0] < n_steps:
-        raise ValueError(f"{name} must have shape ({n_steps}, {n_inputs}) "
+        raise InputError(f"{name} must have shape ({n_steps}, {n_inputs}) "
                          f"(n_steps, number of inputs M), got {u.shape}")
     return np.ascontiguousarray(u[:n_steps])

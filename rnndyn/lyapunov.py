@@ -18,7 +18,7 @@ import scipy.linalg
 
 from rnndyn._kernels import lyapunov as _k
 from rnndyn._kernels import rnn as _rnn
-from rnndyn._validate import as_array, as_float, as_int, as_rng
+from rnndyn._validate import as_array, as_float, as_int, as_rng, InputError
 from rnndyn.inputs import check_inputs
 from rnndyn.models import RNN
 from rnndyn.results import Result, make_meta, result_type
@@ -235,7 +235,7 @@ def kaplan_yorke_dimension(exponents, n_units=None):
 
 def _check_rnn(rnn):
     if not isinstance(rnn, RNN):
-        raise TypeError(f"rnn must be an rnndyn.models.RNN, got {type(rnn).__name__}")
+        raise InputError(f"rnn must be an rnndyn.models.RNN, got {type(rnn).__name__}")
     return rnn
 
 
@@ -244,7 +244,7 @@ def _reortho_code(reortho):
     if isinstance(reortho, str):
         if reortho.strip().lower() == "auto":
             return 0
-        raise ValueError(f"reortho must be 'auto' or an integer >= 1, got {reortho!r}")
+        raise InputError(f"reortho must be 'auto' or an integer >= 1, got {reortho!r}")
     return as_int(reortho, "reortho", minimum=1)
 
 
@@ -278,7 +278,7 @@ def _chunks(rnn, x0, total, inputs, step=None):
         # nonlinear network needs a finite trajectory
         if rnn.activation != "linear" and not np.all(np.isfinite(X)):
             bad = int(np.argmax(~np.all(np.isfinite(X), axis=1)))
-            raise ValueError(f"the trajectory diverged (non-finite state at step {start + bad}); "
+            raise InputError(f"the trajectory diverged (non-finite state at step {start + bad}); "
                              f"the exponents of an unbounded {rnn.activation} network are "
                              "undefined: use a smaller gain or a bounded activation")
         x = X[-1].copy()
@@ -642,12 +642,12 @@ def lyapunov_spectrum(rnn, x0, n_steps, *, k=None, transient=100, reortho="auto"
     max_interval = as_int(max_interval, "max_interval", minimum=1)
     if isinstance(split, str):
         if split.strip().lower() != "auto":
-            raise ValueError(f"split must be 'auto' or an integer >= 0, got {split!r}")
+            raise InputError(f"split must be 'auto' or an integer >= 0, got {split!r}")
         split = "auto"
     else:
         split = as_int(split, "split", minimum=0, maximum=rnn.N - 1)
         if split and k != rnn.N:
-            raise ValueError("split applies to the full spectrum only (k = N)")
+            raise InputError("split applies to the full spectrum only (k = N)")
     threads = _default_threads() if threads is None else as_int(threads, "threads",
                                                                   minimum=1, maximum=2)
     hist_every = max(1, n_steps // HISTORY_POINTS)
@@ -823,10 +823,10 @@ def lyapunov_ensemble(models, X0, n_steps, *, k=None, transient=100, inputs=None
     """
     rnns = [models] if isinstance(models, RNN) else list(models)
     if not rnns or not all(isinstance(r, RNN) for r in rnns):
-        raise TypeError("models must be an RNN or a non-empty sequence of RNN")
+        raise InputError("models must be an RNN or a non-empty sequence of RNN")
     N, form = rnns[0].N, rnns[0].form
     if any(r.N != N or r.form != form for r in rnns):
-        raise ValueError("models must all have the same number of units N and the same form")
+        raise InputError("models must all have the same number of units N and the same form")
     n_steps = as_int(n_steps, "n_steps", minimum=1)
     transient = as_int(transient, "transient", minimum=0)
     k = N if k is None else as_int(k, "k", minimum=1, maximum=N)
@@ -834,17 +834,17 @@ def lyapunov_ensemble(models, X0, n_steps, *, k=None, transient=100, inputs=None
     if isinstance(X0, (int, np.integer)) and not isinstance(X0, bool):
         B = as_int(X0, "X0", minimum=1)
         if len(rnns) > 1 and B != len(rnns):
-            raise ValueError(f"X0 asks for {B} states but {len(rnns)} models were given")
+            raise InputError(f"X0 asks for {B} states but {len(rnns)} models were given")
         X0 = rng.standard_normal((B, N))
     else:
         X0 = as_array(X0, "X0")
         if X0.ndim == 1:
             X0 = X0.reshape(1, -1)
         if X0.ndim != 2 or X0.shape[1] != N:
-            raise ValueError(f"X0 must have shape (B, {N}) or ({N},), got {X0.shape}")
+            raise InputError(f"X0 must have shape (B, {N}) or ({N},), got {X0.shape}")
     B = max(X0.shape[0], len(rnns))
     if X0.shape[0] not in (1, B) or len(rnns) not in (1, B):
-        raise ValueError(f"{len(rnns)} models and {X0.shape[0]} initial states do not match")
+        raise InputError(f"{len(rnns)} models and {X0.shape[0]} initial states do not match")
     X0 = np.ascontiguousarray(np.broadcast_to(X0, (B, N)))
     members = [rnns[b if len(rnns) > 1 else 0] for b in range(B)]
     total = transient + n_steps

@@ -8,12 +8,14 @@ Two update forms (design.md §2):
 The one-neuron RNN of the paper is the case N = 1.
 """
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from rnndyn import activations
-from rnndyn._validate import as_array, as_choice, as_float, as_int, as_rng
+from rnndyn._memory import array_bytes, check_request
+from rnndyn._validate import as_array, as_choice, as_float, as_int, as_rng, InputError
 
 FORMS = ("pascanu", "elman")
 FORM_CODES = {"pascanu": 0, "elman": 1}
@@ -49,17 +51,17 @@ class RNN:
         W = as_array(self.W, "W", ndim=2)
         N = W.shape[0]
         if W.shape != (N, N) or N == 0:
-            raise ValueError(f"W must be a non-empty square matrix, got shape {W.shape}")
+            raise InputError(f"W must be a non-empty square matrix, got shape {W.shape}")
         U = np.zeros((N, 0)) if self.U is None else as_array(self.U, "U")
         if U.ndim == 1 and U.size == N:
             U = U.reshape(N, 1)
         if U.ndim != 2 or U.shape[0] != N:
-            raise ValueError(f"U must have shape ({N}, M), got {U.shape}")
+            raise InputError(f"U must have shape ({N}, M), got {U.shape}")
         b = np.zeros(N) if self.b is None else as_array(self.b, "b")
         if b.ndim == 0:
             b = np.full(N, float(b))
         if b.shape != (N,):
-            raise ValueError(f"b must have shape ({N},), got {b.shape}")
+            raise InputError(f"b must have shape ({N},), got {b.shape}")
         act = as_choice(self.activation, "activation", tuple(activations.CODES))
         form = as_choice(self.form, "form", FORMS)
         for name, value in (("W", W), ("U", U), ("b", b), ("activation", act), ("form", form)):
@@ -135,8 +137,20 @@ def sparse_matrix(N, k, radius, rng):
         W[i, cols] = rng.standard_normal(k)
     rho = np.max(np.abs(np.linalg.eigvals(W)))
     if rho == 0.0:
-        raise ValueError("sparse initialisation produced a nilpotent W; use a larger k")
+        raise InputError("sparse initialisation produced a nilpotent W; use a larger k")
     return W * (radius / rho)
+
+
+# N×N float64 arrays alive at once while each initialiser runs (the draw, its scaled
+# copy; QR's input, Q, R and the sign-fixed product; eigvals' copy and workspace)
+_INIT_COPIES = {"gaussian": 2, "orthogonal": 5, "identity": 2, "sparse": 4, "sigmoid": 2,
+                "basic-tanh": 2, "smart-tanh": 4}
+
+
+def make_rnn_bytes(n, n_inputs=0, init="gaussian"):
+    """Peak bytes :func:`make_rnn` allocates: copies·8N² + 2·8NM + 2·8N."""
+    return (_INIT_COPIES.get(init, 5) * array_bytes(n, n) + 2 * array_bytes(n, n_inputs)
+            + 2 * array_bytes(n))
 
 
 def make_rnn(n, *, n_inputs=0, activation="tanh", form="pascanu", init="gaussian",
@@ -169,6 +183,8 @@ def make_rnn(n, *, n_inputs=0, activation="tanh", form="pascanu", init="gaussian
     N = as_int(n, "n", minimum=1)
     M = as_int(n_inputs, "n_inputs", minimum=0)
     init = as_choice(init, "init", INITS)
+    check_request(make_rnn_bytes(N, M, init), f"a network of n={N} units" +
+                  (f" and n_inputs={M} inputs" if M else ""))
     gain = as_float(gain, "gain")
     rng = as_rng(seed)
     activation = PAPER_ACTIVATION.get(init, activation)
@@ -203,36 +219,105 @@ WEIGHT_DEFAULTS = {"U": "no inputs (shape (N, 0))", "b": "zeros", "activation": 
                    "form": "pascanu"}
 
 
-def load_weights(path):
-    """Read an RNN from a ``.npz`` weights file.
+WEIGHT_KEYS = ("W", "U", "b", "activation", "form")
+_WHAT = "weights file"
 
-    Keys: ``W`` (required, N×N); optional ``U`` (N×M; default no inputs),
-    ``b`` (N; default zeros), ``activation`` (default 'tanh'), ``form``
-    (default 'pascanu'). Read with ``allow_pickle=False``.
+
+def load_weights(path):
+    """Read an RNN from a ``.npz`` weights file, or from a saved result that holds one.
+
+    A weights file holds ``W`` (required, N×N); optional ``U`` (N×M; default no inputs),
+    ``b`` (N; default zeros), ``activation`` (default 'tanh'), ``form`` (default
+    'pascanu'). A saved result holding the network it was made with (``rnndyn train
+    --out DIR`` writes ``DIR/train.npz``) loads as that network: ``W``, ``U`` and ``b``
+    from its ``.npz``, the activation and form from the ``.json`` beside it, whose
+    sha256 of the ``.npz`` must match.
+
+    The file is read by :func:`rnndyn.io.read_npz`: never a pickle, sizes checked from
+    the headers before reading; any problem is an InputError naming the file.
     """
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            keys = set(data.files)
-            if "W" not in keys:
-                raise ValueError(f"weights file {path}: missing required key 'W'")
-            unknown = keys - {"W", "U", "b", "activation", "form"}
-            if unknown:
-                raise ValueError(f"weights file {path}: unknown key(s) {sorted(unknown)}")
-            W = data["W"]
-            U = data["U"] if "U" in keys else None
-            b = data["b"] if "b" in keys else None
-            act = str(data["activation"]) if "activation" in keys else "tanh"
-            form = str(data["form"]) if "form" in keys else "pascanu"
-    except (OSError, EOFError) as exc:
-        raise ValueError(f"cannot read weights file {path}: {exc}") from None
-    except ValueError as exc:
-        if "weights file" in str(exc):
-            raise
-        raise ValueError(f"cannot read weights file {path}: {exc}") from None
+    from rnndyn import io
+    names = io.list_npz(path, what=_WHAT)
+    path = os.fspath(path)
+    unknown = sorted(set(names) - set(WEIGHT_KEYS))
+    if unknown:
+        return _load_result_weights(path, names, unknown)
+    shapes = {"W": ("N", "N")}
+    _check_network_fits(path, io.read_npz(path, what=_WHAT, allowed_keys=WEIGHT_KEYS,
+                                          required_keys=("W",), expected_shapes=shapes,
+                                          headers_only=True))
+    data = io.read_npz(path, what=_WHAT, allowed_keys=WEIGHT_KEYS, required_keys=("W",),
+                       expected_shapes=shapes)
+    act = _text(data, "activation", path, "tanh")
+    form = _text(data, "form", path, "pascanu")
+    return _build(path, data["W"], data.get("U"), data.get("b"), act, form)
+
+
+def _check_network_fits(path, headers):
+    """Refuse, from the headers, a network this machine cannot hold: loading one needs
+    what making one does (:func:`make_rnn_bytes` with the Gaussian draw's two copies)."""
+    N = headers["W"][0][0]
+    U = headers.get("U", ((N, 0), None))[0]
+    M = U[1] if len(U) == 2 else 1
+    check_request(make_rnn_bytes(N, M), f"weights file {path} (a network of N={N} units)")
+
+
+def _text(data, key, path, default):
+    if key not in data:
+        return default
+    value = data[key]
+    if value.ndim != 0 or value.dtype.kind not in "US":
+        raise InputError(f"{_WHAT} {path}: {key!r} must be a string, got "
+                         f"shape {value.shape} {value.dtype}")
+    return str(value.item().decode() if value.dtype.kind == "S" else value.item())
+
+
+def _build(path, W, U, b, act, form):
     try:
         return RNN(W, U, b, act, form)
-    except (ValueError, TypeError) as exc:
-        raise type(exc)(f"weights file {path}: {exc}") from None
+    except InputError as exc:
+        raise InputError(f"{_WHAT} {path}: {exc}") from None
+
+
+def _load_result_weights(path, names, unknown):
+    """The network a saved result (``.npz`` + ``.json``) was made with."""
+    from rnndyn import io
+    stem = path[:-4] if path.endswith(".npz") else path
+    js = stem + ".json"
+    plain = (f"{_WHAT} {path}: unknown array(s) {unknown}; a weights file holds only "
+             f"{', '.join(WEIGHT_KEYS)}")
+    if not os.path.exists(js):
+        if "W" in names:
+            raise InputError(f"{plain} (a saved result such as train.npz loads with the .json "
+                             f"beside it, which names the activation and form: {js} is "
+                             "missing)")
+        raise InputError(plain)
+    doc = io.read_json(js, what="result metadata")
+    if not (isinstance(doc, dict) and isinstance(doc.get("fields"), dict)
+            and isinstance(doc.get("array_fields"), list)):
+        raise InputError(f"{plain}; {js} is not the metadata of a saved result")
+    kind = doc.get("type", "result")
+    if "W" not in names or "W" not in doc["array_fields"]:
+        raise InputError(f"{_WHAT} {path}: this {kind} holds no network (no array 'W')")
+    io.check_npz_sha256(path, doc, js)
+    meta = doc["fields"].get("meta") if isinstance(doc["fields"].get("meta"), dict) else {}
+    model = meta.get("model") if isinstance(meta.get("model"), dict) else {}
+    params = meta.get("params") if isinstance(meta.get("params"), dict) else {}
+    act = model.get("activation", params.get("activation"))
+    form = model.get("form", params.get("form"))
+    for key, value in (("activation", act), ("form", form)):
+        if not isinstance(value, str):
+            raise InputError(f"{_WHAT} {path}: {js} does not name the network's {key}")
+    shapes = {"W": ("N", "N"), "U": ("N", None), "b": ("N",)}
+    _check_network_fits(path, io.read_npz(path, what=_WHAT, keys=("W", "U", "b"),
+                                          expected_shapes=shapes, headers_only=True))
+    data = io.read_npz(path, what=_WHAT, keys=("W", "U", "b"), expected_shapes=shapes)
+    if "U" not in data and model.get("M", 0) != 0:
+        raise InputError(f"{_WHAT} {path}: the {kind} has {model.get('M')} inputs but no "
+                         "array 'U'")
+    if "b" not in data:
+        raise InputError(f"{_WHAT} {path}: the {kind} holds no bias 'b'")
+    return _build(path, data["W"], data.get("U"), data["b"], act, form)
 
 
 def save_weights(rnn, path, *, overwrite=False):

@@ -17,7 +17,7 @@ iterates all four activations.
 
 import numpy as np
 
-from rnndyn._validate import as_array, as_choice, as_float
+from rnndyn._validate import as_array, as_choice, as_float, InputError
 from rnndyn.activations import GAMMA
 from rnndyn.results import Result, make_meta, result_type
 
@@ -162,11 +162,11 @@ def _params(w, b):
     w = as_array(w, "w")
     b = as_array(b, "b")
     if w.ndim > 1 or b.ndim > 1:
-        raise ValueError(f"w and b must be scalars or 1-D, got shapes {w.shape} and {b.shape}")
+        raise InputError(f"w and b must be scalars or 1-D, got shapes {w.shape} and {b.shape}")
     try:
         w, b = np.broadcast_arrays(np.atleast_1d(w), np.atleast_1d(b))
     except ValueError:
-        raise ValueError(f"w and b must have the same length (or one be a scalar), "
+        raise InputError(f"w and b must have the same length (or one be a scalar), "
                          f"got {w.size} and {b.size}") from None
     return np.ascontiguousarray(w), np.ascontiguousarray(b)
 
@@ -313,8 +313,17 @@ def cusp(activation="tanh"):
     return {"x": 0.0, "w": float(w[0]), "b": float(b[0])}
 
 
+# a fold met at the cusp (x* = 0, w = 1/σ'(0)) is within this of it, in w and x*
+CUSP_TOL = 1e-9
+
+
 def _point(kind, w, b, x, act):
     mult = float(w * _ds(act, x))
+    if kind == "fold" and abs(x) <= CUSP_TOL and abs(w * float(_ds(act, 0.0)) - 1.0) <= CUSP_TOL:
+        # At the cusp (σ''(0) = 0) the map x -> w σ(x) + b is odd about x* = 0 (tanh with
+        # b = 0; sigmoid with w = 4, b = -2): the middle fixed point gives birth to two
+        # stable ones symmetrically, a pitchfork, not a saddle-node pair.
+        kind = "pitchfork"
     return {"type": kind, "w": float(w), "b": float(b), "x": float(x), "multiplier": mult}
 
 
@@ -327,7 +336,8 @@ def bifurcation_points(w, b, activation="tanh"):
     Returns
     -------
     list of dict
-        Sorted by the swept parameter; each has ``type`` ('fold' or 'flip'),
+        Sorted by the swept parameter; each has ``type`` ('fold', 'flip', or
+        'pitchfork' for the fold met exactly at the cusp, w = 1/σ'(0), x* = 0),
         ``w``, ``b``, ``x`` (the fixed point) and ``multiplier`` w σ'(x)
         (+1 at a fold, −1 at a flip, to rounding).
 
@@ -343,7 +353,7 @@ def bifurcation_points(w, b, activation="tanh"):
     act = _check_activation(activation)
     w_range, b_range = np.ndim(w) == 1, np.ndim(b) == 1
     if w_range == b_range:
-        raise ValueError("give exactly one of w and b as a (start, stop) range")
+        raise InputError("give exactly one of w and b as a (start, stop) range")
     out = []
     if b_range:
         w = as_float(w, "w")

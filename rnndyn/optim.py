@@ -6,7 +6,7 @@ concatenated), so "the global norm" is simply the norm of that vector.
 
 import numpy as np
 
-from rnndyn._validate import as_choice, as_float
+from rnndyn._validate import as_choice, as_float, InputError
 
 CLIPS = ("none", "norm", "value")
 # Pascanu et al. (2013), §5: SGD, SGD with norm clipping, and SGD-C plus the regulariser Ω
@@ -84,7 +84,7 @@ def sgd_step(theta, g, lr, momentum=0.0, buf=None):
     """
     if momentum:
         if buf is None:
-            raise ValueError("sgd_step with momentum needs buf (the velocity, same shape)")
+            raise InputError("sgd_step with momentum needs buf (the velocity, same shape)")
         buf *= momentum
         buf += g
         theta -= lr * buf

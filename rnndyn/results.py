@@ -20,21 +20,40 @@ as ``null``: :func:`rnndyn.io.to_jsonable`). The ``.json`` is written last, so a
 
 import dataclasses
 import datetime
-import json
 import os
 import platform
 
 import numpy as np
 
-from rnndyn.io import atomic_savez, atomic_write_json, check_target, to_jsonable
+from rnndyn.io import atomic_write_json, check_target, to_jsonable
+from rnndyn._validate import InputError
 
 _REGISTRY = {}
 _NONFINITE = {"inf": float("inf"), "-inf": float("-inf"), "nan": float("nan")}
 
 
+# result type -> "module:function" in rnndyn.figures that draws it (imported on use,
+# so the library itself never imports matplotlib)
+PLOTS = {
+    "SpectrumResult": "spectrum:plot_spectrum",
+    "GradFlowResult": "gradnorm_lag:plot_single",
+    "LyapunovResult": "lyap_convergence:plot",
+    "BasinsResult": "basins:plot",
+    "FixedPointsResult": "fixedpoints:plot",
+    "ContinuationResult": "continuation:plot",
+    "BifurcationDiagram": "neuron_bifurcation:plot",
+    "TwoParameterDiagram": "neuron_wb_plane:plot",
+    "BasinCrossing": "basin_crossing:plot",
+    "SurfaceResult": "error_surface:plot",
+    "ClippingStudyResult": "clipping_study:plot",
+    "TrainResult": "training:plot",
+}
+
+
 def result_type(cls):
     """Class decorator: make ``cls`` a frozen dataclass and register it for loading."""
-    cls = dataclasses.dataclass(frozen=True, eq=False)(cls)
+    # repr=False: the short summary of Result.__repr__, not every array in full
+    cls = dataclasses.dataclass(frozen=True, eq=False, repr=False)(cls)
     _REGISTRY[cls.__name__] = cls
     return cls
 
@@ -101,47 +120,111 @@ class Result:
     def save(self, path, *, overwrite=False):
         """Write ``<stem>.npz`` and ``<stem>.json``; return the two paths.
 
-        ``path`` may end in ``.npz``, ``.json`` or nothing.
+        ``path`` may end in ``.npz``, ``.json`` or nothing. The two are one unit: the
+        ``.npz`` is written first, then the ``.json``, which records the sha256 of the
+        ``.npz`` (key ``npz_sha256``), so :func:`load_result` refuses a pair mixed by an
+        interrupted overwrite instead of returning new data with old metadata.
         """
+        from rnndyn.io import SHA256_KEY, atomic_savez_sha256
         stem = _stem(path)
         npz, js = stem + ".npz", stem + ".json"
         check_target(npz, overwrite)
         check_target(js, overwrite)
         arrays, fields = self._split()
-        atomic_savez(npz, arrays, overwrite=overwrite)
+        _, digest = atomic_savez_sha256(npz, arrays, overwrite=overwrite)
         doc = {"type": type(self).__name__, "array_fields": sorted(arrays),
-               "fields": fields}
+               SHA256_KEY: digest, "fields": fields}
         atomic_write_json(js, doc, overwrite=overwrite)
         return npz, js
 
-    def to_dict(self, arrays=True):
-        """All fields as a JSON-able dict (arrays as lists unless ``arrays`` is false)."""
+    def __repr__(self):
+        """One line: scalars in full, arrays as shape and dtype, containers as sizes."""
+        parts = []
+        for f in dataclasses.fields(self):
+            parts.append(f"{f.name}={_short(getattr(self, f.name))}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    def plot(self, **kwargs):
+        """Draw this result in the house style; returns a matplotlib Figure.
+
+        matplotlib is imported only here. Keyword arguments go to the figure
+        function (``rnndyn.figures.<module>``, see :data:`PLOTS`).
+        """
+        import importlib
+        target = PLOTS.get(type(self).__name__)
+        if target is None:
+            raise TypeError(f"{type(self).__name__} has no plot")
+        module, name = target.split(":")
+        draw = getattr(importlib.import_module(f"rnndyn.figures.{module}"), name)
+        from rnndyn.figures.style import style_context
+        with style_context():
+            return draw(self, **kwargs)
+
+    def to_dict(self, arrays=True, meta=True):
+        """The fields as a JSON-able dict (non-finite numbers as ``None``): what a
+        command's ``--json`` prints, before its own keys (files, provenance).
+
+        Parameters
+        ----------
+        arrays : bool or collection of str
+            Include every array field (as lists), none, or the named ones.
+        meta : bool
+            Include the ``meta`` field.
+        """
         arrs, fields = self._split()
-        out = dict(fields)
-        if arrays:
+        out = {k: v for k, v in fields.items() if meta or k != "meta"}
+        if arrays is True:
             out.update(arrs)
+        elif arrays:
+            out.update({k: arrs[k] for k in arrays})
         return to_jsonable(out)
 
 
+def _short(value):
+    if isinstance(value, np.ndarray):
+        return f"<array {value.shape} {value.dtype}>" if value.size > 4 else \
+            np.array2string(value, precision=6, separator=", ")
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.6g}"
+    if isinstance(value, dict):
+        return f"{{…{len(value)} keys}}"
+    if isinstance(value, (list, tuple)):
+        return f"[…{len(value)}]" if len(value) > 4 else repr(value)
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
 def load_result(path):
-    """Load a result saved by :meth:`Result.save` (give either file or the stem)."""
+    """Load a result saved by :meth:`Result.save` (give either file or the stem).
+
+    Both files are read defensively (:func:`rnndyn.io.read_json`,
+    :func:`rnndyn.io.read_npz`); an ``.npz`` whose sha256 differs from the one its
+    ``.json`` records (a mixed or partial pair) is refused. Any problem is an InputError
+    naming the file.
+    """
+    from rnndyn import io as _io
     stem = _stem(path)
-    try:
-        with open(stem + ".json") as f:
-            doc = json.load(f)
+    js, npz = stem + ".json", stem + ".npz"
+    doc = _io.read_json(js, what="result metadata")
+    if not (isinstance(doc, dict) and isinstance(doc.get("fields"), dict)
+            and isinstance(doc.get("array_fields"), list)
+            and all(isinstance(k, str) for k in doc["array_fields"])):
+        raise InputError(f"result metadata {js}: not the .json of a saved rnndyn result")
+    cls = _REGISTRY.get(doc.get("type"))
+    if cls is None:
+        _import_result_modules()
         cls = _REGISTRY.get(doc.get("type"))
-        if cls is None:
-            _import_result_modules()
-            cls = _REGISTRY.get(doc.get("type"))
-        if cls is None:
-            raise ValueError(f"{stem}.json: unknown result type {doc.get('type')!r}")
-        kwargs = {k: _decode(v) for k, v in doc["fields"].items()}
-        with np.load(stem + ".npz", allow_pickle=False) as data:
-            for name in doc["array_fields"]:
-                kwargs[name] = data[name]
-    except (OSError, KeyError, json.JSONDecodeError) as exc:
-        raise ValueError(f"cannot load result {stem}: {exc}") from None
-    return cls(**kwargs)
+    if cls is None:
+        raise InputError(f"result metadata {js}: unknown result type {doc.get('type')!r}")
+    _io.check_npz_sha256(npz, doc, js)
+    kwargs = {k: _decode(v) for k, v in doc["fields"].items()}
+    names = doc["array_fields"]
+    kwargs.update(_io.read_npz(npz, what="result data", keys=names, required_keys=names))
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise InputError(f"result {stem}: its files do not make a {cls.__name__} "
+                         f"({exc})") from None
 
 
 def _import_result_modules():

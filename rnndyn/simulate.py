@@ -3,8 +3,9 @@
 import numpy as np
 
 from rnndyn._kernels import rnn as _k
-from rnndyn._validate import as_array, as_choice, as_int, as_rng
+from rnndyn._validate import as_array, as_choice, as_int, as_rng, InputError
 from rnndyn.inputs import check_inputs
+from rnndyn._memory import array_bytes, check_request
 
 X0_KINDS = ("zero", "random")
 
@@ -46,6 +47,8 @@ def trajectory(rnn, x0, n_steps, inputs=None):
     """
     x0 = as_array(x0, "x0", shape=(rnn.N,))
     T = as_int(n_steps, "n_steps", minimum=0)
+    check_request(array_bytes(2 * T + 1, rnn.N) + array_bytes(T, rnn.M),
+                  f"a trajectory of n_steps={T} for N={rnn.N}")
     u = check_inputs(inputs, T, rnn.M)
     X = np.empty((T + 1, rnn.N))
     D = np.empty((T, rnn.N))
@@ -61,9 +64,11 @@ def trajectories(rnn, X0, n_steps, inputs=None):
     """
     X0 = as_array(X0, "X0", ndim=2)
     if X0.shape[1] != rnn.N:
-        raise ValueError(f"X0 must have shape (B, {rnn.N}), got {X0.shape}")
+        raise InputError(f"X0 must have shape (B, {rnn.N}), got {X0.shape}")
     B = X0.shape[0]
     T = as_int(n_steps, "n_steps", minimum=0)
+    check_request(array_bytes(B, 2 * T + 1, rnn.N) + array_bytes(B, T, rnn.M),
+                  f"{B} trajectories of n_steps={T} for N={rnn.N}")
     if inputs is None:
         u = np.zeros((B, T, rnn.M))
     else:
@@ -71,7 +76,7 @@ def trajectories(rnn, X0, n_steps, inputs=None):
         if u.ndim == 2:
             u = np.broadcast_to(check_inputs(u, T, rnn.M), (B, T, rnn.M))
         if u.ndim != 3 or u.shape[0] != B or u.shape[1] < T or u.shape[2] != rnn.M:
-            raise ValueError(f"inputs must have shape ({T}, {rnn.M}) or ({B}, {T}, {rnn.M}), "
+            raise InputError(f"inputs must have shape ({T}, {rnn.M}) or ({B}, {T}, {rnn.M}), "
                              f"got {u.shape}")
         u = np.ascontiguousarray(u[:, :T])
     X = np.empty((B, T + 1, rnn.N))

@@ -17,7 +17,7 @@ and λ1 > 1 makes ‖W^k‖ grow before it decays (Pascanu et al. 2013, §2.1).
 import numpy as np
 
 from rnndyn import activations
-from rnndyn._validate import as_array, as_choice, as_int
+from rnndyn._validate import as_array, as_choice, as_int, InputError
 from rnndyn.results import Result, make_meta, result_type
 
 
@@ -56,7 +56,7 @@ class SpectrumResult(Result):
     singular_values : ndarray, shape (N,)
         Singular values of W, decreasing.
     log_power_norm : ndarray, shape (K+1,)
-        ln ‖W^k‖₂ for k = 0 … K (``transient_steps`` = K; empty when 0).
+        ln ‖W^k‖₂ for k = 0 … K (``max_power`` = K; empty when 0).
     transient_peak, transient_peak_k : float, int
         max_k ‖W^k‖₂ over k <= K and where (1 and 0 when K = 0); the peak may be inf
         for a large K and ρ > 1, its log is ``log_transient_peak``.
@@ -110,7 +110,8 @@ def power_norms(W, n_steps):
     Notes
     -----
     The linear RNN's gradient products, ∂x_t/∂x_k = W^(t-k) (Pascanu et al. 2013,
-    §2.1), accumulated with renormalisation by :func:`rnndyn.gradflow.backward_products`.
+    §2.1), accumulated with renormalisation by :func:`rnndyn.gradflow.backward_products`
+    (W scaled by max|W_ij| before any square), so W = 1e200·I gives k·ln 1e200.
     """
     from rnndyn.gradflow import backward_products
     from rnndyn.models import RNN
@@ -120,11 +121,24 @@ def power_norms(W, n_steps):
     return backward_products(rnn, np.ones((K, rnn.N)))["log_norm"]
 
 
+def _pow2_split(W):
+    """(W / s, s), s the power of two at or just above max|W_ij| (1 for W = 0).
+
+    Scaling by a power of two is exact, so W / s has the eigen- and singular vectors of W
+    and its values divided by s; scale first, and no square of an entry overflows.
+    """
+    wmax = float(np.max(np.abs(W))) if W.size else 0.0
+    if not 0.0 < wmax < np.inf:
+        return W, 1.0
+    s = float(np.ldexp(1.0, max(int(np.frexp(wmax)[1]), -1021)))    # 1/s finite
+    return W / s, s
+
+
 def _fmt(x):
     return f"{x:.4g}"
 
 
-def spectrum(W_or_rnn, activation=None, *, transient_steps=0):
+def spectrum(W_or_rnn, activation=None, *, max_power=0):
     """Spectral radius, largest singular value and the vanishing/exploding conditions.
 
     Parameters
@@ -133,7 +147,7 @@ def spectrum(W_or_rnn, activation=None, *, transient_steps=0):
         The recurrent matrix, or a model whose W and activation are used.
     activation : {'tanh', 'sigmoid', 'relu', 'linear'}, optional
         Sets γ; default the model's activation, or 'tanh' for a bare matrix.
-    transient_steps : int
+    max_power : int
         K >= 0: also compute ln ‖W^k‖₂ for k <= K (K matrix products).
 
     Returns
@@ -156,15 +170,20 @@ def spectrum(W_or_rnn, activation=None, *, transient_steps=0):
     else:
         W = as_array(W_or_rnn, "W", ndim=2)
         if W.shape[0] != W.shape[1] or W.size == 0:
-            raise ValueError(f"W must be a non-empty square matrix, got shape {W.shape}")
+            raise InputError(f"W must be a non-empty square matrix, got shape {W.shape}")
         act = "tanh" if activation is None else activation
         model = None
     act = as_choice(act, "activation", tuple(activations.CODES))
-    K = as_int(transient_steps, "transient_steps", minimum=0)
+    K = as_int(max_power, "max_power", minimum=0)
     gamma = activations.GAMMA[act]
-    eig = np.linalg.eigvals(W)
-    eig = eig[np.argsort(-np.abs(eig), kind="stable")]
-    sv = np.linalg.svd(W, compute_uv=False)
+    # scale before any square: the decompositions and ‖W‖_F² of W / s (s a power of two
+    # near max|W_ij|, an exact scaling), then the values times s; 1e200·I gives 1e200
+    Ws, s = _pow2_split(W)
+    eig_s = np.linalg.eigvals(Ws)
+    eig_s = eig_s[np.argsort(-np.abs(eig_s), kind="stable")]
+    sv_s = np.linalg.svd(Ws, compute_uv=False)
+    with np.errstate(over="ignore"):        # only a product beyond 1e308 is inf
+        eig, sv = eig_s * s, sv_s * s
     rho, lam1, lam_min = float(np.abs(eig[0])), float(sv[0]), float(sv[-1])
     thr = 1.0 / gamma
     vanish = lam1 < thr
@@ -184,17 +203,20 @@ def spectrum(W_or_rnn, activation=None, *, transient_steps=0):
     linear_statement = (f"linear case, ∂x_t/∂x_k = W^(t-k), ρ = {_fmt(rho)}: gradients {lin}"
                         + (f"; non-normal W: ρ < 1 but λ1 = {_fmt(lam1)} > 1, so ‖W^k‖ "
                            "grows transiently before it decays" if transient else ""))
-    fro2 = float(np.sum(W * W))
-    henrici = float(np.sqrt(max(fro2 - float(np.sum(np.abs(eig) ** 2)), 0.0) / fro2)) \
+    fro2 = float(np.sum(Ws * Ws))          # of W / s: no overflow, and the ratio is s-free
+    henrici = float(np.sqrt(max(fro2 - float(np.sum(np.abs(eig_s) ** 2)), 0.0) / fro2)) \
         if fro2 > 0 else 0.0
     if K:
+        # ln ‖W^k‖₂ by renormalised products (power_norms): finite for any W and K; the
+        # peak is located on the logs, and only its value may be inf (beyond 1e308)
         lpn = power_norms(W, K)
-        i = int(np.nanargmax(np.where(np.isneginf(lpn), -np.inf, lpn)))
+        valid = np.where(np.isnan(lpn) | np.isneginf(lpn), -np.inf, lpn)
+        i = int(np.argmax(valid))
         with np.errstate(over="ignore"):
             peak, peak_k = float(np.exp(lpn[i])), i
     else:
         lpn, peak, peak_k = np.zeros(0), 1.0, 0
-    meta = make_meta({"activation": act, "transient_steps": K}, model=model,
+    meta = make_meta({"activation": act, "max_power": K}, model=model,
                      N=int(W.shape[0]))
     return SpectrumResult(
         spectral_radius=rho, max_singular_value=lam1, min_singular_value=lam_min,

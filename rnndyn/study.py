@@ -13,16 +13,28 @@ that fight over them). Each finished run is saved at once as its own result
 file in a ``runs/`` folder, and the file of a finished run is never computed
 again: a study killed half-way and started again only computes what is
 missing.
+
+A study folder is used by one study at a time: :func:`study_lock` holds an
+``flock`` on ``runs/.lock`` for the study's duration (a second study on the
+same folder is refused with the first one's pid), and the workers hold a
+shared lock on ``runs/.workers.lock`` for their lifetime, so a study is also
+refused while workers of a killed one are still alive. Workers exit when the
+study's process dies (Linux: ``PR_SET_PDEATHSIG``; elsewhere a watchdog
+thread that sees the parent pid change), and SIGTERM to the study's process
+stops its workers before it exits.
 """
 
 import contextlib
 import os
+import signal
+import sys
+import threading
 import time
 
 import numpy as np
 
 from rnndyn._threads import pinned
-from rnndyn._validate import as_choice, as_int
+from rnndyn._validate import as_choice, as_int, InputError
 from rnndyn.io import atomic_write, to_jsonable
 from rnndyn.results import Result, load_result, make_meta, result_type
 from rnndyn.tasks import TASKS, check_length, task_spec
@@ -125,9 +137,9 @@ def parse_list(value, name):
     elif isinstance(value, (list, tuple)):
         items = [str(s).strip() if isinstance(s, str) else s for s in value]
     else:
-        raise TypeError(f"{name} must be a comma-separated string or a list, got {value!r}")
+        raise InputError(f"{name} must be a comma-separated string or a list, got {value!r}")
     if not items or any(s == "" for s in items):
-        raise ValueError(f"{name} must be a non-empty comma-separated list, got {value!r}")
+        raise InputError(f"{name} must be a non-empty comma-separated list, got {value!r}")
     return items
 
 
@@ -140,18 +152,18 @@ def parse_lengths(value):
             try:
                 s = int(s)
             except ValueError:
-                raise ValueError(f"lengths: {s!r} is not an integer "
+                raise InputError(f"lengths: {s!r} is not an integer "
                                  f"(expected e.g. '20,50,100')") from None
         out.append(as_int(s, "lengths", minimum=2))
     if len(set(out)) != len(out):
-        raise ValueError(f"lengths contains duplicates: {value!r}")
+        raise InputError(f"lengths contains duplicates: {value!r}")
     return sorted(out)
 
 
 def _choices(value, name, known):
     items = [as_choice(s, name, known) for s in parse_list(value, name + "s")]
     if len(set(items)) != len(items):
-        raise ValueError(f"{name}s contains duplicates: {value!r}")
+        raise InputError(f"{name}s contains duplicates: {value!r}")
     return items
 
 
@@ -205,7 +217,7 @@ def plan_clipping_study(task="temporal-order", lengths=(20, 50, 100), methods=ME
     budget = as_int(budget, "budget", minimum=1)
     unknown = set(train_options) - set(TRAIN_OPTIONS)
     if unknown:
-        raise TypeError(f"unknown training option(s) {sorted(unknown)}; "
+        raise InputError(f"unknown training option(s) {sorted(unknown)}; "
                         f"known: {', '.join(TRAIN_OPTIONS)}")
     options = {k: v for k, v in train_options.items() if v is not None}
     specs = []
@@ -217,6 +229,269 @@ def plan_clipping_study(task="temporal-order", lengths=(20, 50, 100), methods=ME
                                               "init": init, "seed": s, "budget": budget,
                                               "options": dict(options)}))
     return specs
+
+
+# ---------------------------------------------------------------- plans
+
+def plan_of(specs):
+    """The plan of a list of run specs as one dict (what a re-run must match).
+
+    Keys: task, lengths, methods, inits (in plan order), seeds, budget and
+    options (the training settings, ``None`` values dropped).
+    """
+    grid = _grid_of(specs)
+    options = [s["options"] for s in specs]
+    return to_jsonable({"task": grid["task"], "lengths": grid["lengths"],
+                        "methods": grid["methods"], "inits": grid["inits"],
+                        "seeds": grid["seeds"], "budget": grid["budget"],
+                        "options": options[0] if options and all(o == options[0]
+                                                                  for o in options)
+                        else None})
+
+
+def plan_of_result(result):
+    """The plan a saved :class:`ClippingStudyResult` was made from.
+
+    Read from ``meta['plan']``; a table saved before that key existed gives the
+    plan of its fields, with ``options`` from its parameters (None if unknown).
+    """
+    plan = result.meta.get("plan")
+    if isinstance(plan, dict):
+        return plan
+    params = result.meta.get("params") or {}
+    return to_jsonable({"task": result.task, "lengths": [int(v) for v in result.lengths],
+                        "methods": list(result.methods), "inits": list(result.inits),
+                        "seeds": list(result.seeds), "budget": int(result.budget),
+                        "options": params.get("options")})
+
+
+def plan_differences(saved, planned):
+    """What differs between two plans: a list of ``'name: X saved, Y now'`` strings.
+
+    ``options`` are compared setting by setting (``options.lr: …``); options
+    that are unknown on one side (None) are not compared.
+    """
+    def show(v):
+        if isinstance(v, list):
+            return ",".join(str(x) for x in v)
+        return "default" if v is None else str(v)
+
+    out = []
+    for key in ("task", "lengths", "methods", "inits", "seeds", "budget"):
+        if saved.get(key) != planned.get(key):
+            out.append(f"{key}: {show(saved.get(key))} saved, {show(planned.get(key))} now")
+    a, b = saved.get("options"), planned.get("options")
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                out.append(f"options.{key}: {show(a.get(key))} saved, "
+                           f"{show(b.get(key))} now")
+    return out
+
+
+# ---------------------------------------------------------------- locking
+
+try:
+    import fcntl as _fcntl
+except ImportError:  # pragma: no cover - Windows: no study lock
+    _fcntl = None
+
+LOCK_FILE = ".lock"
+WORKERS_LOCK_FILE = ".workers.lock"
+# locks this process holds: real path of the folder -> [open lock file, depth]
+_HELD = {}
+_HELD_GUARD = threading.Lock()
+
+
+def _flock(f, shared=False, block=False):
+    """flock ``f``; False if another open file holds a conflicting lock."""
+    flags = _fcntl.LOCK_SH if shared else _fcntl.LOCK_EX
+    if not block:
+        flags |= _fcntl.LOCK_NB
+    try:
+        _fcntl.flock(f.fileno(), flags)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _lock_owner(f):
+    f.seek(0)
+    text = f.read().strip()
+    return text if text.isdigit() else "unknown"
+
+
+def clean_stale_temp(folder, endings=None):
+    """Remove the ``.tmp-*`` files in ``folder`` (left by a process killed while writing).
+
+    Call it only while holding the folder's :func:`study_lock`: it cannot tell a
+    stale temporary file from another writer's. ``endings`` limits it to temporary
+    files of the named outputs (e.g. ``('clipping-study.json', …)``). Returns the
+    names removed.
+    """
+    removed = []
+    with contextlib.suppress(FileNotFoundError):
+        for name in os.listdir(folder):
+            if name.startswith(".tmp-") and (endings is None or name.endswith(tuple(endings))):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(folder, name))
+                    removed.append(name)
+    return removed
+
+
+@contextlib.contextmanager
+def study_lock(runs_dir, label=None, *, wait_for_workers=5.0):
+    """Hold the study lock of the folder ``runs_dir`` (created if missing).
+
+    An exclusive ``flock`` on ``runs_dir/.lock`` (which records this process's
+    pid), held until the block ends; re-entrant within a process. Refused with
+    :class:`~rnndyn._validate.InputError` when another process holds it, or when
+    worker processes of an earlier study still hold ``.workers.lock`` after
+    ``wait_for_workers`` seconds (workers of a killed study are exiting). Once
+    held, stale ``.tmp-*`` files in ``runs_dir`` are removed. The lock files are
+    never deleted (deleting a lock file races with the next locker). Without
+    ``fcntl`` (Windows) nothing is locked.
+
+    ``label`` names the folder in the message (the CLI passes ``'--out DIR'``).
+    """
+    runs_dir = os.fspath(runs_dir)
+    label = label or f"runs folder {runs_dir}"
+    os.makedirs(runs_dir, exist_ok=True)
+    if _fcntl is None:  # pragma: no cover - not POSIX
+        yield
+        return
+    key = os.path.realpath(runs_dir)
+    with _HELD_GUARD:
+        held = _HELD.get(key)
+        if held is not None:
+            held[1] += 1
+    if held is None:
+        f = open(os.path.join(runs_dir, LOCK_FILE), "a+")
+        try:
+            if not _flock(f):
+                raise InputError(f"{label} is in use by another rnndyn study "
+                                 f"(pid {_lock_owner(f)})")
+            previous = _lock_owner(f)
+            with open(os.path.join(runs_dir, WORKERS_LOCK_FILE), "a") as w:
+                deadline = time.monotonic() + wait_for_workers
+                while not _flock(w):
+                    if time.monotonic() > deadline:
+                        raise InputError(
+                            f"{label} is in use by worker processes of an earlier rnndyn "
+                            f"study (pid {previous}) that have not exited; try again "
+                            "when they have")
+                    time.sleep(0.1)
+                # released at once: this study's workers take it shared
+            f.seek(0)
+            f.truncate()
+            f.write(f"{os.getpid()}\n")
+            f.flush()
+            clean_stale_temp(runs_dir)
+        except BaseException:
+            f.close()
+            raise
+        with _HELD_GUARD:
+            _HELD[key] = [f, 1]
+    try:
+        yield
+    finally:
+        with _HELD_GUARD:
+            _HELD[key][1] -= 1
+            done = _HELD[key][1] == 0
+            if done:
+                f = _HELD.pop(key)[0]
+        if done:
+            f.close()  # closing the last descriptor releases the flock
+
+
+# ---------------------------------------------------------------- workers
+
+_WORKER_FILES = []  # open files a worker keeps for its lifetime (its shared lock)
+
+
+def _die_with_parent(parent_pid, poll=0.5, use_prctl=True):
+    """Make this process exit when ``parent_pid`` (its parent) dies.
+
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, immediate. Everywhere: a daemon
+    thread that exits the process once ``os.getppid()`` has changed (the parent
+    died and the process was re-parented). Returns True if the prctl was set.
+    ``use_prctl=False`` leaves only the watchdog (what other systems get).
+    """
+    armed = False
+    if use_prctl and sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            libc = ctypes.CDLL(None, use_errno=True)
+            PR_SET_PDEATHSIG = 1
+            armed = libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+    if os.getppid() != parent_pid:  # the parent died before the prctl
+        os._exit(1)
+
+    def watch():
+        while True:
+            time.sleep(poll)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="rnndyn-parent-watch", daemon=True).start()
+    return armed
+
+
+def _worker_init(parent_pid, workers_lock=None):
+    """Initializer of each study worker: die with the parent, hold the workers' lock."""
+    _die_with_parent(parent_pid)
+    if workers_lock is not None and _fcntl is not None:
+        f = open(workers_lock, "a")
+        _flock(f, shared=True, block=True)
+        _WORKER_FILES.append(f)
+
+
+@contextlib.contextmanager
+def _sigterm_exits():
+    """In the main thread, SIGTERM raises SystemExit(143) so that cleanup runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_term(signum, frame):
+        # once: a second SIGTERM during the cleanup kills at once (the workers then die
+        # with this process all the same)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _stop_pool(pool, timeout=5.0):
+    """Cancel what is queued, terminate the running workers and wait for them.
+
+    ``ProcessPoolExecutor.shutdown`` alone lets the running workers finish their
+    runs (Python 3.14 adds ``terminate_workers``); this reads the pool's private
+    ``_processes`` to stop them now.
+    """
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        with contextlib.suppress(Exception):
+            if p.is_alive():
+                p.terminate()
+    deadline = time.monotonic() + timeout
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.join(max(0.0, deadline - time.monotonic()))
+            if p.is_alive():
+                p.kill()
+                p.join(1.0)
+    # the pool's manager thread sees its workers gone and exits, releasing the queues
+    manager = getattr(pool, "_executor_manager_thread", None)
+    if manager is not None and manager is not threading.current_thread():
+        manager.join(max(0.5, deadline - time.monotonic()))
 
 
 # ---------------------------------------------------------------- running
@@ -289,12 +564,12 @@ def execute_run(spec, runs_dir=None):
         # overwrite: a leftover of a run killed while saving is incomplete by definition
         res.save(stem + ".train", overwrite=True)
         run.save(stem, overwrite=True)
-        # this run's checkpoint, any left by a run of the same key with other settings,
-        # and temporary files of this key orphaned by a process killed while writing
-        # (keys end before a '.', so key + '.' never matches another run's files)
+        # this run's checkpoint and any left by a run of the same key with other
+        # settings (keys end before a '.', so key + '.' never matches another run's
+        # files). Temporary files are left alone: one may be another process's write in
+        # flight; stale ones are removed by the next study_lock on this folder.
         for name in os.listdir(runs_dir):
-            if (name.startswith(key + ".") and name.endswith(".ckpt.npz")) or \
-                    (name.startswith(".tmp-") and key + "." in name):
+            if name.startswith(key + ".") and name.endswith(".ckpt.npz"):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(os.path.join(runs_dir, name))
     return run
@@ -312,12 +587,12 @@ def _finished(spec, runs_dir, overwrite):
     except (ValueError, TypeError) as exc:
         if overwrite:
             return None
-        raise ValueError(f"{stem}.json is unreadable ({exc}); delete it to recompute the run")
+        raise InputError(f"{stem}.json is unreadable ({exc}); delete it to recompute the run")
     if run.spec != spec:
         if overwrite:
             return None
         diff = sorted(k for k in set(spec) | set(run.spec) if spec.get(k) != run.spec.get(k))
-        raise ValueError(f"{stem}.json was made with other settings ({', '.join(diff)} differ); "
+        raise InputError(f"{stem}.json was made with other settings ({', '.join(diff)} differ); "
                          "use another --out, or --overwrite to recompute such runs")
     return run
 
@@ -370,11 +645,19 @@ def run_study(specs, runs_dir=None, *, workers=2, overwrite=False, progress=None
     -----
     Each run is saved by its worker as soon as it finishes, so an interrupted
     study loses only the runs in progress. Longer sequences are started first
-    to keep the workers busy until the end.
+    to keep the workers busy until the end. With ``runs_dir`` the folder's
+    :func:`study_lock` is held throughout (another study on it is refused).
+    The workers exit when this process dies; while they run, SIGTERM to this
+    process (main thread) raises ``SystemExit(143)`` after terminating them,
+    and Ctrl-C terminates them before the KeyboardInterrupt propagates.
     """
     workers = as_int(workers, "workers", minimum=0)
-    if runs_dir is not None:
-        os.makedirs(runs_dir, exist_ok=True)
+    lock = contextlib.nullcontext() if runs_dir is None else study_lock(runs_dir)
+    with lock:
+        return _run_study(specs, runs_dir, workers, overwrite, progress)
+
+
+def _run_study(specs, runs_dir, workers, overwrite, progress):
     done = {}
     todo = []
     for i, spec in enumerate(specs):
@@ -401,25 +684,36 @@ def _run_in_processes(specs, todo, runs_dir, workers, done, advance):
     # thread pools; the worker environment must be set before the child
     # imports numpy, so it is set around the submits, which start the workers.
     ctx = multiprocessing.get_context("spawn")
-    with _environment(WORKER_ENV):
-        pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
-        futures = {pool.submit(execute_run, specs[i], runs_dir): i for i in todo}
-    try:
-        for fut in cf.as_completed(futures):
-            i = futures[fut]
-            try:
-                done[i] = fut.result()
-            except (ValueError, TypeError) as exc:
-                raise type(exc)(f"run {run_key(specs[i])}: {exc}") from exc
-            except cf.process.BrokenProcessPool as exc:
-                raise RuntimeError(f"a worker process died during run {run_key(specs[i])} "
-                                   "(finished runs are saved; start the study again to "
-                                   "resume)") from exc
-            advance(1)
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
+    workers_lock = None if runs_dir is None else os.path.join(runs_dir, WORKERS_LOCK_FILE)
+    with _sigterm_exits():
+        pool = None
+        try:
+            with _environment(WORKER_ENV):
+                pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                              initializer=_worker_init,
+                                              initargs=(os.getpid(), workers_lock))
+                futures = {pool.submit(execute_run, specs[i], runs_dir): i for i in todo}
+            _collect(futures, specs, done, advance)
+        except BaseException:
+            if pool is not None:
+                _stop_pool(pool)
+            raise
+        pool.shutdown(wait=True)
+
+
+def _collect(futures, specs, done, advance):
+    import concurrent.futures as cf
+    for fut in cf.as_completed(futures):
+        i = futures[fut]
+        try:
+            done[i] = fut.result()
+        except InputError as exc:
+            raise InputError(f"run {run_key(specs[i])}: {exc}") from exc
+        except cf.process.BrokenProcessPool as exc:
+            raise RuntimeError(f"a worker process died during run {run_key(specs[i])} "
+                               "(finished runs are saved; start the study again to "
+                               "resume)") from exc
+        advance(1)
 
 
 # ---------------------------------------------------------------- aggregating
@@ -521,7 +815,8 @@ def clipping_study(task="temporal-order", lengths=(20, 50, 100), methods=METHODS
         The grid and the training settings, see :func:`plan_clipping_study`.
     out : str, optional
         Study folder; the runs are saved in ``<out>/runs/`` and reused when
-        the study is started again. None keeps the runs in memory.
+        the study is started again; the folder's :func:`study_lock` is held
+        while the study runs. None keeps the runs in memory (nothing written).
     workers : int
         Worker processes (0: in this process).
     overwrite : bool
@@ -532,7 +827,8 @@ def clipping_study(task="temporal-order", lengths=(20, 50, 100), methods=METHODS
     Returns
     -------
     ClippingStudyResult
-        ``meta`` also records ``n_computed`` (runs computed by this call) and
+        ``meta`` also records ``plan`` (:func:`plan_of` the specs, what a re-run
+        is compared with), ``n_computed`` (runs computed by this call) and
         ``seconds`` (its wall time).
 
     Notes
@@ -550,13 +846,17 @@ def clipping_study(task="temporal-order", lengths=(20, 50, 100), methods=METHODS
     specs = plan_clipping_study(task, lengths, methods, inits, n_seeds, seed=seed,
                                 budget=budget, **train_options)
     runs_dir = None if out is None else os.path.join(os.fspath(out), RUNS_FOLDER)
-    runs, n_computed = run_study(specs, runs_dir, workers=workers, overwrite=overwrite,
-                                 progress=progress)
+    lock = contextlib.nullcontext() if out is None else study_lock(runs_dir,
+                                                                   f"out {os.fspath(out)}")
+    with lock:  # re-entrant: run_study takes it again
+        runs, n_computed = run_study(specs, runs_dir, workers=workers, overwrite=overwrite,
+                                     progress=progress)
     grid = _grid_of(specs)
     params = dict(grid, n_seeds=n_seeds, first_seed=seed, workers=workers,
                   options={k: v for k, v in train_options.items() if v is not None})
     result = aggregate(runs, folder=runs_dir, params=params, **grid)
-    result.meta.update(n_computed=int(n_computed), n_reused=len(specs) - int(n_computed),
+    result.meta.update(plan=plan_of(specs), n_computed=int(n_computed),
+                       n_reused=len(specs) - int(n_computed),
                        seconds=round(time.perf_counter() - t0, 3))
     return result
 
@@ -581,16 +881,20 @@ def collect_study(out):
     """
     runs_dir = os.path.join(os.fspath(out), RUNS_FOLDER)
     if not os.path.isdir(runs_dir):
-        raise ValueError(f"out: no study in {out!r} (no {RUNS_FOLDER}/ folder)")
+        raise InputError(f"out: no study in {out!r} (no {RUNS_FOLDER}/ folder)")
     runs = load_runs(runs_dir)
     if not runs:
-        raise ValueError(f"out: no finished run in {runs_dir!r}")
+        raise InputError(f"out: no finished run in {runs_dir!r}")
     grid = _grid_of([r.spec for r in runs])
     # file names sort 'sgd-cr' before 'sgd': put the axes in their usual order
     from rnndyn.models import INITS
     grid["methods"].sort(key=lambda m: METHODS.index(m) if m in METHODS else len(METHODS))
     grid["inits"].sort(key=lambda i: INITS.index(i) if i in INITS else len(INITS))
-    return aggregate(runs, folder=runs_dir, params=dict(grid, collected=True), **grid)
+    result = aggregate(runs, folder=runs_dir, params=dict(grid, collected=True), **grid)
+    plan = plan_of([r.spec for r in runs])
+    plan.update(methods=list(grid["methods"]), inits=list(grid["inits"]))
+    result.meta["plan"] = plan
+    return result
 
 
 # ---------------------------------------------------------------- tables

@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from rnndyn._validate import as_array, as_choice, as_float, as_int
+from rnndyn._validate import as_array, as_choice, as_float, as_int, InputError
 from rnndyn.activations import CODES, activation_code, dsigma, sigma
 from rnndyn.results import Result, make_meta, result_type
 
@@ -76,7 +76,7 @@ def loss_and_grad(w, b, *, x0=0.5, n_steps=50, target=0.7, activation="sigmoid")
     try:
         W, B = np.broadcast_arrays(w, b)
     except ValueError:
-        raise ValueError(f"w and b must broadcast together, got shapes {w.shape} "
+        raise InputError(f"w and b must broadcast together, got shapes {w.shape} "
                          f"and {b.shape}") from None
     shape = W.shape
     out = np.empty((W.size, 4))
@@ -241,7 +241,7 @@ def wall_step_stats(w, offsets=DEFAULT_STAT_OFFSETS, *, lr=0.3, clip="norm", thr
     threshold = as_float(threshold, "threshold", minimum=0.0, strict_minimum=True)
     b_wall = float(wall(w, x0=x0, activation=name))
     if not np.isfinite(b_wall):
-        raise ValueError(f"w = {w} has no wall: x0 = {x0} is the unstable middle fixed point "
+        raise InputError(f"w = {w} has no wall: x0 = {x0} is the unstable middle fixed point "
                          f"only for w > {wall_min_w(x0=x0, activation=name):.6g}")
     b = b_wall + offsets
     starts = np.ascontiguousarray(np.column_stack([np.full_like(b, w), b]))
@@ -264,9 +264,9 @@ def _grid_axis(value, name):
     arr = as_array(value, name, allow_empty=False)
     arr = np.atleast_1d(arr)
     if arr.ndim != 1:
-        raise ValueError(f"{name} must be a number or a 1-D array, got shape {arr.shape}")
+        raise InputError(f"{name} must be a number or a 1-D array, got shape {arr.shape}")
     if arr.size > 1 and not np.all(np.diff(arr) > 0):
-        raise ValueError(f"{name} must be strictly increasing")
+        raise InputError(f"{name} must be strictly increasing")
     return np.ascontiguousarray(arr)
 
 
@@ -305,7 +305,7 @@ def refine_jumps(w0, b0, w1, b1, *, tol=1e-5, x0=0.5, n_steps=50, target=0.7,
     w0, b0, w1, b1 = (as_array(v, n, ndim=1) for v, n in
                       ((w0, "w0"), (b0, "b0"), (w1, "w1"), (b1, "b1")))
     if not (w0.shape == b0.shape == w1.shape == b1.shape):
-        raise ValueError("w0, b0, w1 and b1 must have the same length")
+        raise InputError("w0, b0, w1 and b1 must have the same length")
     tol = as_float(tol, "tol", minimum=0.0, strict_minimum=True)
     n = w0.shape[0]
     length = np.hypot(w1 - w0, b1 - b0)
@@ -467,7 +467,7 @@ def error_surface(w, b, *, x0=0.5, n_steps=50, target=0.7, activation="sigmoid",
     w = _grid_axis(w, "w")
     b = _grid_axis(b, "b")
     if w.size == 1 and b.size == 1:
-        raise ValueError("w and b are both single values; give a range for at least one")
+        raise InputError("w and b are both single values; give a range for at least one")
     refine = as_choice(refine, "refine", REFINE_AXES)
     if refine == "auto":
         refine = "b" if b.size > 1 else "w"
@@ -484,7 +484,7 @@ def error_surface(w, b, *, x0=0.5, n_steps=50, target=0.7, activation="sigmoid",
         seed = as_int(seed, "seed", minimum=0)
     w_min = wall_min_w(x0=x0, activation=name)
     if not stat_w > w_min:
-        raise ValueError(f"stat_w = {stat_w} has no wall: x0 = {x0} is the unstable middle "
+        raise InputError(f"stat_w = {stat_w} has no wall: x0 = {x0} is the unstable middle "
                          f"fixed point only for w > {w_min:.6g}")
 
     # the grid, in chunks so a caller can show progress

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnndyn._validate import as_choice, as_float, as_int, as_rng
+from rnndyn._validate import as_choice, as_float, as_int, as_rng, InputError
 
 TASKS = ("temporal-order", "temporal-order-3bit", "addition", "multiplication",
          "permutation", "memorisation")
@@ -79,7 +79,7 @@ def task_spec(task, **options):
     """
     name = as_choice(task, "task", TASKS)
     if name != "memorisation" and options:
-        raise ValueError(f"task {name} takes no options, got {sorted(options)}")
+        raise InputError(f"task {name} takes no options, got {sorted(options)}")
     if name == "temporal-order":
         return TaskSpec(name, N_SYMBOLS, 4, "ce", 10, {})
     if name == "temporal-order-3bit":
@@ -90,7 +90,7 @@ def task_spec(task, **options):
         return TaskSpec(name, N_PERM, N_PERM, "ce", 2, {})
     unknown = set(options) - {"n_pos", "n_values"}
     if unknown:
-        raise ValueError(f"unknown memorisation option(s) {sorted(unknown)}; "
+        raise InputError(f"unknown memorisation option(s) {sorted(unknown)}; "
                          "known: n_pos, n_values")
     n_pos = as_int(options.get("n_pos", 5), "n_pos", minimum=1)
     n_values = as_int(options.get("n_values", 2), "n_values", minimum=2)
@@ -103,11 +103,11 @@ def check_length(length, spec, name="length"):
     """Validate an int L or a range (lo, hi); return (lo, hi) with lo <= hi."""
     if isinstance(length, (tuple, list)):
         if len(length) != 2:
-            raise ValueError(f"{name} must be an int or a (lo, hi) pair, got {length!r}")
+            raise InputError(f"{name} must be an int or a (lo, hi) pair, got {length!r}")
         lo = as_int(length[0], name, minimum=spec.min_length)
         hi = as_int(length[1], name, minimum=spec.min_length)
         if hi < lo:
-            raise ValueError(f"{name} range must have lo <= hi, got ({lo}, {hi})")
+            raise InputError(f"{name} range must have lo <= hi, got ({lo}, {hi})")
         return lo, hi
     L = as_int(length, name, minimum=spec.min_length)
     return L, L

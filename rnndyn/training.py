@@ -21,7 +21,7 @@ from rnndyn import optim, tasks
 from rnndyn._kernels import bptt as _k
 from rnndyn._jit import JIT_DISABLED
 from rnndyn._threads import pinned
-from rnndyn._validate import as_array, as_choice, as_float, as_int, as_rng
+from rnndyn._validate import as_array, as_choice, as_float, as_int, as_rng, InputError, OutputExistsError
 from rnndyn.activations import CODES as ACT_CODES
 from rnndyn.models import FORM_CODES, FORMS, INITS, RNN, make_rnn
 from rnndyn.results import Result, make_meta, result_type
@@ -85,10 +85,10 @@ class Params:
         V = as_array(V, "V", ndim=2)
         K = V.shape[0]
         if W.shape != (N, N) or U.shape[0] != N:
-            raise ValueError(f"W must be (N, N) and U (N, M), got {W.shape} and {U.shape}")
+            raise InputError(f"W must be (N, N) and U (N, M), got {W.shape} and {U.shape}")
         b = as_array(b, "b", shape=(N,))
         if V.shape != (K, N):
-            raise ValueError(f"V must have shape (K, {N}), got {V.shape}")
+            raise InputError(f"V must have shape (K, {N}), got {V.shape}")
         c = as_array(c, "c", shape=(K,))
         theta = np.concatenate([W.ravel(), U.ravel(), b, V.ravel(), c])
         return cls(theta, N, U.shape[1], K, activation, form)
@@ -141,29 +141,29 @@ def _loss_arrays(loss, T, B, K, labels, targets):
     """(kernel loss code, labels (T, B) int64, targets (B, K)) from the public arguments."""
     if loss == "mse-last":
         if targets is None:
-            raise ValueError("loss 'mse-last' needs targets of shape (B, K)")
+            raise InputError("loss 'mse-last' needs targets of shape (B, K)")
         targets = as_array(targets, "targets")
         if targets.ndim == 1:
             targets = targets.reshape(-1, 1)
         if targets.shape != (B, K):
-            raise ValueError(f"targets must have shape ({B}, {K}), got {targets.shape}")
+            raise InputError(f"targets must have shape ({B}, {K}), got {targets.shape}")
         return _k.LOSS_MSE, np.full((T, B), -1, dtype=np.int64), targets
     if labels is None:
-        raise ValueError(f"loss {loss!r} needs labels")
+        raise InputError(f"loss {loss!r} needs labels")
     lab = np.asarray(labels)
     if lab.dtype.kind not in "iu":
-        raise TypeError(f"labels must be integers, got dtype {lab.dtype}")
+        raise InputError(f"labels must be integers, got dtype {lab.dtype}")
     if loss == "ce-last":
         if lab.shape != (B,):
-            raise ValueError(f"labels must have shape ({B},) for 'ce-last', got {lab.shape}")
+            raise InputError(f"labels must have shape ({B},) for 'ce-last', got {lab.shape}")
         full = np.full((T, B), -1, dtype=np.int64)
         full[T - 1] = lab
         lab = full
     elif lab.shape != (T, B):
-        raise ValueError(f"labels must have shape ({T}, {B}) for 'ce-all', got {lab.shape}")
+        raise InputError(f"labels must have shape ({T}, {B}) for 'ce-all', got {lab.shape}")
     lab = np.ascontiguousarray(lab, dtype=np.int64)
     if np.any(lab >= K) or np.any(lab < -1):
-        raise ValueError(f"labels must lie in 0..{K - 1} (or -1 for no target)")
+        raise InputError(f"labels must lie in 0..{K - 1} (or -1 for no target)")
     return _k.LOSS_CE, lab, np.zeros((B, K))
 
 
@@ -215,20 +215,23 @@ def loss_and_grad(params, inputs, labels=None, targets=None, *, loss="ce-last",
         Ω = Σ_k ( ‖δ_{k+1} ∂x_{k+1}/∂x_k‖ / ‖δ_{k+1}‖ − 1 )²,   δ_{k+1} = ∂E/∂x_{k+1},
 
     over the transitions k = 0..T-1 ('sum') or their mean ('mean', so α does not scale
-    with T), then averaged over the batch. Terms with δ_{k+1} = 0 are left out (the ratio
-    is undefined). Only the direct derivative with respect to W is used: x_k and δ_{k+1}
+    with T), then averaged over the batch. A term is left out when max_i |δ_{k+1,i}| <=
+    1e-290 (``OMEGA_TINY`` in the kernel), not only where δ_{k+1} = 0: the ratio is
+    undefined at 0, and below that bound it cannot be formed in float64 (the scaled δ
+    would overflow). Where gradients vanish these terms are not negligible: about 10% of
+    Ω('sum') at T = 400. 'mean' divides by the number of terms kept. Only the direct derivative with respect to W is used: x_k and δ_{k+1}
     are held constant. With the pascanu form ∂x_{k+1}/∂x_k = W diag(σ'(x_k)); with the
     elman form diag(σ'(W h_k + U u_{k+1} + b)) W, whose σ' also moves with W (h_k fixed),
     and that term is included.
     """
     if not isinstance(params, Params):
-        raise TypeError(f"params must be a Params, got {type(params).__name__}")
+        raise InputError(f"params must be a Params, got {type(params).__name__}")
     u = as_array(inputs, "inputs", ndim=3)
     T, B, M = u.shape
     if T < 1 or B < 1:
-        raise ValueError(f"inputs must have T >= 1 steps and B >= 1 sequences, got {u.shape}")
+        raise InputError(f"inputs must have T >= 1 steps and B >= 1 sequences, got {u.shape}")
     if M != params.M:
-        raise ValueError(f"inputs must have {params.M} channels (M), got {M}")
+        raise InputError(f"inputs must have {params.M} channels (M), got {M}")
     loss = as_choice(loss, "loss", LOSSES)
     omega = as_choice(omega, "omega", OMEGA_MODES)
     alpha = as_float(alpha, "alpha", minimum=0.0)
@@ -318,7 +321,7 @@ def evaluate(params, task, length, n=tasks.SUCCESS_SIZE, *, seed=0, error_rule="
     sequences (:func:`rnndyn.tasks.is_success`).
     """
     if not isinstance(params, Params):
-        raise TypeError(f"params must be a Params, got {type(params).__name__}")
+        raise InputError(f"params must be a Params, got {type(params).__name__}")
     spec = task if isinstance(task, tasks.TaskSpec) else tasks.task_spec(task, **task_options)
     rng = as_rng(seed)
     n = as_int(n, "n", minimum=1)
@@ -469,7 +472,7 @@ def _config(task, length, method, init, n_hidden, lr, threshold, alpha, batch_si
     more = dict(more)
     task_options = more.pop("task_options", None) or {}
     if not isinstance(task_options, dict):
-        raise TypeError(f"task_options must be a dict, got {type(task_options).__name__}")
+        raise InputError(f"task_options must be a dict, got {type(task_options).__name__}")
     spec = tasks.task_spec(task, **task_options)
     lo, hi = tasks.check_length(length, spec)
     method = as_choice(method, "method", tuple(optim.METHODS))
@@ -511,12 +514,12 @@ def _config(task, length, method, init, n_hidden, lr, threshold, alpha, batch_si
     cfg["checkpoint_every"] = as_int(more.pop("checkpoint_every", cfg["eval_every"]),
                                      "checkpoint_every", minimum=1)
     if cfg["eval_every"] % cfg["diag_every"]:
-        raise ValueError(f"diag_every ({cfg['diag_every']}) must divide eval_every "
+        raise InputError(f"diag_every ({cfg['diag_every']}) must divide eval_every "
                          f"({cfg['eval_every']}): the success test is screened by the "
                          "window that ends with it")
     resume = bool(more.pop("resume", True))
     if more:
-        raise TypeError(f"train() got unknown option(s): {', '.join(sorted(more))}")
+        raise InputError(f"train() got unknown option(s): {', '.join(sorted(more))}")
     if cfg["alpha"] == 0.0 and regularised:
         cfg["regulariser"] = False
     return spec, cfg, resume
@@ -560,22 +563,33 @@ class _Run:
         atomic_savez(path, arrays, overwrite=True)
 
     def load(self, path):
+        from rnndyn.io import read_npz
+        history = ["h_" + k for k in list(self.history) + list(self.evals)]
+        arrays = read_npz(path, what="checkpoint",
+                          required_keys=["theta", "buf", "window", "state"] + history)
         try:
-            with np.load(path, allow_pickle=False) as data:
-                state = json.loads(str(data["state"]))
-                arrays = {k: data[k] for k in data.files}
-        except (OSError, ValueError, KeyError) as exc:
-            raise ValueError(f"cannot read checkpoint {path}: {exc}") from None
-        old = dict(state["cfg"])
+            state = json.loads(str(arrays["state"][()]))
+            old = dict(state["cfg"])
+            N, M, K = (int(v) for v in state["shape"])
+            missing = [k for k in ("updates", "skipped", "success", "seconds", "last_eval",
+                                   "rng", "activation", "form") if k not in state]
+            if missing:
+                raise KeyError(", ".join(missing))
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            raise InputError(f"checkpoint {path}: not a training checkpoint, or a damaged "
+                             f"one ({type(exc).__name__}: {exc})") from None
         for key in set(old) | set(self.cfg):
             if key not in _RESUMABLE and old.get(key) != self.cfg.get(key):
-                raise ValueError(f"checkpoint {path} was made with {key}={old.get(key)!r}, "
+                raise InputError(f"checkpoint {path} was made with {key}={old.get(key)!r}, "
                                  f"this run has {key}={self.cfg.get(key)!r}")
-        N, M, K = state["shape"]
-        self.params = Params(arrays["theta"], N, M, K, state["activation"], state["form"])
-        self.buf = arrays["buf"].copy()
-        self.window = arrays["window"].copy()
-        self.data_rng.bit_generator.state = state["rng"]
+        try:
+            params = Params(arrays["theta"], N, M, K, state["activation"], state["form"])
+            buf = as_array(arrays["buf"], "buf", shape=(params.size,)).copy()
+            window = as_array(arrays["window"], "window", shape=self.window.shape).copy()
+            self.data_rng.bit_generator.state = state["rng"]
+        except (ValueError, TypeError, KeyError) as exc:
+            raise InputError(f"checkpoint {path}: damaged ({exc})") from None
+        self.params, self.buf, self.window = params, buf, window
         self.updates = state["updates"]
         self.skipped = state["skipped"]
         self.success = state["success"]
@@ -665,7 +679,7 @@ def train(task, length, method="sgd-c", init="smart-tanh", *, n_hidden=50, lr=0.
         checkpoint = os.fspath(checkpoint)
         if os.path.exists(checkpoint):
             if not resume:
-                raise FileExistsError(f"checkpoint {checkpoint} exists; resume it or remove it")
+                raise OutputExistsError(f"checkpoint {checkpoint} exists; resume it or remove it")
             run.load(checkpoint)
     # an interrupted run resumes from its last periodic checkpoint: saving the state of
     # an update cut off half-way would not resume exactly. Overflow in an exploding run

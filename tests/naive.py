@@ -499,3 +499,26 @@ def qr_lyapunov_split(W, form, D, Q0, transient, b):
             bottom += np.log(np.abs(np.diag(Rb)))
     n = D.shape[0] - transient
     return np.concatenate([top / n, -bottom[::-1] / n])
+
+
+# ---- gradflow: scaling before squaring
+
+def pow2_scaled(W):
+    """Twin of rnndyn._kernels.gradflow._pow2_scaled: (W / 2^e, e ln 2), 2^e the power of
+    two at or just above max|W_ij|, e >= -1021 (e = 0 for W = 0)."""
+    W = np.asarray(W, dtype=float)
+    wmax = np.max(np.abs(W))
+    e = max(int(np.frexp(wmax)[1]), -1021) if wmax > 0 else 0
+    return W / 2.0 ** e, e * np.log(2.0)
+
+
+def rescale_pow2(P):
+    """Twin of rnndyn._kernels.gradflow._rescale_pow2: (P / 2^e, e ln 2, ‖P / 2^e‖_F²), 2^e
+    the power of two at or just above max|P_ij|, e >= -1021; (P, 0, 0) for P = 0."""
+    P = np.asarray(P, dtype=float)
+    pmax = np.max(np.abs(P))
+    if pmax == 0:
+        return P.copy(), 0.0, 0.0
+    e = max(int(np.frexp(pmax)[1]), -1021)
+    Q = P / 2.0 ** e
+    return Q, e * np.log(2.0), float(np.sum(Q * Q))

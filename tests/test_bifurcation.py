@@ -280,7 +280,7 @@ def test_w_sweep_points_lie_on_the_curves_and_agree_with_b_sweep(act):
         assert pts, b
         for p in pts:
             m = p["w"] * float(neuron._ds(act, p["x"]))
-            assert abs(m - (1.0 if p["type"] == "fold" else -1.0)) < 1e-12
+            assert abs(m - (-1.0 if p["type"] == "flip" else 1.0)) < 1e-12
             assert abs(p["x"] - p["w"] * float(neuron._s(act, p["x"])) - b) < 1e-10 * (1 + abs(b))
             # the b-sweep at that w meets the same point
             back = neuron.bifurcation_points(p["w"], (b - 1.0, b + 1.0), act)
@@ -435,3 +435,15 @@ def test_basin_crossing_separates_at_the_multiplier_rate():
         basin_crossing(0.5, 0.0, activation="tanh")
     with pytest.raises(ValueError, match="delta"):
         basin_crossing(delta=0.0)
+
+
+@pytest.mark.parametrize("act, w, b", [("tanh", 1.0, 0.0), ("sigmoid", 4.0, -2.0)])
+def test_the_cusp_is_labelled_a_pitchfork(act, w, b):
+    # at w = 1/σ'(0) the odd symmetric map splits x* = 0 into two stable points
+    along_b = neuron.bifurcation_points(w, (b - 1.0, b + 1.0), act)
+    along_w = neuron.bifurcation_points((w - 0.5, w + 2.0), b, act)
+    for pts in (along_b, along_w):
+        assert [p["type"] for p in pts] == ["pitchfork"]
+        assert abs(pts[0]["w"] - w) < 1e-12 and abs(pts[0]["b"] - b) < 1e-12
+    # away from the cusp the same sweep finds folds
+    assert {p["type"] for p in neuron.bifurcation_points(w * 1.5, (b - 3, b + 3), act)} == {"fold"}

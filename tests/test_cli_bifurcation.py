@@ -69,7 +69,10 @@ def test_plane_mode(tmp_path):
     assert doc["mode"] == "plane" and doc["cusp"] == {"x": 0.0, "w": 1.0, "b": 0.0}
     assert "2 fixed points" in doc["regions"] and "1 period-2 cycle" in doc["regions"]
     assert sum(doc["regions"].values()) == 11 * 9
-    assert {p["type"] for p in doc["bifurcations"]} == {"fold", "flip"}
+    # the w = 1 line meets the cusp (1, 0): a pitchfork there, folds and flips elsewhere
+    assert {p["type"] for p in doc["bifurcations"]} == {"fold", "flip", "pitchfork"}
+    assert [(p["w"], p["b"]) for p in doc["bifurcations"] if p["type"] == "pitchfork"] == [
+        (1.0, 0.0)]
     assert np.array(doc["n_stable_fixed_points"]).shape == (11, 9)
     assert isinstance(load_result(tmp_path / "bifurcation"), TwoParameterDiagram)
 
@@ -86,17 +89,17 @@ def test_human_summary_and_overwrite(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--b", "1:2"], "--b: expected a value or start:stop:num"),
-    (["--b", "a:2:3"], "--b start: 'a' is not a number"),
-    (["--w", "1:2:x"], "--w: num must be an integer"),
-    (["--b", "3:1:5"], "--b: start must be below stop"),
-    (["--b", "1:2:0"], "--b: num must be >= 1"),
-    (["--w", "nan"], "--w: 'nan' is not finite"),
+    (["--b", "1:2"], "'--b': expected a value or START:STOP:NUM"),
+    (["--b", "a:2:3"], "'--b': 'a' is not a number"),
+    (["--w", "1:2:x"], "'--w': 'x' is not an integer"),
+    (["--b", "3:1:5"], "'--b': START must be below STOP"),
+    (["--b", "1:2:0"], "'--b': NUM must be >= 1"),
+    (["--w", "nan"], "'--w': 'nan' is not finite"),
     (["--activation", "relu"], "unknown --activation 'relu'"),
     (["--activation", "softmax"], "unknown --activation 'softmax'"),
     (["--record", "1"], "--record must be >= 3"),
     (["--transient", "-5"], "--transient must be >= 0"),
-    (["--x0", "0,zero"], "--x0: 'zero' is not a number"),
+    (["--x0", "0,zero"], "'--x0': 'zero' is not a number"),
 ])
 def test_bad_input_is_one_line_exit_2(tmp_path, args, message):
     res = _invoke(*args, "--out", str(tmp_path))

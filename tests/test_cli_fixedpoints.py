@@ -57,7 +57,7 @@ def test_fixedpoints_with_input_and_bad_input(tmp_path):
     one_line_error(run(["fixedpoints", "--n", "4", "--n-inputs", "2", "--u", "1,2,3",
                         "--out", out, "--overwrite"]), "--u must have 1 or 2 values")
     one_line_error(run(["fixedpoints", "--n", "4", "--n-inputs", "1", "--u", "abc",
-                        "--out", out, "--overwrite"]), "--u must be a number")
+                        "--out", out, "--overwrite"]), "'--u': 'abc' is not a number")
     one_line_error(run(["fixedpoints", "--weights", str(tmp_path / "none.npz"), "--out", out,
                         "--overwrite"]), "cannot read weights file")
     res = run(["fixedpoints", "--starts", "0"])
@@ -124,7 +124,7 @@ def test_basins_json_and_bad_input(tmp_path):
     assert res.exit_code == 0, res.output
     one_line_error(run(["basins", "--xlim", "3:1", "--out", out, "--overwrite"]), "xlim")
     one_line_error(run(["basins", "--xlim", "a", "--out", out, "--overwrite"]),
-                   "--xlim must be LOW:HIGH")
+                   "'--xlim': 'a' is not a number (expected LOW:HIGH)")
     one_line_error(run(["basins", "--axes", "0,0", "--out", out, "--overwrite"]),
                    "axes must be two different units")
     one_line_error(run(["basins", "--axes", "x", "--out", out, "--overwrite"]), "--axes")

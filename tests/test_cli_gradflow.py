@@ -14,10 +14,11 @@ GRADFLOW_KEYS = {"lag", "log10_norm", "log10_frob", "rate_per_step", "rate_log10
                  "fit_window", "bound_rate_per_step", "finite", "zero_product_lag",
                  "nonfinite_lag", "states_finite", "unconverged_lags", "sv_k", "log10_sv",
                  "log10_delta", "jac_t", "jac_spectral_radius", "jac_max_sv", "jac_min_sv",
+                 "overflow_step", "on_fixed_point", "warnings", "jacobian_stride",
                  "model", "files"}
 SPECTRUM_KEYS = {"spectral_radius", "max_singular_value", "gamma", "vanishing_guaranteed",
                  "exploding_possible", "criterion", "linear_statement", "transient_growth",
-                 "model", "files"}
+                 "transient_peak", "transient_peak_k", "log_transient_peak", "model", "files"}
 
 
 def _invoke(*args):
@@ -26,6 +27,10 @@ def _invoke(*args):
 
 def _stdout(res):
     return getattr(res, "stdout", res.output)
+
+
+def _stderr(res):
+    return getattr(res, "stderr", "")
 
 
 def test_help_documents_json_keys():
@@ -55,19 +60,90 @@ def test_gradflow_json_and_files(tmp_path):
     assert saved.meta["params"]["n_steps"] == 30
 
 
-def test_gradflow_defaults_zero_state_no_inputs(tmp_path):
+def test_gradflow_zero_state_is_a_fixed_point_with_a_warning(tmp_path):
     # tanh at x0 = 0 without inputs stays at 0: J_t = W, the products are W^lag
-    res = _invoke("gradflow", "--n", 5, "--steps", 8, "--out", tmp_path, "--json",
-                  "--format", "svg")
+    res = _invoke("gradflow", "--n", 5, "--steps", 8, "--x0", "zero", "--out", tmp_path,
+                  "--json", "--format", "svg")
+    assert res.exit_code == 0, res.output
     doc = json.loads(_stdout(res))
     W = np.random.default_rng(0).standard_normal((5, 5)) / np.sqrt(5)
     want = [np.log10(np.linalg.norm(np.linalg.matrix_power(W, k), 2)) for k in range(9)]
     np.testing.assert_allclose(doc["log10_norm"], want, rtol=1e-9, atol=1e-12)
     assert (tmp_path / "gradflow.svg").exists()
+    # flagged: a key in the JSON, one warning line on stderr, nothing of it on stdout
+    assert doc["on_fixed_point"] is True and doc["overflow_step"] is None
+    assert len(doc["warnings"]) == 1 and "fixed point" in doc["warnings"][0]
+    warn = [ln for ln in _stderr(res).splitlines() if ln.startswith("Warning:")]
+    assert len(warn) == 1 and "fixed point" in warn[0]
+    assert "Warning" not in _stdout(res)
+    saved = load_result(tmp_path / "gradflow")
+    assert saved.on_fixed_point is True and saved.meta["params"]["x0"] == [0.0] * 5
+    # the human summary says it too
+    res = _invoke("gradflow", "--n", 5, "--steps", 8, "--x0", "zero")
+    assert "x0 is a fixed point" in _stdout(res) and "Warning: x0" in _stderr(res)
+
+
+def test_gradflow_default_start_is_random_and_seeded():
+    from rnndyn.gradflow import gradient_flow
+    from rnndyn.models import make_rnn
+    from rnndyn.simulate import initial_state
+
+    def run(*extra):
+        res = _invoke("gradflow", "--n", 6, "--steps", 40, "--gain", 1.5, "--json", *extra)
+        assert res.exit_code == 0, res.output
+        return json.loads(_stdout(res))
+
+    a, b = run("--seed", 4), run("--seed", 4)
+    assert a["log10_norm"] == b["log10_norm"] and a["on_fixed_point"] is False
+    assert a["warnings"] == [] and "Warning" not in _stderr(
+        _invoke("gradflow", "--n", 6, "--steps", 40, "--seed", 4))
+    assert run("--seed", 4, "--x0", "random")["log10_norm"] == a["log10_norm"]
+    assert run("--seed", 5)["log10_norm"] != a["log10_norm"]
+    # the start is drawn as for `rnndyn lyapunov`: initial_state('random', seed + 1)
+    rnn = make_rnn(6, gain=1.5, seed=4)
+    api = gradient_flow(rnn, initial_state(rnn, "random", seed=5), 40, seed=4)
+    np.testing.assert_allclose(a["log10_norm"], api.log10_norm, rtol=1e-12, atol=1e-12)
+    zero = run("--seed", 4, "--x0", "zero")
+    assert zero["on_fixed_point"] is True and zero["log10_norm"] != a["log10_norm"]
+
+
+def test_gradflow_state_overflow_is_reported(tmp_path):
+    # an exploding relu network (issue 10): the states leave float64; this used to say
+    # "the product is exactly zero from lag 1", rate -inf
+    args = ["gradflow", "--n", 8, "--activation", "relu", "--gain", 4, "--x0", "random",
+            "--steps", 2000, "--jacobian-stride", 0]
+    res = _invoke(*args, "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(_stdout(res))
+    s = doc["overflow_step"]
+    assert isinstance(s, int) and 1 < s < 2000
+    assert doc["rate_per_step"] is None and doc["rate_log10_per_step"] is None
+    assert doc["zero_product_lag"] == -1 and doc["states_finite"] is False
+    assert all(v is not None for v in doc["log10_norm"][:s])
+    assert doc["log10_norm"][s:] == [None] * (2001 - s)
+    assert doc["log10_norm"][s - 1] > 300              # beyond float64, as a log
+    assert any("overflowed float64 at step" in w for w in doc["warnings"])
+    assert f"overflowed float64 at step {s}" in _stderr(res)
+    human = _stdout(_invoke(*args))
+    assert f"overflowed float64 at step {s}" in human and "no rate" in human
+    assert "exactly zero" not in human and "rate per step (ln) = undefined" in human
+
+
+def test_gradflow_jacobian_stride_auto_and_every_step():
+    def run(*extra):
+        res = _invoke("gradflow", "--n", 4, "--steps", 1000, "--json", *extra)
+        assert res.exit_code == 0, res.output
+        return json.loads(_stdout(res))
+    auto = run()
+    assert auto["jacobian_stride"] == 10 and auto["jac_t"] == list(range(1, 1001, 10))
+    assert run("--jacobian-stride", "auto")["jac_t"] == auto["jac_t"]
+    every = run("--jacobian-stride", 1)
+    assert every["jacobian_stride"] == 1 and len(every["jac_t"]) == 1000
+    assert run("--jacobian-stride", 0)["jac_t"] == []
 
 
 def test_gradflow_relu_zero_product_is_reported(tmp_path):
-    res = _invoke("gradflow", "--n", 4, "--steps", 5, "--activation", "relu",
+    res = _invoke("gradflow", "--n", 4, "--steps", 5, "--activation", "relu", "--x0", "zero",
                   "--out", tmp_path, "--json")
     assert res.exit_code == 0, res.output
     doc = json.loads(_stdout(res))
@@ -99,7 +175,7 @@ def test_spectrum_from_weights_file_sigmoid(tmp_path):
     w = tmp_path / "w.npz"
     save_weights(RNN(3.0 * np.eye(3), None, None, "sigmoid"), w)
     res = _invoke("spectrum", "--weights", w, "--out", tmp_path / "o", "--json",
-                  "--transient-steps", 0)
+                  "--max-power", 0)
     doc = json.loads(_stdout(res))
     # λ1 = 3 < 1/γ = 4: vanishing guaranteed for sigmoid, while ρ = 3 > 1 (linear case)
     assert doc["vanishing_guaranteed"] is True and doc["exploding_possible"] is False
@@ -118,6 +194,21 @@ def test_refuses_to_overwrite(tmp_path, cmd):
     assert len(res.output.strip().splitlines()) == 1 and "Traceback" not in res.output
     assert (tmp_path / f"{cmd}.json").read_text() == before
     assert _invoke(*args, "--overwrite").exit_code == 0
+
+
+def test_spectrum_of_huge_weights(tmp_path):
+    # 1e200·I: ‖W^k‖ = 1e200^k, the peak is at k = K (it was reported as 1.0 at k = 0)
+    w = tmp_path / "big.npz"
+    save_weights(RNN(1e200 * np.eye(3), None, None, "linear"), w)
+    res = _invoke("spectrum", "--weights", w, "--max-power", 10, "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(_stdout(res))
+    assert doc["transient_peak_k"] == 10 and doc["transient_peak"] is None   # inf
+    assert doc["log_transient_peak"] == pytest.approx(10 * np.log(1e200), rel=1e-12)
+    assert doc["spectral_radius"] == pytest.approx(1e200, rel=1e-12)
+    assert "RuntimeWarning" not in res.output
+    human = _stdout(_invoke("spectrum", "--weights", w, "--max-power", 10))
+    assert "10^2000" in human and "at k = 10" in human
 
 
 def _bad_files(tmp_path):
@@ -162,9 +253,11 @@ def test_bad_weights_one_line_exit_2(tmp_path, cmd, case, message):
     (["--x0", "{x0nan}"], "x0 contains"),
     (["--x0", "{x0garbage}"], "--x0: cannot read"),
     (["--k-singular", "1,99"], "--k-singular values must be in 0..10"),
-    (["--k-singular", "a"], "--k-singular must be comma-separated integers"),
-    (["--fit", "5"], "--fit must be FIRST:LAST"),
+    (["--k-singular", "a"], "'--k-singular': 'a' is not an integer"),
+    (["--fit", "5"], "'--fit': expected LOW:HIGH"),
     (["--fit", "5:50"], "--fit must satisfy"),
+    (["--jacobian-stride", "often"], "'--jacobian-stride': expected 'auto' or an integer >= 0"),
+    (["--jacobian-stride", "-1"], "'--jacobian-stride': expected 'auto' or an integer >= 0, got -1"),
     (["--delta", "nope.npy"], "--delta: cannot read"),
     (["--inputs", "gaussian"], "--inputs needs a model with inputs"),
 ])

@@ -29,8 +29,8 @@ def test_json_keys_files_and_values(tmp_path):
     lam = np.array(doc["exponents"])
     assert lam.shape == (6,) and np.all(np.diff(lam) <= 0)
     assert doc["n_steps"] == 150 and doc["sum"] == pytest.approx(lam.sum())
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["lyapunov.json", "lyapunov.npz",
-                                                          "lyapunov.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "lyapunov.json", "lyapunov.npz", "lyapunov.png", "lyapunov.weights.npz"]
     # the same numbers as the library with the CLI's defaults (seeded random x0)
     rnn = make_rnn(6, gain=2.0, seed=0)
     lib = lyapunov_spectrum(rnn, initial_state(rnn, "random", seed=1), 150, transient=20)
@@ -75,8 +75,8 @@ def test_weights_file_and_human_output(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--k", "9"], "--k must be between 1 and N = 6"),
-    (["--reortho", "often"], "--reortho must be 'auto' or an integer"),
-    (["--reortho", "0"], "--reortho must be 'auto' or an integer >= 1"),
+    (["--reortho", "often"], "'--reortho': expected 'auto' or an integer >= 1, got 'often'"),
+    (["--reortho", "0"], "'--reortho': expected 'auto' or an integer >= 1, got 0"),
     (["--window", "500"], "--window must be between 1 and --steps"),
     (["--transient", "-3"], "--transient must be >= 0"),
     (["--steps", "0"], "--steps must be >= 1"),

@@ -128,3 +128,59 @@ def test_study_runs_saves_and_resumes(tmp_path):
     args = [a if a != "3" else "6" for a in TINY]
     res = _invoke("clipping", *args, "--out", str(out))
     assert res.exit_code == 2 and "other settings (budget, options differ)" in res.output
+
+
+def _with(args, **changes):
+    """TINY with some options replaced (``budget=4`` replaces the value of --budget)."""
+    args = list(args)
+    for name, value in changes.items():
+        i = args.index("--" + name.replace("_", "-"))
+        args[i + 1] = str(value)
+    return args
+
+
+@pytest.mark.parametrize("changes, differs", [
+    (dict(budget=4), "budget: 3 saved, 4 now"),
+    (dict(lengths="10"), "lengths: 10,12 saved, 10 now"),
+    (dict(methods="sgd-cr,sgd"), "methods: sgd,sgd-cr saved, sgd-cr,sgd now"),
+    (dict(inits="sigmoid"), "inits: smart-tanh saved, sigmoid now"),
+    (dict(seeds=3), "seeds: 0,1 saved, 0,1,2 now"),
+    (dict(n_hidden=7), "options.n_hidden: 6 saved, 7 now"),
+    (dict(eval_size=41), "options.eval_size: 40 saved, 41 now"),
+])
+def test_finished_study_with_another_plan_is_refused_naming_what_differs(tmp_path, changes,
+                                                                         differs):
+    out = tmp_path / "o"
+    assert _invoke("clipping", *TINY, "--out", str(out), "--quiet").exit_code == 0
+    before = {n: os.stat(out / n).st_mtime_ns for n in FILES}
+    res = _invoke("clipping", *_with(TINY, **changes), "--out", str(out))
+    assert res.exit_code == 2, res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"Error: --out {out} holds a finished study with another plan (")
+    assert differs in lines[0] and "--overwrite" in lines[0]
+    assert lines[0].count(" saved, ") == 1  # only what differs is named
+    assert {n: os.stat(out / n).st_mtime_ns for n in FILES} == before
+
+
+def test_finished_study_rerun_reports_its_table(tmp_path):
+    out = tmp_path / "o"
+    first = json.loads(_invoke("clipping", *TINY, "--out", str(out), "--json").stdout)
+    before = {n: os.stat(out / n).st_mtime_ns for n in FILES}
+    res = _invoke("clipping", *TINY, "--out", str(out), "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["n_computed"] == 0 and doc["n_reused"] == 8 and doc["files"] == []
+    assert doc["rows"] == first["rows"] and doc["seconds"] is None
+    assert {n: os.stat(out / n).st_mtime_ns for n in FILES} == before
+    plan = load_result(out / "clipping-study").meta["plan"]
+    assert plan["budget"] == 3 and plan["seeds"] == [0, 1] and plan["options"]["n_hidden"] == 6
+    # the table is there but a run is gone: refused (the table would not be this folder's)
+    runs = st.load_runs(out / "runs")
+    os.unlink(out / "runs" / (runs[0].key + ".json"))
+    res = _invoke("clipping", *TINY, "--out", str(out))
+    assert res.exit_code == 2 and "1 of its 8 runs are missing" in res.output
+    # --overwrite runs this plan: only the missing run is computed, the table replaced
+    doc = json.loads(_invoke("clipping", *TINY, "--out", str(out), "--json",
+                             "--overwrite").stdout)
+    assert doc["n_computed"] == 1 and len(doc["files"]) == len(FILES)

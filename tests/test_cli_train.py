@@ -7,7 +7,7 @@ from rnndyn.cli.main import cli
 from rnndyn.results import load_result
 
 # tiny runs, small enough for the plain-Python pass of CI
-TINY = ["--n-hidden", "6", "--batch-size", "4", "--updates", "40", "--eval-every", "20",
+TINY = ["--n", "6", "--batch-size", "4", "--updates", "40", "--eval-every", "20",
         "--eval-size", "40", "--quiet"]
 
 
@@ -48,10 +48,10 @@ def test_checkpoint_and_resume(tmp_path):
 
 
 @pytest.mark.parametrize("args, match", [
-    (["temporal-order", "--length", "abc"], "--length must be an integer"),
-    (["temporal-order", "--length", "1:2:3"], "--length must be an integer"),
+    (["temporal-order", "--length", "abc"], "'--length': 'abc' is not an integer"),
+    (["temporal-order", "--length", "1:2:3"], "'--length': expected L|LO:HI"),
     (["temporal-order", "--length", "5"], "length must be >= 10"),
-    (["temporal-order", "--length", "60:50"], "lo <= hi"),
+    (["temporal-order", "--length", "60:50"], "LO must be <= HI"),
     (["temporal-order", "--lr", "-1"], "lr must be > 0"),
     (["temporal-order", "--updates", "-5"], "--updates must be >= 0"),
     (["temporal-order", "--batch-size", "0"], "batch_size must be >= 1"),

@@ -1,5 +1,7 @@
 """Gradient flow: kernels against their naive twins, finite differences, exact cases."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -180,12 +182,162 @@ def test_nilpotent_W_gives_zero_product_without_zero_factors():
     assert np.all(np.isneginf(out["log_norm"][2:]))
 
 
-def test_nonfinite_product_is_reported():
-    rnn = RNN(np.full((3, 3), 1e200), None, None, "linear")
-    res = gradient_flow(rnn, "zero", 5, jacobian_stats=False)
-    assert not res.finite
-    assert res.nonfinite_lag >= 1
-    assert np.all(np.isnan(res.log_norm[res.nonfinite_lag:]))
+def test_huge_weights_give_finite_exact_log_norms():
+    # W = diag(1e155, .5, .5): ‖W^ℓ‖₂ = 1e155^ℓ, and ‖W^ℓ‖_F² = 1e310ℓ + 2·4^-ℓ would
+    # overflow if squared before scaling (it gave NaN log norms)
+    L155 = np.log(1e155)
+    rnn = RNN(np.diag([1e155, 0.5, 0.5]), None, None, "linear")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = gradient_flow(rnn, "zero", 12, k_singular=[11, 12], n_top=3,
+                            delta_T=[1.0, 1.0, 0.0], jacobian_stats=True)
+    assert res.finite and res.nonfinite_lag == -1
+    np.testing.assert_allclose(res.log_norm, res.lag * L155, rtol=RTOL_KERNEL)
+    np.testing.assert_allclose(res.log_frob[1:], res.lag[1:] * L155, rtol=RTOL_KERNEL)
+    assert res.log_frob[0] == pytest.approx(0.5 * np.log(3.0), rel=RTOL_EXACT)
+    # δ = (1, 1, 0): ‖δᵀ W^ℓ‖ = sqrt(1e310ℓ + 4^-ℓ)
+    np.testing.assert_allclose(res.log_delta[1:], res.lag[1:] * L155, rtol=RTOL_KERNEL)
+    assert res.log_delta[0] == pytest.approx(0.5 * np.log(2.0), rel=RTOL_EXACT)
+    # top singular values of W^1 and W^0 (a product is held with one scale, so at longer
+    # lags 0.5^ℓ / 1e155^ℓ is below float64's range)
+    np.testing.assert_allclose(res.log_sv[0], [L155, np.log(0.5), np.log(0.5)],
+                               rtol=RTOL_KERNEL)
+    np.testing.assert_allclose(res.log_sv[1], [0.0, 0.0, 0.0], atol=RTOL_EXACT)
+    np.testing.assert_allclose(res.jac_max_sv, 1e155, rtol=RTOL_EXACT)
+    np.testing.assert_allclose(res.jac_spectral_radius, 1e155, rtol=RTOL_EXACT)
+    np.testing.assert_allclose(res.jac_min_sv, 0.5, rtol=RTOL_EXACT)
+    assert res.bound_rate_per_step == pytest.approx(L155, rel=RTOL_EXACT)
+    # a full matrix of 1e200: rank one, eigenvalue 3e200, ‖W^ℓ‖₂ = (3e200)^ℓ
+    full = RNN(np.full((3, 3), 1e200), None, None, "linear")
+    res = gradient_flow(full, "zero", 5, jacobian_stats=False)
+    assert res.finite
+    np.testing.assert_allclose(res.log_norm, res.lag * np.log(3e200), rtol=RTOL_KERNEL)
+
+
+@pytest.mark.parametrize("form", ("pascanu", "elman"))
+def test_huge_random_weights_match_the_naive_loop(form, rng):
+    # 1e160 × a random matrix (squares beyond float64): the naive loop renormalises by
+    # SVDs, which LAPACK scales internally, and never squares an entry itself
+    W = 1e160 * rng.standard_normal((5, 5))
+    rnn = RNN(W, None, None, "tanh", form)
+    D = rng.uniform(0.1, 1.0, (30, 5))
+    got = backward_products(rnn, D)["log_norm"]
+    want = naive.log_norms_renormalised(W, rnn.form_code, D)
+    np.testing.assert_allclose(got, want, rtol=RTOL_SPECTRAL)
+    # the naive transport squares: compare with it on W / 1e160, shifted by ℓ ln 1e160
+    delta = rng.standard_normal(5) * 1e100
+    lag = np.arange(31)
+    np.testing.assert_allclose(transport(rnn, D, delta),
+                               naive.transport(W / 1e160, rnn.form_code, D, delta)
+                               + lag * np.log(1e160), rtol=RTOL_KERNEL)
+    np.testing.assert_allclose(got, naive.log_norms_renormalised(W / 1e160, rnn.form_code, D)
+                               + lag * np.log(1e160), rtol=RTOL_SPECTRAL)
+
+
+def test_tiny_products_are_small_not_zero():
+    # W² = 1e-300 I: the squares of the entries of W² underflow, the product is not zero
+    # (it was reported as an exactly zero product, log -inf)
+    rnn = RNN([[0.0, 1.0], [1e-300, 0.0]], None, None, "linear")
+    out = backward_products(rnn, np.ones((6, 2)), store_lags=[4])
+    L = np.log(1e-300)
+    np.testing.assert_allclose(out["log_norm"], [0, 0, L, L, 2 * L, 2 * L, 3 * L],
+                               rtol=RTOL_KERNEL, atol=RTOL_KERNEL)
+    assert out["zero_product_lag"] == -1
+    np.testing.assert_allclose(out["products"][0] * np.exp(out["log_scale"][0] - 2 * L),
+                               np.eye(2), rtol=RTOL_KERNEL)
+    got = transport(rnn, np.ones((6, 2)), [0.0, 1.0])
+    np.testing.assert_allclose(got, [0, L, L, 2 * L, 2 * L, 3 * L, 3 * L], rtol=RTOL_KERNEL,
+                               atol=RTOL_KERNEL)
+    # decay by a tiny weight each step: far below float64, still finite logs
+    res = gradient_flow(RNN([[1e-300]], None, None, "linear"), "zero", 50,
+                        jacobian_stats=False)
+    np.testing.assert_allclose(res.log_norm, res.lag * L, rtol=RTOL_KERNEL)
+
+
+def test_scaling_kernels_match_naive(rng):
+    from rnndyn._kernels import gradflow as k
+    for W in (rng.standard_normal((4, 4)) * 1e200, rng.standard_normal((3, 3)) * 1e-250,
+              np.zeros((2, 2)), np.array([[0.75]]), np.array([[3e-310, -1e-311]])):
+        Ws = np.empty_like(W)
+        lw = k._pow2_scaled(W, Ws)
+        want, lw_want = naive.pow2_scaled(W)
+        np.testing.assert_array_equal(Ws, want)
+        assert lw == pytest.approx(lw_want, rel=RTOL_EXACT, abs=RTOL_EXACT)
+        assert np.max(np.abs(Ws)) < 1.0 and np.all(np.isfinite(Ws))
+        P = W.copy()
+        lsh, fro2 = k._rescale_pow2(P)
+        Q, lsh_want, fro2_want = naive.rescale_pow2(W)
+        np.testing.assert_array_equal(P, Q)
+        assert lsh == pytest.approx(lsh_want, rel=RTOL_EXACT, abs=RTOL_EXACT)
+        assert fro2 == pytest.approx(fro2_want, rel=RTOL_EXACT)
+
+
+def _exploding_relu(N=8, gain=4.0):
+    rnn = make_rnn(N, activation="relu", gain=gain, seed=0)
+    return rnn, np.random.default_rng(1).standard_normal(N)
+
+
+def test_state_overflow_is_reported_not_a_zero_product():
+    # an exploding relu network: x_t leaves float64; relu'(NaN) = 0 used to turn that into
+    # "an exactly zero product from lag 1" with rate -inf
+    rnn, x0 = _exploding_relu()
+    T = 2000
+    with np.errstate(over="ignore", invalid="ignore"):   # NumPy warns with the JIT off
+        X, _ = trajectory(rnn, x0, T)
+    first_bad = int(np.flatnonzero(~np.all(np.isfinite(X), axis=1))[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = gradient_flow(rnn, x0, T, k_singular=[0, 10, T], delta_T=np.ones(rnn.N),
+                            jacobian_stats=5)
+    s = res.overflow_step
+    assert s == first_bad and 1 < s < T
+    assert np.isnan(res.rate_per_step) and not res.finite and not res.states_finite
+    assert res.zero_product_lag == -1 and not res.on_fixed_point
+    # what is valid: the run up to the last finite state x_{s-1}, exactly as if asked for
+    valid = gradient_flow(rnn, x0, s - 1, k_singular=[0, 10], delta_T=np.ones(rnn.N),
+                          jacobian_stats=5)
+    assert valid.finite and valid.overflow_step is None and valid.rate_per_step > 0.5
+    np.testing.assert_array_equal(res.log_norm[:s], valid.log_norm)
+    np.testing.assert_array_equal(res.log_frob[:s], valid.log_frob)
+    np.testing.assert_array_equal(res.log_delta[:s], valid.log_delta)
+    assert np.all(np.isnan(res.log_norm[s:])) and np.all(np.isnan(res.log_delta[s:]))
+    assert res.log_norm[s - 1] > 700                  # beyond float64, as a log
+    np.testing.assert_array_equal(res.log_sv[:2], valid.log_sv)
+    assert np.all(np.isnan(res.log_sv[2])) and list(res.sv_lag) == [s - 1, s - 11, -1]
+    np.testing.assert_array_equal(res.jac_t, valid.jac_t)
+    assert res.jac_t[-1] <= s - 1
+    np.testing.assert_array_equal(res.x_final, X[s - 1])
+
+
+def test_default_start_is_flagged_on_a_fixed_point(rng):
+    rnn = make_rnn(6, gain=1.5, seed=3)
+    assert gradient_flow(rnn, "zero", 20).on_fixed_point          # bias-free: x = 0 stays
+    assert not gradient_flow(rnn, "random", 20).on_fixed_point
+    biased = RNN(rnn.W, None, 0.3 * np.ones(6), "tanh")
+    assert not gradient_flow(biased, "zero", 20).on_fixed_point
+    # a fixed point found elsewhere: x* = W tanh(x*) after settling on a stable one
+    stable = RNN(0.5 * rnn.W, None, 0.2 * np.ones(6), "tanh")
+    X, _ = trajectory(stable, rng.standard_normal(6), 400)
+    assert gradient_flow(stable, X[-1], 10).on_fixed_point
+    assert not gradient_flow(stable, X[0], 10).on_fixed_point
+
+
+def test_auto_jacobian_stride():
+    from rnndyn.gradflow import AUTO_MAX_STRIDE, AUTO_MIN_JACOBIANS, auto_stride
+    assert auto_stride(1) == 1 and auto_stride(AUTO_MIN_JACOBIANS) == 1
+    assert auto_stride(AUTO_MIN_JACOBIANS + 1) == 2 and auto_stride(1000) == 10
+    assert auto_stride(20_000) == AUTO_MAX_STRIDE == auto_stride(10 ** 7)
+    rnn = make_rnn(4, seed=1)
+    short = gradient_flow(rnn, "random", 30)                     # default 'auto'
+    np.testing.assert_array_equal(short.jac_t, np.arange(1, 31))
+    long = gradient_flow(rnn, "random", 1000)
+    np.testing.assert_array_equal(long.jac_t, np.arange(1, 1001, 10))
+    assert long.meta["params"]["jacobian_stride"] == 10
+    every = gradient_flow(rnn, "random", 1000, jacobian_stats=True)
+    assert len(every.jac_t) == 1000
+    np.testing.assert_array_equal(every.jac_max_sv[::10], long.jac_max_sv)
+    assert len(gradient_flow(rnn, "random", 1000, jacobian_stats=0).jac_t) == 0
+    assert len(gradient_flow(rnn, "random", 1000, jacobian_stats="AUTO").jac_t) == 100
 
 
 def test_top_singular_values_and_jacobian_spectra(rng):
@@ -269,6 +421,29 @@ def test_bad_arguments_name_themselves(rng):
         jacobian_product(rnn, np.ones((4, 3)), 5)
     with pytest.raises(TypeError, match="n_top"):
         gradient_flow(rnn, "zero", 5, n_top=1.5)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda rnn: gradient_flow(None, "zero", 5), "rnn must be an RNN"),
+    (lambda rnn: gradient_flow(rnn.W, "zero", 5), "rnn must be an RNN"),
+    (lambda rnn: backward_products(None, np.ones((4, 3))), "rnn must be an RNN"),
+    (lambda rnn: transport("net", np.ones((4, 3)), np.ones(3)), "rnn must be an RNN"),
+    (lambda rnn: jacobian_spectra(None, np.ones((4, 3))), "rnn must be an RNN"),
+    (lambda rnn: jacobian_product(None, np.ones((4, 3)), 1), "rnn must be an RNN"),
+    (lambda rnn: gradient_flow(rnn, "zero", 5, fit=5), "fit must be a pair"),
+    (lambda rnn: gradient_flow(rnn, "zero", 5, fit=(1, 2, 3)), "fit must be a pair"),
+    (lambda rnn: gradient_flow(rnn, "zero", 5, fit=(1, "a")), "fit must be an integer"),
+    (lambda rnn: gradient_flow(rnn, None, 5), "x0 must be"),
+    (lambda rnn: gradient_flow(rnn, "zero", 5, jacobian_stats="often"), "jacobian_stats"),
+    (lambda rnn: gradient_flow(rnn, "zero", 5, jacobian_stats=-1), "jacobian_stats"),
+    (lambda rnn: gradient_flow(rnn, "zero", 5, jacobian_stats=2.5), "jacobian_stats"),
+    (lambda rnn: gradient_flow(rnn, "zero", None), "n_steps"),
+    (lambda rnn: gradient_flow(rnn, "zero", 5, k_singular="3"), "k_singular"),
+])
+def test_api_errors_are_input_errors_naming_the_argument(call, message):
+    from rnndyn._validate import InputError
+    with pytest.raises(InputError, match=message):
+        call(make_rnn(3))
 
 
 def test_result_roundtrip(tmp_path, rng):

@@ -64,3 +64,17 @@ def test_plot_all_minus_inf_does_not_raise(tmp_path):
     ft = finite_time_exponents(rnn, np.ones(3), 200, 50, transient=5)
     fig = lyap_convergence.plot(res, finite_time=ft)
     fig.savefig(tmp_path / "f.png")
+
+
+def test_cli_all_minus_inf_prints_json_and_writes_the_figure(tmp_path):
+    import json
+    from click.testing import CliRunner
+    from rnndyn.cli.main import cli
+    from rnndyn.models import save_weights
+    wfile = save_weights(RNN(-np.eye(3), None, -np.ones(3), "relu"), tmp_path / "dead.npz")
+    res = CliRunner().invoke(cli, ["lyapunov", "--weights", str(wfile), "--steps", "100",
+                                   "--window", "20", "--out", str(tmp_path / "o"), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["exponents"] == [None, None, None]     # -inf is null in --json
+    assert (tmp_path / "o" / "lyapunov.png").exists()

@@ -73,11 +73,11 @@ def test_weights_roundtrip_and_defaults(tmp_path):
 
 
 @pytest.mark.parametrize("content, match", [
-    (dict(U=np.eye(2)), "missing required key 'W'"),
-    (dict(W=np.ones((2, 3))), "square"),
+    (dict(U=np.eye(2)), r"missing required array\(s\) \['W'\]"),
+    (dict(W=np.ones((2, 3))), r"shape \(2, 3\), expected a square matrix"),
     (dict(W=np.array([[np.inf]])), "non-finite"),
     (dict(W=np.eye(2), activation=np.array("gelu")), "unknown activation"),
-    (dict(W=np.eye(2), extra=np.eye(2)), "unknown key"),
+    (dict(W=np.eye(2), extra=np.eye(2)), r"unknown array\(s\) \['extra'\]"),
 ])
 def test_bad_weights_files(tmp_path, content, match):
     path = tmp_path / "bad.npz"
@@ -89,14 +89,68 @@ def test_bad_weights_files(tmp_path, content, match):
 def test_unreadable_weights_file(tmp_path):
     path = tmp_path / "junk.npz"
     path.write_text("not a zip file")
-    with pytest.raises(ValueError, match="cannot read weights file"):
+    with pytest.raises(ValueError, match="weights file .*junk.npz: is not an .npz file"):
         load_weights(path)
-    with pytest.raises(ValueError, match="cannot read weights file"):
+    with pytest.raises(ValueError, match="weights file .*missing.npz: no such file"):
         load_weights(tmp_path / "missing.npz")
 
 
 def test_object_arrays_refused(tmp_path):
     path = tmp_path / "pickled.npz"
     np.savez(path, W=np.array([object()], dtype=object))
-    with pytest.raises(ValueError, match="cannot read weights file"):
+    with pytest.raises(ValueError, match="weights file .*pickled.npz: .*pickle"):
         load_weights(path)
+
+
+# ------------------------------------------- a trained network loads as weights (issue 9 §3)
+
+def _trained(tmp_path):
+    from rnndyn.training import train
+    res = train("addition", 10, method="sgd-c", init="gaussian", n_hidden=5, max_updates=20,
+                eval_every=10, eval_size=100, seed=0, activation="relu", form="elman")
+    res.save(tmp_path / "train")
+    return res
+
+
+def test_train_result_loads_as_the_network_it_trained(tmp_path):
+    res = _trained(tmp_path)
+    rnn = load_weights(tmp_path / "train.npz")
+    assert (rnn.activation, rnn.form, rnn.N, rnn.M) == ("relu", "elman", 5, 2)
+    np.testing.assert_array_equal(rnn.W, res.W)
+    np.testing.assert_array_equal(rnn.U, res.U)
+    np.testing.assert_array_equal(rnn.b, res.b)
+
+
+def test_train_result_as_cli_weights(tmp_path):
+    import json
+    from click.testing import CliRunner
+    from rnndyn.cli.main import cli
+    from rnndyn.spectra import spectrum
+    res = _trained(tmp_path)
+    out = CliRunner().invoke(cli, ["spectrum", "--weights", str(tmp_path / "train.npz"),
+                                   "--json"])
+    assert out.exit_code == 0, out.output
+    got = json.loads(out.stdout)
+    want = spectrum(RNN(res.W, res.U, res.b, "relu", "elman"))
+    assert got["spectral_radius"] == pytest.approx(want.spectral_radius, rel=1e-12)
+
+
+def test_train_result_without_its_json_or_with_another_npz_is_refused(tmp_path):
+    import shutil
+    _trained(tmp_path)
+    (tmp_path / "alone").mkdir()
+    shutil.copyfile(tmp_path / "train.npz", tmp_path / "alone" / "train.npz")
+    with pytest.raises(ValueError, match=r"alone/train\.json is missing"):
+        load_weights(tmp_path / "alone" / "train.npz")
+    np.savez(tmp_path / "train.npz", W=np.eye(5), U=np.zeros((5, 2)), b=np.zeros(5),
+             V=np.zeros((1, 5)), c=np.zeros(1))
+    with pytest.raises(ValueError, match="mixed or partial"):
+        load_weights(tmp_path / "train.npz")
+
+
+def test_make_rnn_refuses_what_memory_cannot_hold_before_allocating():
+    import time
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match=r"n=1000000 units: needs 14\.6 TiB, .* available"):
+        make_rnn(10 ** 6)
+    assert time.perf_counter() - t0 < 1.0

@@ -51,7 +51,7 @@ def test_model_and_override():
 def test_nonnormal_W_is_shown_as_transient_growth():
     N, rho = 8, 0.9
     W = rho * np.eye(N) + 2.0 * np.eye(N, k=1)   # Jordan-like: ρ = 0.9, λ1 ≈ 2.9
-    res = spectrum(W, "linear", transient_steps=400)
+    res = spectrum(W, "linear", max_power=400)
     assert res.spectral_radius == pytest.approx(rho, rel=RTOL_EXACT)
     assert res.max_singular_value > 1
     assert res.linear_vanishing_guaranteed and not res.linear_exploding_possible
@@ -62,7 +62,7 @@ def test_nonnormal_W_is_shown_as_transient_growth():
     assert res.log_power_norm[-1] < res.log_transient_peak
     # a normal matrix with the same ρ has none of it
     normal = spectrum(rho * orthogonal_matrix(N, 1.0, np.random.default_rng(0)), "linear",
-                      transient_steps=10)
+                      max_power=10)
     assert not normal.transient_growth and normal.henrici_departure < 1e-7
     assert normal.transient_peak == 1.0 and normal.transient_peak_k == 0
 
@@ -88,14 +88,45 @@ def test_bad_input():
         spectrum([[np.nan]])
     with pytest.raises(TypeError, match="W must be"):
         spectrum("W")
-    with pytest.raises(ValueError, match="transient_steps"):
-        spectrum(np.eye(2), transient_steps=-1)
+    with pytest.raises(ValueError, match="max_power"):
+        spectrum(np.eye(2), max_power=-1)
 
 
 def test_roundtrip(tmp_path):
-    res = spectrum(RNN([[0.5, 3.0], [0.0, 0.5]], None, None, "tanh"), transient_steps=5)
+    res = spectrum(RNN([[0.5, 3.0], [0.0, 0.5]], None, None, "tanh"), max_power=5)
     res.save(tmp_path / "s")
     back = load_result(tmp_path / "s")
     assert isinstance(back, SpectrumResult)
     np.testing.assert_array_equal(back.eigenvalues, res.eigenvalues)
     assert back.criterion == res.criterion and back.meta["model"]["activation"] == "tanh"
+
+
+def test_huge_weights_scale_before_squaring():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")           # no overflow/invalid RuntimeWarning leaks
+        # 1e200·I: ‖W^k‖ = 1e200^k; the peak was reported as 1.0 at k = 0
+        res = spectrum(1e200 * np.eye(3), "linear", max_power=10)
+        assert res.transient_peak_k == 10 and res.transient_peak == np.inf
+        assert res.log_transient_peak == pytest.approx(10 * np.log(1e200), rel=RTOL_EXACT)
+        np.testing.assert_allclose(res.log_power_norm, np.arange(11) * np.log(1e200),
+                                   rtol=RTOL_KERNEL)
+        assert res.spectral_radius == pytest.approx(1e200, rel=RTOL_EXACT)
+        assert res.max_singular_value == pytest.approx(1e200, rel=RTOL_EXACT)
+        assert res.henrici_departure == pytest.approx(0.0, abs=RTOL_EXACT)
+        # diag(1e155, .5, .5): ‖W‖_F² overflows if squared unscaled (NaN log norms before)
+        res = spectrum(np.diag([1e155, 0.5, 0.5]), "linear", max_power=20)
+        np.testing.assert_allclose(res.log_power_norm, np.arange(21) * np.log(1e155),
+                                   rtol=RTOL_KERNEL)
+        assert res.transient_peak_k == 20 and res.henrici_departure == 0.0
+        np.testing.assert_allclose(res.singular_values, [1e155, 0.5, 0.5], rtol=RTOL_EXACT)
+        assert res.min_singular_value == pytest.approx(0.5, rel=RTOL_EXACT)
+        # a non-normal matrix at 1e300: the same departure from normality as at scale 1
+        A = np.array([[0.5, 100.0], [0.0, 0.5]])
+        big, unit = spectrum(1e300 * A / 100), spectrum(A / 100)
+        assert big.henrici_departure == pytest.approx(unit.henrici_departure, rel=RTOL_EXACT)
+        assert big.max_singular_value == pytest.approx(1e300 * unit.max_singular_value,
+                                                       rel=RTOL_EXACT)
+        # and tiny weights: the logs go down, not to -inf
+        lp = power_norms(1e-300 * np.eye(2), 5)
+        np.testing.assert_allclose(lp, np.arange(6) * np.log(1e-300), rtol=RTOL_KERNEL)

@@ -25,20 +25,21 @@ print(json.dumps({{"err": float(r.final_error_rate), "W": float(np.abs(r.W).sum(
 """
 
 
-def _run_with_env(threads):
+def _run_with_env(threads, cache_dir):
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
-               MKL_NUM_THREADS=str(threads))
+               MKL_NUM_THREADS=str(threads), NUMBA_CACHE_DIR=str(cache_dir))
     out = subprocess.run([sys.executable, "-c", SCRIPT.format(run=json.dumps(RUN))],
                          env=env, capture_output=True, text=True, check=True, timeout=600)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.slow
-def test_training_is_identical_under_one_and_two_blas_threads_from_the_environment():
-    # KNOWN BUG (open): a run that compiles the kernels (cold numba cache) gives other
-    # numbers than one that loads them; warm the cache so only the thread count differs.
-    _run_with_env(1)
-    assert _run_with_env(1) == _run_with_env(2)
+def test_training_is_identical_under_one_and_two_blas_threads_from_the_environment(tmp_path):
+    # a private numba cache: the first run compiles every kernel, the others load them,
+    # so this also checks that a cold and a warm cache give the same numbers
+    cold = _run_with_env(2, tmp_path)
+    assert _run_with_env(1, tmp_path) == cold
+    assert _run_with_env(2, tmp_path) == cold
 
 
 def test_training_is_identical_under_one_and_two_blas_threads_in_process():

@@ -7,8 +7,12 @@ the gradient-flow products are accumulated backwards from the last step,
 
 so each lag costs one N×N product. The stored matrix is renormalised at every
 step (a running log scale keeps its size), so T = 10⁴ lags neither overflow in
-the exploding regime nor underflow in the vanishing one.
+the exploding regime nor underflow in the vanishing one. Scaling comes before
+any square: W enters divided by a power of two near max|W_ij| and each factor
+row D[k] by its max, so weights up to the float64 limit (1e308) give finite logs.
 """
+
+import math
 
 import numpy as np
 
@@ -245,6 +249,60 @@ def _scale_fro_rmatvec(P, d, scale_cols, x, out):
     return f0 + f1
 
 
+@jit(inline="always")
+def _max_abs(A):
+    """max |A_ij| of a 2-D array, without the temporary np.abs would allocate."""
+    m = 0.0
+    for i in range(A.shape[0]):
+        for j in range(A.shape[1]):
+            a = abs(A[i, j])
+            if a > m:
+                m = a
+    return m
+
+
+@jit
+def _pow2_scaled(W, Ws):
+    """Ws = W / 2^e with 2^e the power of two at or just above max|W_ij| (exact: a
+    power-of-two scaling does not round; e >= -1021 so that 2^-e is finite); returns
+    e·ln 2. W, Ws (N, N); e = 0 for W = 0."""
+    wmax = _max_abs(W)
+    e = 0
+    if wmax > 0.0 and wmax < np.inf:
+        e = max(math.frexp(wmax)[1], -1021)     # 2^-e must stay finite (subnormal W)
+    f = math.ldexp(1.0, -e)
+    for i in range(W.shape[0]):
+        for j in range(W.shape[1]):
+            Ws[i, j] = W[i, j] * f
+    return e * math.log(2.0)
+
+
+@jit
+def _rescale_pow2(P):
+    """P *= 2^-e with 2^e just above max|P_ij| (exact); returns (e·ln 2, ‖P‖_F² after).
+
+    The careful path for a product so small that its squares would underflow: the scale
+    is taken out before squaring. P exactly zero: returns (0, 0) and leaves P alone.
+    """
+    pmax = _max_abs(P)
+    if pmax == 0.0:
+        return 0.0, 0.0
+    e = max(math.frexp(pmax)[1], -1021)         # 2^-e must stay finite
+    f = math.ldexp(1.0, -e)
+    fro2 = 0.0
+    for i in range(P.shape[0]):
+        for j in range(P.shape[1]):
+            v = P[i, j] * f
+            P[i, j] = v
+            fro2 += v * v
+    return e * math.log(2.0), fro2
+
+
+# ‖P‖_F² below this takes the careful path (_rescale_pow2): every entry of the new
+# product is then below 1e-100, so squares of the entries that matter cannot underflow
+_FRO2_SMALL = 1e-200
+
+
 @jit
 def _backward_products(W, form, D, u0, rtol, max_iter, store_slot, P_store, log_scale_store,
                        log_sv, log_fro, n_iter):
@@ -257,6 +315,8 @@ def _backward_products(W, form, D, u0, rtol, max_iter, store_slot, P_store, log_
     """
     T, N = D.shape
     mmax = min(N, 24)       # Krylov dimension before a restart from the Ritz vector
+    Wsc = np.empty((N, N))  # W / 2^e, max entry <= 1: the products cannot overflow
+    lw = _pow2_scaled(W, Wsc)
     Pa = np.eye(N)          # the scaled product of the previous lag
     Pb = np.empty((N, N))   # the scaled product being formed
     u = u0.copy()           # left singular vector estimate (lives at time T)
@@ -293,21 +353,29 @@ def _backward_products(W, form, D, u0, rtol, max_iter, store_slot, P_store, log_
             _fill_after(log_fro, lag, val)
             return (lag, -1, unconverged) if dmax == 0.0 else (-1, lag, unconverged)
         # the renormalisation by 1/(‖P_{k+1}‖_F max D[k]) rides on the diagonal factor (no
-        # extra pass); dividing by max D[k] too keeps tiny sigmoid slopes from underflowing
-        c = 1.0 / (fro * dmax)
-        log_scale += lfro + np.log(dmax)
+        # extra pass); dividing by max D[k] too keeps tiny sigmoid slopes from underflowing.
+        # (D/dmax) first, then 1/fro: the product fro·dmax itself could underflow
+        c = 1.0 / fro
+        log_scale += lfro + np.log(dmax) + lw
         for j in range(N):
-            dc[j] = D[k, j] * c
+            dc[j] = (D[k, j] / dmax) * c
         if form == PASCANU:
-            np.dot(Pa, W, Pb)                       # then Pb = (Pa W) diag(dc)
+            np.dot(Pa, Wsc, Pb)                     # then Pb = (Pa Ws) diag(dc)
         else:
-            for i in range(N):                      # Pa diag(dc), then Pb = (Pa diag(dc)) W
+            for i in range(N):                      # Pa diag(dc), then Pb = (Pa diag(dc)) Ws
                 for j in range(N):
                     Pa[i, j] *= dc[j]
-            np.dot(Pa, W, Pb)
+            np.dot(Pa, Wsc, Pb)
         # column scaling (pascanu), ‖Pb‖_F² and w = Pbᵀ u (the first Lanczos product, scaled
         # by 1/‖Pb‖_F below) in one pass
         fro2 = _scale_fro_rmatvec(Pb, dc, form == PASCANU, u, w)
+        if fro2 < _FRO2_SMALL:
+            # a tiny product: take its scale out before squaring (an underflow of the
+            # squares must not pass for an exactly zero product), then redo w = Pbᵀ u
+            lsh, fro2 = _rescale_pow2(Pb)
+            log_scale += lsh
+            if fro2 > 0.0:
+                _rmatvec(Pb, u, w, 1.0)
         fro = np.sqrt(fro2)
         if not np.isfinite(fro):
             _fill_after(log_sv, lag, np.nan)
@@ -473,41 +541,72 @@ def _transport(W, form, D, delta, log_norm):
     """Row vector v_T = δ_T, v_k = v_{k+1} J_{k+1}, renormalised; log_norm[ℓ] = log‖v_{T-ℓ}‖.
 
     D (T, N), delta (N,) non-zero, log_norm (T+1,). Cost O(N²) per lag (no product matrix).
+    W and each D[k] are scaled before any square, as in _backward_products.
     Returns (first lag with v exactly 0, first non-finite lag); -1 = none.
     """
     T, N = D.shape
+    Wsc = np.empty((N, N))
+    lw = _pow2_scaled(W, Wsc)
     v = np.empty(N)
     y = np.empty(N)
+    dd = np.empty(N)
+    dm = 0.0
+    for j in range(N):
+        if abs(delta[j]) > dm:
+            dm = abs(delta[j])
     nv = 0.0
     for j in range(N):
-        nv += delta[j] * delta[j]
+        v[j] = delta[j] / dm
+        nv += v[j] * v[j]
     nv = np.sqrt(nv)
     for j in range(N):
-        v[j] = delta[j] / nv
-    log_scale = np.log(nv)
+        v[j] /= nv
+    log_scale = np.log(dm) + np.log(nv)
     log_norm[0] = log_scale
     for lag in range(1, T + 1):
         k = T - lag
+        dmax = 0.0
         for j in range(N):
+            a = abs(D[k, j])
+            if a > dmax or a != a:
+                dmax = a
+        if not np.isfinite(dmax):
+            _fill_after(log_norm, lag, np.nan)
+            return -1, lag
+        if dmax == 0.0:
+            _fill_after(log_norm, lag, -np.inf)
+            return lag, -1
+        for j in range(N):
+            dd[j] = D[k, j] / dmax
             y[j] = 0.0
         # v J: pascanu (vW) diag(d), elman (v diag(d)) W; rows of W are contiguous
         for i in range(N):
-            vi = v[i] if form == PASCANU else v[i] * D[k, i]
+            vi = v[i] if form == PASCANU else v[i] * dd[i]
             for j in range(N):
-                y[j] += vi * W[i, j]
+                y[j] += vi * Wsc[i, j]
         ny = 0.0
+        ymax = 0.0
         for j in range(N):
             if form == PASCANU:
-                y[j] *= D[k, j]
+                y[j] *= dd[j]
             ny += y[j] * y[j]
-        ny = np.sqrt(ny)
+            if abs(y[j]) > ymax:
+                ymax = abs(y[j])
         if not np.isfinite(ny):
             _fill_after(log_norm, lag, np.nan)
             return -1, lag
-        if ny == 0.0:
+        if ymax == 0.0:
             _fill_after(log_norm, lag, -np.inf)
             return lag, -1
-        log_scale += np.log(ny)
+        if ny < _FRO2_SMALL:
+            # scale before squaring (tiny entries would underflow)
+            ny = 0.0
+            for j in range(N):
+                y[j] /= ymax
+                ny += y[j] * y[j]
+            log_scale += np.log(ymax)
+        ny = np.sqrt(ny)
+        log_scale += np.log(ny) + np.log(dmax) + lw
         log_norm[lag] = log_scale
         for j in range(N):
             v[j] = y[j] / ny
