@@ -21,7 +21,12 @@ import time
 
 import numpy as np
 
-from run import Case
+# JAX with its BLAS on one thread: with two it fights XLA's own pool (issue 15: 3.07 s
+# vs 2.61 s quiet, 59.8 s under load). Must be set before jax is imported.
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
+                                   "intra_op_parallelism_threads=1")
+
+from run import Case, conditions  # noqa: E402
 
 TITLE = "Lyapunov spectra (QR method): rnndyn vs NumPy / PyTorch / JAX loops"
 
@@ -129,55 +134,59 @@ def gemm_rate(N, threads):
     return 2 * N ** 3 / best / 1e9
 
 
-def spectrum_case(title, N, k, steps, transient, quick, repeat):
+def spectrum_case(title, N, k, steps, transient, quick, rounds):
+    """All contenders in interleaved rounds (run.interleaved, one call per contender per
+    round, order rotating); rows are median times, ratio columns medians of per-round
+    ratios; every contender's thread setting is applied inside its own call."""
     from rnndyn import lyapunov as ly
     from rnndyn.models import make_rnn
     from rnndyn.simulate import initial_state, trajectory
+    from run import interleaved
     rnn = make_rnn(N, gain=2.0, seed=0)
     x0 = initial_state(rnn, "random", seed=1)
     _, D = trajectory(rnn, x0, transient + steps)
     case = Case(title, baselines=[])
-    load0 = os.getloadavg()[0]
+    case.conditions = conditions(short=True)
     flops = (4.0 / 3.0 + 2.0) * N ** 3 * (steps + transient) if k == N else \
         (4.0 * N * k * k + 2.0 * N * N * k) * (steps + transient)
     peak = max(gemm_rate(N, 1), gemm_rate(N, 2))
     case.notes.append(f"dgemm peak at N={N} (SciPy BLAS, best of 1/2 threads, now): "
                       f"{peak:.1f} GFLOP/s; QR-every-step flop model {flops / 1e9:.1f} GFLOP")
+    last = {}  # name -> (exponents, CPU seconds of the last call, result meta or None)
 
-    def add(name, seconds, lam, ref, extra=""):
-        err = np.max(np.abs(lam - ref)) if ref is not None else 0.0
-        frac = flops / seconds / 1e9 / peak
-        cpu = _CPU.get(seconds, np.nan)
-        case.add(name, seconds, f"max|Δλ| {err:.1e}  {100 * frac:5.1f}% of peak  "
-                                f"cpu {cpu:.2f} s {extra}")
-        return err
+    def contender(name, fn, setup=None):
+        def call():
+            if setup is not None:
+                setup()
+            c0 = time.process_time()
+            out = fn()
+            cpu = time.process_time() - c0
+            lam, meta = (out.exponents, out.meta) if hasattr(out, "exponents") else (out, None)
+            last[name] = (np.asarray(lam), cpu, meta)
+        return call
 
-    _numpy_threads(2)
-    t, ref = _timed(lambda: numpy_qr(rnn.W, D, k, transient), repeat)
-    add("NumPy QR every step (2 threads)", t, ref, None, "(reference)")
-    case.baselines.append("NumPy QR every step (2 threads)")
-    _numpy_threads(1)
-    t, lam = _timed(lambda: numpy_qr(rnn.W, D, k, transient), repeat)
-    add("NumPy QR every step (1 thread)", t, lam, ref)
-    case.baselines.append("NumPy QR every step (1 thread)")
-    _numpy_threads(os.cpu_count() or 1)
+    contenders = {}
+    for th in (2, 1):
+        name = f"NumPy QR every step ({th} thread{'s' * (th > 1)})"
+        contenders[name] = contender(name, lambda: numpy_qr(rnn.W, D, k, transient),
+                                     setup=lambda th=th: _numpy_threads(th))
+        case.baselines.append(name)
     try:
         import torch  # noqa: F401
         for th in (1, 2):
             name = f"PyTorch CPU QR every step ({th} thread{'s' * (th > 1)})"
-            t, lam = _timed(lambda: torch_qr(rnn.W, D, k, transient, th), repeat)
-            add(name, t, lam, ref)
+            contenders[name] = contender(name, lambda th=th: torch_qr(rnn.W, D, k, transient,
+                                                                       th))
             case.baselines.append(name)
     except ImportError:
         case.notes.append("PyTorch not installed")
     try:
-        fn = jax_qr_factory(rnn.W, D, k, transient)
-        t, lam = _timed(fn, repeat)
-        add("JAX jit(scan) QR every step", t, lam, ref)
-        case.baselines.append("JAX jit(scan) QR every step")
+        name = "JAX jit(scan) QR every step"
+        contenders[name] = contender(name, jax_qr_factory(rnn.W, D, k, transient))
+        case.baselines.append(name)
+        case.notes.append("JAX: XLA_FLAGS=" + os.environ.get("XLA_FLAGS", "(unset)"))
     except ImportError:
         case.notes.append("JAX not installed")
-    best = min(s for m, s, _ in case.rows)
     # (label, keyword arguments, SciPy BLAS threads); threads=2 runs the split
     # method's two parts at the same time, each with a single-threaded BLAS
     if k == N:
@@ -191,30 +200,49 @@ def spectrum_case(title, N, k, steps, transient, quick, repeat):
         configs = [("reortho=1 (1 BLAS thread)", dict(reortho=1), 1),
                    ("auto (1 BLAS thread)", {}, 1),
                    ("auto (2 BLAS threads)", {}, 2)]
+
+    def set_blas(n):
+        ly.BLAS_THREADS = n
+        _numpy_threads(os.cpu_count() or 1)
+
     for label, kwargs, blas in configs:
-        ly.BLAS_THREADS = blas
         kwargs = {"history": False, **kwargs}
-        run = lambda: ly.lyapunov_spectrum(rnn, x0, steps, k=k, transient=transient,  # noqa
-                                           **kwargs)
-        run()  # compile / warm up
-        t, res = _timed(run, repeat)
-        m = res.meta
-        extra = f"interval {m['mean_interval']:.2f}"
-        if m.get("split"):
-            extra += f", split b={m['split']} (J^-T interval {m['split_mean_interval']:.2f})"
-        err = add(f"rnndyn {label}", t, res.exponents, ref, extra)
-        if label.startswith("auto ("):
-            case.notes.append(f"rnndyn {label}: {best / t:.2f}x the best baseline; "
-                              f"max|Δλ| {err:.1e} "
+        name = f"rnndyn {label}"
+        contenders[name] = contender(
+            name, lambda kwargs=kwargs: ly.lyapunov_spectrum(rnn, x0, steps, k=k,
+                                                             transient=transient, **kwargs),
+            setup=lambda blas=blas: set_blas(blas))
+    try:
+        times = interleaved(contenders, rounds=rounds, min_time=0.0)
+    finally:
+        ly.BLAS_THREADS = 1
+        _numpy_threads(os.cpu_count() or 1)
+    case.add_rounds(times)
+    ref = last["NumPy QR every step (2 threads)"][0]
+    best_base = min(case.baselines, key=lambda b: np.median(times[b]))
+    rows = []
+    for method, seconds, _ in case.rows:
+        lam, cpu, meta = last[method]
+        err = float(np.max(np.abs(lam - ref)))
+        note = (f"max|Δλ| {err:.1e}  {100 * flops / seconds / 1e9 / peak:5.1f}% of peak  "
+                f"cpu {cpu:.2f} s")
+        if meta is not None:
+            note += f"  interval {meta['mean_interval']:.2f}"
+            if meta.get("split"):
+                note += (f", split b={meta['split']} (J^-T interval "
+                         f"{meta['split_mean_interval']:.2f})")
+        rows.append((method, seconds, note))
+        if method.startswith("rnndyn auto ("):
+            ratio = case.ratios[method][best_base]
+            case.notes.append(f"{method}: {ratio:.2f}x the best baseline ({best_base}, "
+                              f"median of per-round ratios); max|Δλ| {err:.1e} "
                               f"({'within' if err <= 1e-6 else 'NOT within'} 1e-6)"
-                              + (f"; split: {m.get('split_reason')}" if k == N and
-                                 not m.get("split") else ""))
-    ly.BLAS_THREADS = 1
-    case.notes.append("1-min load average (2 cores here) at start/end of the case: "
-                      f"{load0:.2f} / {os.getloadavg()[0]:.2f}; times are best wall of "
-                      f"{repeat}, 'cpu' = process CPU time of that call")
-    case.baselines = [min(case.baselines, key=lambda b: dict((m, s) for m, s, _ in
-                                                              case.rows)[b])]
+                              + (f"; split: {meta.get('split_reason')}" if k == N and
+                                 not meta.get("split") else ""))
+    case.rows = rows
+    case.notes.append(f"{rounds} interleaved rounds; 'cpu' = process CPU time of the last "
+                      "call (wall > CPU/threads shows waiting for the machine)")
+    case.baselines = [best_base]
     case.target = ">= 3x faster than the best baseline (column 'vs …'), every |Δλ| <= 1e-6"
     return case
 
@@ -247,7 +275,7 @@ def compile_case():
 
 
 def run(quick):
-    repeat = 1 if quick else 2
+    repeat = 1 if quick else 3  # interleaved rounds
     if quick:
         cases = [spectrum_case("full spectrum, tanh g=2, N=64, 200 steps (quick)",
                                64, 64, 200, 20, quick, repeat)]

@@ -37,7 +37,7 @@ def basins(**opts):
 
     --json prints {attractors: [{label, kind ('fixed point' or 'cycle'),
     period, x, cycle, cells, max_multiplier}], label_counts: {label: cells,
-    divergence, unsettled}, boundary_cells, grid [ny, nx], model, files}.
+    divergence, unsettled}, boundary_cells, grid [ny, nx], model, provenance, files}.
     """
     import numpy as np
     from rnndyn.basins import basins as run

@@ -63,7 +63,7 @@ def continuation(**opts):
     \b
     --json prints one object with the keys
       parameter, n_points, range [min p, max p], stable_fraction,
-      stop_reason, model, files, and
+      stop_reason, model, provenance, files, and
       bifurcations: [{type: fold | flip | neimark-sacker,
         parameter (its name), value, <name>: value, x,
         eigenvalue [re, im], index, limit_point (folds only),

@@ -51,7 +51,7 @@ def fixedpoints(**opts):
 
     --json prints {n_fixed_points, fixed_points: [{x, kind, n_unstable,
     spectral_radius, residual}], n_slow_points, slow_points: [{x, q}],
-    model, files}.
+    model, provenance, files}.
     """
     from rnndyn.cli.options import build_model
     from rnndyn.fixedpoints import fixed_points

@@ -79,7 +79,7 @@ def gradflow(**opts):
     state and rate_per_step is null), on_fixed_point (x_0 is a fixed point),
     warnings (list of text), unconverged_lags, sv_k, log10_sv, log10_delta (null without
     --delta), jacobian_stride (the stride used), jac_t, jac_spectral_radius, jac_max_sv,
-    jac_min_sv, model, files}.
+    jac_min_sv, model, provenance, files}.
     """
     import numpy as np
     from rnndyn.figures.gradnorm_lag import plot_single

@@ -42,7 +42,7 @@ def lyapunov(**opts):
     n_positive, n_steps, transient, k, reortho, mean_interval,
     rounding_error_estimate, split (bottom exponents from J^-T; 0 = none), threads,
     finite_time (null, or {window, n_windows, mean,
-    std} of the top exponent), model, files}.
+    std} of the top exponent), model, provenance (network, x0, inputs, command line, version), files}.
     """
     import os
     from rnndyn.cli.options import build_inputs, build_model, build_x0, progress

@@ -19,9 +19,12 @@ COMMANDS = {
     "basins": "basins:basins",
     "train": "train:train",
     "study": "study:study",
+    "sweep": "sweep:sweep",
     "surface": "surface:surface",
     "figure": "figure:figure",
     "weights": "weights:weights",
+    "warmup": "warmup:warmup",
+    "data": "data:data",
 }
 
 

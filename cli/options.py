@@ -344,9 +344,24 @@ def emit(payload, *, as_json, quiet, lines=()):
 
 @contextlib.contextmanager
 def progress(total, *, quiet, label):
-    """A progress bar on stderr; yields ``advance(n=1)``."""
+    """A progress bar on stderr; yields ``advance(n=1)``.
+
+    The bar appears at the first ``advance``: work that fails on its input before
+    any progress shows the one error line, not a bar and then the error.
+    """
     if quiet or total <= 1:
         yield lambda n=1: None
         return
-    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
-        yield bar.update
+    bar = []
+
+    def advance(n=1):
+        if not bar:
+            bar.append(click.progressbar(length=total, label=label, file=sys.stderr))
+            bar[0].__enter__()
+        bar[0].update(n)
+
+    try:
+        yield advance
+    finally:
+        if bar:
+            bar[0].__exit__(None, None, None)

@@ -8,6 +8,7 @@ import click
 
 from rnndyn.cli.options import (CONTEXT_SETTINGS, cli_errors, common_options, emit,
                                 output_paths, progress, save_figure)
+from rnndyn.cli.types import NAMES, Numbers
 from rnndyn._validate import InputError
 
 KINDS = ("clipping",)
@@ -31,21 +32,22 @@ def _finished_study(stem, collect, overwrite):
 @click.option("--task", default="temporal-order",
               help="temporal-order, temporal-order-3bit, addition, multiplication, "
                    "permutation or memorisation.")
-@click.option("--lengths", default="20,50,100", help="Sequence lengths, comma-separated.")
-@click.option("--methods", default="sgd,sgd-c,sgd-cr",
+@click.option("--lengths", type=Numbers(int, metavar="L1,L2,..."), default="20,50,100",
+              help="Sequence lengths, comma-separated.")
+@click.option("--methods", type=NAMES, default="sgd,sgd-c,sgd-cr",
               help="Training methods, comma-separated: sgd, sgd-c (norm clipping), "
                    "sgd-cr (clipping + regulariser).")
-@click.option("--inits", default="sigmoid,basic-tanh,smart-tanh",
+@click.option("--inits", type=NAMES, default="sigmoid,basic-tanh,smart-tanh",
               help="Initialisations, comma-separated (the paper's: sigmoid, basic-tanh, "
                    "smart-tanh).")
 @click.option("--seeds", type=int, default=5,
               help="Seeds per cell; run seeds are --seed, --seed+1, … in every cell "
                    "(paired: every method starts from the same weights and data).")
-@click.option("--budget", type=int, default=20000,
+@click.option("--updates", "budget", type=int, default=20000,
               help="Maximum parameter updates per run (the paper: up to 5,000,000).")
 @click.option("--workers", type=int, default=2,
               help="Worker processes, 1 thread each; 0 runs in this process.")
-@click.option("--n-hidden", type=int, default=50, help="Hidden units.")
+@click.option("--n", "n_hidden", type=int, default=50, help="Number of units N.")
 @click.option("--lr", type=float, default=0.01, help="Learning rate.")
 @click.option("--threshold", type=float, default=1.0, help="Clipping threshold (sgd-c, sgd-cr).")
 @click.option("--alpha", type=float, default=4.0, help="Regulariser weight α (sgd-cr).")
@@ -70,7 +72,7 @@ def study(kind, task, lengths, methods, inits, seeds, budget, workers, n_hidden,
     """Run a study; KIND is `clipping`: success rate against sequence length.
 
     Trains one RNN per length × method × init × seed (in parallel processes) until
-    success (under 1% errors on fresh sequences) or --budget updates.
+    success (under 1% errors on fresh sequences) or --updates updates.
 
     With --out DIR each finished run is saved at once in DIR/runs/, and the study
     is resumable: started again with the same command it only computes the runs
@@ -105,7 +107,7 @@ def study(kind, task, lengths, methods, inits, seeds, budget, workers, n_hidden,
     if seeds < 1:
         raise InputError(f"--seeds must be >= 1, got {seeds}")
     if budget < 1:
-        raise InputError(f"--budget must be >= 1, got {budget}")
+        raise InputError(f"--updates must be >= 1, got {budget}")
     if workers < 0:
         raise InputError(f"--workers must be >= 0, got {workers}")
     if out is not None and not str(out).strip():

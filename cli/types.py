@@ -50,6 +50,20 @@ class Numbers(click.ParamType):
         return vals
 
 
+class Names(click.ParamType):
+    """``a,b,c``: comma-separated non-empty words, as a tuple (checked by the library)."""
+
+    name = "A,B,..."
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        items = tuple(s.strip() for s in str(value).split(","))
+        if not items or any(not s for s in items):
+            self.fail(f"expected comma-separated names, got {value!r}", param, ctx)
+        return items
+
+
 class Span(click.ParamType):
     """``LOW:HIGH`` with LOW < HIGH, as a tuple; with ``single=True`` one number alone
     is also accepted and returned as a number (``--length 50`` or ``50:200``)."""
@@ -128,10 +142,29 @@ class AutoOrInt(click.ParamType):
         return number
 
 
+class SweepAxis(click.ParamType):
+    """``NAME=VALUES``: one axis of a sweep grid (``gain=0.5:3:26``, ``n=50,100``,
+    ``activation=tanh,relu``), as ``(name, values)`` (see :func:`rnndyn.sweep.parse_axis`)."""
+
+    name = "NAME=VALUES"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        from rnndyn._validate import InputError
+        from rnndyn.sweep import parse_param
+        try:
+            return parse_param(str(value))
+        except InputError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 NUMBERS = Numbers(float)
+NAMES = Names()
 POINT = Numbers(float, counts=(2,), metavar="W,B")
 PAIR = Numbers(int, counts=(2,), metavar="I,J")
 INDEX = Numbers(int, counts=(1, 2), metavar="I|I,J")
 SPAN = Span(float)
 LENGTH = Span(int, single=True)
 GRID = Grid()
+SWEEP_AXIS = SweepAxis()

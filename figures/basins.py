@@ -18,7 +18,10 @@ def compute(params):
     rnn = RNN(np.array(params["W"], float), None, np.array(params["b"], float),
               params["activation"], params["form"])
     lim = float(params["lim"])
-    return basins(rnn, xlim=(-lim, lim), ylim=(-lim, lim), nx=int(params["grid"]))
+    res = basins(rnn, xlim=(-lim, lim), ylim=(-lim, lim), nx=int(params["grid"]))
+    res.meta["recipe"] = {"name": NAME, "W": np.asarray(params["W"], float).tolist(),
+                          "b": np.asarray(params["b"], float).tolist()}
+    return res
 
 
 def plot(result):
@@ -26,7 +29,7 @@ def plot(result):
     the boundary cells in black and each attractor's cycle points as markers."""
     from matplotlib.colors import ListedColormap
     from rnndyn.figures.style import new_figure
-    fig, axes = new_figure(1, 1, figsize=(4.8, 4.2))
+    fig, axes = new_figure(1, 1, figsize=(6.6, 4.2))
     ax = axes[0, 0]
     K = len(result.attractors)
     palette = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442"]
@@ -47,10 +50,31 @@ def plot(result):
         yv = np.zeros(len(cyc)) if one_d else cyc[:, i1]
         kind = "fixed point" if a["period"] == 1 else f"{a['period']}-cycle"
         ax.plot(cyc[:, i0], yv, "o", ms=6, mfc=palette[a["label"] % len(palette)], mec="white",
-                mew=1.2, ls="none", label=f"{a['label']}: {kind} ({a['cells']} cells)")
-    ax.set_xlabel(f"initial x[{i0}]")
-    ax.set_ylabel("" if one_d else f"initial x[{i1}]")
+                mew=1.2, ls="none", label=f"{a['label']}: {kind}\n({a['cells']:,} cells)")
+    ax.set_xlabel(f"initial $x_{{{i0 + 1}}}(0)$")
+    ax.set_ylabel("" if one_d else f"initial $x_{{{i1 + 1}}}(0)$")
     ax.grid(False)
-    ax.set_title("basins of attraction (boundary in black)")
-    ax.legend(loc="upper left", fontsize=7, frameon=True)
+    ax.set_title(_network_note(result) + "\nbasins of attraction (boundary in black)")
+    # outside the axes: every corner of the square belongs to some basin
+    from matplotlib.patches import Patch
+    handles, _ = ax.get_legend_handles_labels()
+    if np.any(result.labels == -2):
+        handles.append(Patch(facecolor="#bbbbbb", label="unsettled"))
+    if np.any(result.labels == -1):
+        handles.append(Patch(facecolor="#ffffff", edgecolor="0.5", label="diverges"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7,
+              title="attractor (marker:\nits cycle points)", title_fontsize=7)
     return fig
+
+
+def _network_note(result):
+    """'tanh RNN, N = 2, W = [1.5, 2.3; 2.5, -1.5], b = [-0.2, 0.24]' (what is known)."""
+    from rnndyn.figures.style import network_label
+    text = network_label(result.meta)
+    rec = result.meta.get("recipe", {})
+    if "W" in rec:
+        text += ", $W$ = [" + "; ".join(", ".join(f"{v:g}" for v in row)
+                                         for row in rec["W"]) + "]"
+    if "b" in rec:
+        text += ", $b$ = [" + ", ".join(f"{v:g}" for v in rec["b"]) + "]"
+    return text

@@ -62,14 +62,15 @@ def plot(result):
         idx = [i for i, a in enumerate(result.activations) if a == act]
         for i in idx:
             ax.plot(result.lag, result.log10_norm[i],
-                    label=f"g = {result.gain[i]:g}: {result.rate_per_step[i] / LN10:+.3f}"
-                          f" /step (bound γλ1 = {np.exp(result.bound_rate[i]):.2g})")
+                    label=f"$g$ = {result.gain[i]:g}: {result.rate_per_step[i] / LN10:+.3f}"
+                          rf" /step (bound $\gamma\lambda_1$ = {np.exp(result.bound_rate[i]):.2g})")
         ax.axhline(0.0, color="0.6", lw=0.8, ls=":")
         gamma = "1" if act == "tanh" else "1/4"
-        ax.set_title(f"{act} (γ = {gamma})")
-        ax.set_xlabel("lag T − k")
-        ax.legend(fontsize="small", title="gain: fitted log10 rate")
-    axes[0][0].set_ylabel("log10 ‖∂x_T/∂x_k‖₂")
+        n = result.meta.get("params", {}).get("n", "?")
+        ax.set_title(rf"{act} ($\gamma$ = {gamma}), $N$ = {n}, $W \sim \mathcal{{N}}(0, g^2/N)$")
+        ax.set_xlabel("lag $T - k$")
+        ax.legend(fontsize="small", title=r"gain: fitted $\log_{10}$ rate")
+    axes[0][0].set_ylabel(r"$\log_{10}\|\partial x_T/\partial x_k\|_2$")
     return fig
 
 
@@ -80,10 +81,11 @@ def plot_single(result):
     fig, axes = new_figure(1, 2 if has_stats else 1, figsize=(9.0 if has_stats else 4.8, 3.6))
     ax = axes[0][0]
     lag = result.lag
-    ax.plot(lag, result.log10_norm, label="spectral ‖·‖₂")
+    ax.plot(lag, result.log10_norm, label=r"spectral $\|\cdot\|_2$")
     ax.plot(lag, result.log_frob / LN10, ls="--", label="Frobenius")
     if result.log_delta is not None:
-        ax.plot(lag, result.log_delta / LN10, ls="-.", label="‖δ_T ∂x_T/∂x_k‖")
+        ax.plot(lag, result.log_delta / LN10, ls="-.",
+                label=r"$\|\delta_T\, \partial x_T/\partial x_k\|$")
     lo, hi = result.fit_window
     if np.isfinite(result.rate_per_step):
         y0 = np.mean(result.log_norm[lo:hi + 1]) - result.rate_per_step * np.mean(lag[lo:hi + 1])
@@ -93,28 +95,28 @@ def plot_single(result):
     finite = result.log10_norm[np.isfinite(result.log10_norm)]
     if np.isfinite(result.bound_rate_per_step) and finite.size:
         ax.plot(lag, lag * result.bound_rate_per_step / LN10, color="0.5", ls=":",
-                label="bound (γλ1)^lag")
+                label=r"bound $(\gamma\lambda_1)^{\mathrm{lag}}$")
         span = finite.max() - finite.min()
         ax.set_ylim(finite.min() - 0.1 * span - 0.5, finite.max() + 0.1 * span + 0.5)
     if result.zero_product_lag >= 0:
         ax.axvline(result.zero_product_lag, color="r", lw=0.8,
                    label=f"product exactly 0 from lag {result.zero_product_lag}")
-    ax.set_xlabel("lag T − k")
-    ax.set_ylabel("log10 norm of ∂x_T/∂x_k")
-    model = result.meta.get("model", {})
-    ax.set_title(f"{model.get('activation', '')} {model.get('form', '')}, "
-                 f"N = {model.get('N', '?')}, T = {lag[-1]}")
+    ax.set_xlabel("lag $T - k$")
+    ax.set_ylabel(r"$\log_{10}$ norm of $\partial x_T/\partial x_k$")
+    from rnndyn.figures.style import network_label
+    ax.set_title(f"{network_label(result.meta)}, "
+                 f"{result.meta.get('model', {}).get('form', '')} form, $T$ = {lag[-1]}")
     ax.legend(fontsize="small")
     if has_stats:
         ax = axes[0][1]
-        for values, label in ((result.jac_max_sv, "σ_max(J_t)"),
-                              (result.jac_spectral_radius, "ρ(J_t)"),
-                              (result.jac_min_sv, "σ_min(J_t)")):
+        for values, label in ((result.jac_max_sv, r"$\sigma_\max(J_t)$"),
+                              (result.jac_spectral_radius, r"$\rho(J_t)$"),
+                              (result.jac_min_sv, r"$\sigma_\min(J_t)$")):
             # zeros (relu units off) have no place on a log axis: left as gaps
             ax.plot(result.jac_t, np.where(values > 0, values, np.nan), label=label)
         ax.axhline(1.0, color="0.6", lw=0.8, ls=":")
         ax.set_yscale("log")
-        ax.set_xlabel("step t")
+        ax.set_xlabel("step $t$")
         ax.set_title("one-step Jacobians")
         ax.legend(fontsize="small")
     return fig

@@ -17,8 +17,16 @@ def compute(params):
     rnn = make_rnn(int(params["n"]), activation=params["activation"], form=params["form"],
                    gain=float(params["gain"]), seed=seed)
     x0 = initial_state(rnn, "random", seed=seed + 1)
-    return lyapunov_spectrum(rnn, x0, int(params["steps"]), transient=int(params["transient"]),
-                             seed=seed)
+    res = lyapunov_spectrum(rnn, x0, int(params["steps"]), transient=int(params["transient"]),
+                            seed=seed)
+    res.meta["recipe"] = {"name": NAME, "gain": float(params["gain"]), "init": "gaussian"}
+    return res
+
+
+def network_note(result):
+    """The network of a result, from its metadata (see style.network_label)."""
+    from rnndyn.figures.style import network_label
+    return network_label(result.meta, gain=result.meta.get("recipe", {}).get("gain"))
 
 
 def plot(result, finite_time=None):
@@ -33,8 +41,25 @@ def plot(result, finite_time=None):
     k = result.exponents.size
     steps = result.history_steps
     cmap = _cmap()
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    norm = Normalize(1, max(k, 2))
     for j in range(k):
-        ax.plot(steps, result.history[:, j], lw=0.8, color=cmap(j / max(k - 1, 1)))
+        ax.plot(steps, result.history[:, j], lw=0.6, color=cmap(norm(j + 1)), alpha=0.8)
+    # the two ends of the spectrum, labelled at the right edge
+    ends = [0, k - 1] if k > 1 else [0]
+    for j in ends:
+        h = result.history[:, j]
+        ok = np.isfinite(h)
+        if ok.any():
+            ax.plot(steps, h, lw=1.6, color="k" if j == 0 else "C3", zorder=3)
+            last = np.flatnonzero(ok)[-1]
+            ax.annotate(rf"$\lambda_{{{j + 1}}}$ = {h[last]:.3f}", (steps[last], h[last]),
+                        xytext=(-4, 5 if j == 0 else -9), textcoords="offset points",
+                        ha="right", fontsize=7, color="k" if j == 0 else "C3")
+    cb = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="exponent index $i$",
+                      pad=0.01)
+    cb.ax.invert_yaxis()  # index 1 on top, as the lines
     ax.axhline(0.0, color="k", lw=0.6, ls=":")
     if np.any(np.isfinite(result.history)) and np.any(np.asarray(steps) > 0):
         ax.set_xscale("log")
@@ -42,16 +67,16 @@ def plot(result, finite_time=None):
         ax.text(0.5, 0.5, "all exponents −∞", ha="center", va="center",
                 transform=ax.transAxes)
     ax.set_xlabel("steps after the transient")
-    ax.set_ylabel("running estimate of λ_i (nats/step)")
-    ax.set_title("convergence")
+    ax.set_ylabel(r"running estimate of $\lambda_i$ (nats/step)")
+    ax.set_title(f"convergence of all {k} exponents ({network_note(result)})")
     _set_finite_ylim(ax, result.history)
     ax = axes[0, 1]
     idx = np.arange(1, k + 1)
     ax.plot(idx, result.exponents, "o-", ms=2.5, lw=0.8, color="C0")
     ax.axhline(0.0, color="k", lw=0.6, ls=":")
-    ax.set_xlabel("index i")
-    ax.set_ylabel("λ_i (nats/step)")
-    ax.set_title(f"λ₁ = {result.exponents[0]:.3f}, D_KY = "
+    ax.set_xlabel("index $i$")
+    ax.set_ylabel(r"$\lambda_i$ (nats/step)")
+    ax.set_title(rf"$\lambda_1$ = {result.exponents[0]:.3f}, $D_\mathrm{{KY}}$ = "
                  f"{result.kaplan_yorke_dimension:.2f}, {result.n_positive} positive")
     _set_finite_ylim(ax, result.exponents)
     if not np.any(np.isfinite(result.exponents)):
@@ -61,8 +86,8 @@ def plot(result, finite_time=None):
         ax = axes[0, 2]
         v = finite_time.exponents[:, 0]
         ax.hist(v[np.isfinite(v)], bins=30, color="C1", alpha=0.8)
-        ax.axvline(result.exponents[0], color="k", lw=1, label="λ₁")
-        ax.set_xlabel(f"finite-time λ₁ over {finite_time.window} steps")
+        ax.axvline(result.exponents[0], color="k", lw=1, label=r"$\lambda_1$")
+        ax.set_xlabel(rf"finite-time $\lambda_1$ over {finite_time.window} steps")
         ax.set_ylabel("windows")
         ax.legend(loc="best")
     return fig

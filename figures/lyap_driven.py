@@ -57,11 +57,12 @@ def plot(result):
     ax = axes[0, 0]
     ax.plot(result.gains, result.autonomous, "o-", color="C0", label="autonomous")
     ax.plot(result.gains, result.driven, "s-", color="C1",
-            label=f"driven (u ~ N(0, {result.input_scale:g}²))")
+            label=rf"driven ($u_t \sim \mathcal{{N}}(0, {result.input_scale:g}^2)$)")
     ax.axhline(0.0, color="k", lw=0.6, ls=":")
     ax.axvline(1.0, color="grey", lw=0.6, ls="--")
-    ax.set_xlabel("gain g")
-    ax.set_ylabel("λ₁ (nats/step)")
+    ax.set_xlabel("gain $g$")
+    ax.set_ylabel(r"$\lambda_1$ (nats/step)")
     ax.legend(loc="best")
-    ax.set_title("inputs suppress chaos")
+    n = result.meta.get("model", {}).get("N", result.meta.get("params", {}).get("n", "?"))
+    ax.set_title(rf"inputs suppress chaos (tanh, $N$ = {n}, $W = g\,W_0$)")
     return fig

@@ -60,9 +60,10 @@ def plot(result):
     hi = float(max(ft[ok].max(), gr[ok].max())) if ok.any() else 1.0
     bins = np.linspace(lo, hi, 30) if hi > lo else 10
     ax.hist(ft[ok], bins=bins, alpha=0.7, color="C0",
-            label=f"finite-time λ₁ (w = {result.window})")
-    ax.hist(gr[ok], bins=bins, alpha=0.7, color="C3", label="log‖∂x(t+w)/∂x(t)‖₂ / w")
-    ax.axvline(result.exponent, color="k", lw=1, label=f"λ₁ = {result.exponent:.3f}")
+            label=rf"finite-time $\lambda_1$ ($w$ = {result.window})")
+    ax.hist(gr[ok], bins=bins, alpha=0.7, color="C3",
+            label=r"$\ln\|\partial x_{t+w}/\partial x_t\|_2\,/\,w$")
+    ax.axvline(result.exponent, color="k", lw=1, label=rf"$\lambda_1$ = {result.exponent:.3f}")
     ax.axvline(0.0, color="grey", lw=0.6, ls=":")
     ax.set_xlabel("growth rate (nats/step)")
     ax.set_ylabel("windows")
@@ -71,7 +72,12 @@ def plot(result):
     ax.plot(ft[ok], gr[ok], ".", color="C2", ms=4)
     if ok.any():
         ax.plot([lo, hi], [lo, hi], color="k", lw=0.6, ls="--", label="equal")
-    ax.set_xlabel("finite-time λ₁")
-    ax.set_ylabel("gradient-flow rate")
+    ax.set_xlabel(r"finite-time $\lambda_1$ (nats/step)")
+    ax.set_ylabel(r"gradient-flow rate $\ln\|\partial x_{t+w}/\partial x_t\|_2\,/\,w$")
     ax.legend(fontsize=7, loc="best")
+    model = result.meta.get("model", {})
+    p = result.meta.get("params", {})
+    fig.suptitle(rf"{model.get('activation', 'tanh')} RNN, $N$ = {model.get('N', p.get('n', '?'))},"
+                 rf" $W \sim \mathcal{{N}}(0, g^2/N)$, $g$ = {p.get('gain', '?')}; "
+                 f"{len(ft)} windows of $w$ = {result.window} steps", fontsize="medium")
     return fig

@@ -3,6 +3,7 @@ x ← w σ(x) + b with w = 5 and b swept. Stable fixed points solid, the repelli
 (the basin boundary) dashed, the brute-force orbits as dots, the folds marked."""
 
 import numpy as np
+from rnndyn._validate import InputError
 
 NAME = "neuron-bifurcation"
 TITLE = "One sigmoid neuron, w = 5, b swept: stable branches solid, basin boundary dashed"
@@ -14,7 +15,7 @@ def _axis(spec, name):
     from rnndyn._validate import as_float, as_int
     if isinstance(spec, (list, tuple)):
         if len(spec) != 3:
-            raise ValueError(f"{name} must be a number or [start, stop, num], got {spec!r}")
+            raise InputError(f"{name} must be a number or [start, stop, num], got {spec!r}")
         return np.linspace(as_float(spec[0], f"{name} start"), as_float(spec[1], f"{name} stop"),
                            as_int(spec[2], f"{name} num", minimum=1))
     return as_float(spec, name)
@@ -82,13 +83,13 @@ def draw(ax, result, *, orbit_dots=True):
     for p in result.bifurcations:
         ax.plot(p[key], p["x"], "o" if p["type"] == "fold" else "s", ms=5, mfc="white",
                 mec="k", zorder=5)
-        ax.annotate(f"{p['type']} {key}={p[key]:.4f}", (p[key], p["x"]), fontsize=7,
+        ax.annotate(f"{p['type']} ${key}$ = {p[key]:.4f}", (p[key], p["x"]), fontsize=7,
                     xytext=(4, 4), textcoords="offset points")
     other = "w" if key == "b" else "b"
-    ax.set_xlabel(key)
-    ax.set_ylabel("x")
-    ax.set_title(f"{result.activation} neuron x ← w σ(x) + b, "
-                 f"{other} = {getattr(result, other)[0]:g}")
+    ax.set_xlabel(f"${key}$")
+    ax.set_ylabel("$x$")
+    ax.set_title(rf"one {result.activation} neuron ($N$ = 1) $x_t = w\,\sigma(x_{{t-1}}) + b$, "
+                 f"${other}$ = {getattr(result, other)[0]:g}")
     ax.legend(loc="upper left", fontsize=7)
 
 

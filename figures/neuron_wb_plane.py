@@ -9,6 +9,9 @@ TITLE = "(w, b) diagram of one tanh neuron: fold and flip curves, cusp, attracto
 DEFAULTS = {"activation": "tanh", "w": [-8.0, 8.0, 161], "b": [-6.0, 6.0, 121],
             "n_initial": 6, "n_transient": 600, "n_record": 16, "seed": 0}
 
+# a region smaller than this fraction of the grid gets no legend entry (a note instead)
+MIN_REGION_FRACTION = 0.005
+
 _COLOURS = {"1 fixed point": "#DDEBF7", "2 fixed points": "#9ECAE1",
             "1 period-2 cycle": "#FDD0A2"}
 
@@ -38,21 +41,38 @@ def draw(ax, result):
               extent=(w[0] - dw, w[-1] + dw, b[0] - db, b[-1] + db))
     inside = lambda cw, cb: ((cw >= w[0] - dw) & (cw <= w[-1] + dw)  # noqa: E731
                              & (cb >= b[0] - db) & (cb <= b[-1] + db))
-    for cw, cb, style, label in ((result.fold_w, result.fold_b, "-", "fold  w σ'(x*) = 1"),
-                                 (result.flip_w, result.flip_b, "--", "flip  w σ'(x*) = −1")):
+    for cw, cb, style, label in ((result.fold_w, result.fold_b, "-",
+                                  r"fold  $w\,\sigma'(x^*) = 1$"),
+                                 (result.flip_w, result.flip_b, "--",
+                                  r"flip  $w\,\sigma'(x^*) = -1$")):
         ax.plot(np.where(inside(cw, cb), cw, np.nan), cb, style, color="k", lw=1.3, label=label)
     c = result.cusp
     ax.plot(c["w"], c["b"], "o", ms=6, mfc="#D55E00", mec="k", zorder=5,
             label=f"cusp ({c['w']:g}, {c['b']:g})")
     ax.set_xlim(w[0] - dw, w[-1] + dw)
     ax.set_ylim(b[0] - db, b[-1] + db)
-    ax.set_xlabel("w")
-    ax.set_ylabel("b")
+    ax.set_xlabel("$w$")
+    ax.set_ylabel("$b$")
     ax.grid(False)
-    ax.set_title(f"{result.activation} neuron: attractors in the (w, b) plane")
+    ax.set_title(rf"one {result.activation} neuron ($N$ = 1) $x_t = w\,\sigma(x_{{t-1}}) + b$:"
+                 r" attractors in the $(w, b)$ plane")
     handles, _ = ax.get_legend_handles_labels()
-    handles += [Patch(facecolor=col, edgecolor="0.5", label=n) for n, col in zip(names, colours)]
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7)
+    reg = np.asarray(result.region).ravel()
+    counts = np.bincount(reg[reg >= 0], minlength=len(names))
+    total = max(int(np.asarray(result.region).size), 1)
+    rare = []
+    for i, (n, col) in enumerate(zip(names, colours)):
+        if counts[i] >= MIN_REGION_FRACTION * total:
+            handles.append(Patch(facecolor=col, edgecolor="0.5", label=n))
+        elif counts[i]:
+            rare.append(f"{n}: {counts[i]} of {total:,} cells")
+    leg = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7)
+    if rare:
+        # a region of a few cells (census noise near a curve) gets a note, not a legend entry
+        ax.annotate("not in the key (under {:.1%} of the grid):\n".format(MIN_REGION_FRACTION)
+                    + "\n".join(rare), xy=(1.02, 0.0), xycoords="axes fraction",
+                    fontsize=6.5, color="0.3", va="bottom", ha="left")
+    return leg
 
 
 def plot(result):

@@ -55,7 +55,7 @@ def compute(params):
     from rnndyn.spectra import spectrum
     K = params["steps"]
     W = make_W(params["n"], params["rho"], params["coupling"], params["seed"])
-    spec = spectrum(W, "linear", transient_steps=K)
+    spec = spectrum(W, "linear", max_power=K)
     x0 = params["x0_scale"] * np.random.default_rng(params["seed"] + 1).standard_normal(
         params["n"])
     tanh = gradient_flow(RNN(W, None, None, "tanh"), x0, K, jacobian_stats=False)
@@ -75,30 +75,34 @@ def plot(result):
     ax = axes[0][0]
     k = result.k
     rho, lam1 = result.spectral_radius, result.max_singular_value
-    ax.plot(k, result.log10_power_norm, lw=2, label="‖W^k‖₂ (linear RNN gradient)")
-    ax.plot(k, result.log10_tanh_grad, ls="--", label="tanh RNN ‖∂x_T/∂x_{T−k}‖₂, "
-            f"x0 ~ N(0, {result.meta['params'].get('x0_scale', 0):g}²)")
-    ax.plot(k, k * np.log10(rho), color="0.4", ls=":", label=f"ρ^k, ρ = {rho:.3g}")
-    ax.plot(k, k * np.log10(lam1), color="0.4", ls="-.", label=f"λ1^k, λ1 = {lam1:.3g}")
+    ax.plot(k, result.log10_power_norm, lw=2, label=r"$\|W^k\|_2$ (linear RNN gradient)")
+    ax.plot(k, result.log10_tanh_grad, ls="--",
+            label=r"tanh RNN $\|\partial x_T/\partial x_{T-k}\|_2$, "
+                  rf"$x_0 \sim \mathcal{{N}}(0, {result.meta['params'].get('x0_scale', 0):g}^2)$")
+    ax.plot(k, k * np.log10(rho), color="0.4", ls=":", label=rf"$\rho^k$, $\rho$ = {rho:.3g}")
+    ax.plot(k, k * np.log10(lam1), color="0.4", ls="-.",
+            label=rf"$\lambda_1^k$, $\lambda_1$ = {lam1:.3g}")
     ax.plot([result.peak_k], [np.log10(result.peak)], "o", color="C3",
-            label=f"peak {result.peak:.3g} at k = {result.peak_k}")
+            label=f"peak {result.peak:.3g} at $k$ = {result.peak_k}")
     finite = np.concatenate([result.log10_power_norm, result.log10_tanh_grad])
     finite = finite[np.isfinite(finite)]
     ax.set_ylim(min(finite.min(), k[-1] * np.log10(rho)) - 1, finite.max() + 2)
     ax.axhline(0.0, color="0.6", lw=0.8)
-    ax.set_xlabel("k (lag)")
-    ax.set_ylabel("log10 norm")
-    ax.set_title("ρ < 1 yet gradients grow for many steps")
+    ax.set_xlabel("$k$ (lag)")
+    ax.set_ylabel(r"$\log_{10}$ norm")
+    p = result.meta.get("params", {})
+    ax.set_title(rf"$\rho < 1$ yet gradients grow for many steps ($N$ = {p.get('n', '?')}, "
+                 f"coupling $c$ = {p.get('coupling', '?')})")
     ax.legend(fontsize="small")
     ax = axes[0][1]
     t = np.linspace(0, 2 * np.pi, 200)
-    ax.plot(np.cos(t), np.sin(t), color="0.6", lw=0.8, label="|μ| = 1")
+    ax.plot(np.cos(t), np.sin(t), color="0.6", lw=0.8, label=r"$|\mu| = 1$")
     ax.plot(lam1 * np.cos(t), lam1 * np.sin(t), color="0.4", ls="-.", lw=0.8,
-            label="|μ| = λ1")
-    ax.plot(result.eig_real, result.eig_imag, "o", ms=4, label="eigenvalues of W")
+            label=r"$|\mu| = \lambda_1$")
+    ax.plot(result.eig_real, result.eig_imag, "o", ms=4, label=r"eigenvalues $\mu$ of $W$")
     ax.set_aspect("equal")
-    ax.set_xlabel("Re μ")
-    ax.set_ylabel("Im μ")
+    ax.set_xlabel(r"Re $\mu$")
+    ax.set_ylabel(r"Im $\mu$")
     ax.set_title("spectrum: all inside the unit circle")
-    ax.legend(fontsize="small", loc="lower left")
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     return fig

@@ -13,6 +13,7 @@ import importlib
 import os
 
 from rnndyn.figures.style import style_context
+from rnndyn._validate import InputError
 
 # module names inside rnndyn.figures, in the order `figure all` renders them
 RECIPES = (
@@ -37,6 +38,9 @@ RECIPES = (
     # §3-5: the error surface and the clipping study
     "error_surface",
     "clipping_study",
+    # parameter sweeps: phase diagrams
+    "edge_of_chaos",
+    "trainability_map",
 )
 
 
@@ -53,7 +57,7 @@ def get(name):
     """The recipe module called ``name``; ValueError listing the names otherwise."""
     table = recipes()
     if name not in table:
-        raise ValueError(f"unknown figure {name!r}; known: {', '.join(table)}")
+        raise InputError(f"unknown figure {name!r}; known: {', '.join(table)}")
     return table[name]
 
 
@@ -62,7 +66,7 @@ def merge_params(recipe, overrides):
     params = dict(recipe.DEFAULTS)
     for key, value in (overrides or {}).items():
         if key not in params:
-            raise ValueError(f"figure {recipe.NAME}: unknown parameter {key!r}; "
+            raise InputError(f"figure {recipe.NAME}: unknown parameter {key!r}; "
                              f"known: {', '.join(sorted(params))}")
         params[key] = value
     return params

@@ -63,17 +63,20 @@ def plot(result):
         _circle(ax, 1.0, color="0.6", lw=0.8)
         ax.plot(result.eig_real[j], result.eig_imag[j], ".", ms=4)
         ax.set_aspect("equal")
-        ax.set_title(f"{init} ({result.activations[j]})\nρ = {result.spectral_radius[j]:.3g}, "
-                     f"λ1 = {result.max_singular_value[j]:.3g}", fontsize="small")
+        ax.set_title(f"{init} ({result.activations[j]}, $N$ = {result.eig_real.shape[1]})\n"
+                     rf"$\rho$ = {result.spectral_radius[j]:.3g}, "
+                     rf"$\lambda_1$ = {result.max_singular_value[j]:.3g}", fontsize="small")
         ax = axes[1][j]
         ax.semilogy(np.arange(1, result.singular_values.shape[1] + 1),
                     np.maximum(result.singular_values[j], 1e-300), ".")
         ax.axhline(1.0 / result.gamma[j], color="C3", lw=0.8,
-                   label=f"1/γ = {1 / result.gamma[j]:g}")
-        ax.set_xlabel("index i")
+                   label=rf"$1/\gamma$ = {1 / result.gamma[j]:g}")
+        ax.set_xlabel("index $i$")
         ax.legend(fontsize="small")
-    axes[0][0].set_ylabel("Im μ")
-    axes[1][0].set_ylabel("singular value σ_i(W)")
+    for ax in axes[0]:
+        ax.set_xlabel(r"Re $\mu$")
+    axes[0][0].set_ylabel(r"Im $\mu$")
+    axes[1][0].set_ylabel(r"singular value $\sigma_i(W)$")
     return fig
 
 
@@ -84,39 +87,40 @@ def plot_spectrum(result):
     ncols = 3 if has_powers else 2
     fig, axes = new_figure(1, ncols, figsize=(3.6 * ncols, 3.6))
     ax = axes[0][0]
-    _circle(ax, 1.0, color="0.6", lw=0.8, label="|μ| = 1")
+    _circle(ax, 1.0, color="0.6", lw=0.8, label=r"$|\mu| = 1$")
     if result.gamma != 1.0:
         _circle(ax, result.threshold, color="C3", lw=0.8, ls="--",
-                label=f"|μ| = 1/γ = {result.threshold:g}")
+                label=rf"$|\mu| = 1/\gamma$ = {result.threshold:g}")
     ax.plot(result.eig_real, result.eig_imag, ".", ms=4, label="eigenvalues")
     ax.set_aspect("equal")
-    ax.set_title(f"ρ = {result.spectral_radius:.4g}")
-    ax.set_xlabel("Re μ")
-    ax.set_ylabel("Im μ")
+    ax.set_title(rf"$N$ = {len(result.singular_values)}, $\rho$ = {result.spectral_radius:.4g}")
+    ax.set_xlabel(r"Re $\mu$")
+    ax.set_ylabel(r"Im $\mu$")
     ax.legend(fontsize="small", loc="lower left")
     ax = axes[0][1]
     sv = result.singular_values
     ax.semilogy(np.arange(1, len(sv) + 1), np.maximum(sv, 1e-300), ".")
-    ax.axhline(result.threshold, color="C3", lw=0.8, label=f"1/γ = {result.threshold:g}")
+    ax.axhline(result.threshold, color="C3", lw=0.8, label=rf"$1/\gamma$ = {result.threshold:g}")
     verdict = ("vanishing guaranteed" if result.vanishing_guaranteed else
                "exploding possible" if result.exploding_possible else "edge")
-    ax.set_title(f"λ1 = {result.max_singular_value:.4g}: {verdict}")
-    ax.set_xlabel("index i")
-    ax.set_ylabel("σ_i(W)")
+    ax.set_title(rf"$\lambda_1$ = {result.max_singular_value:.4g}: {verdict}")
+    ax.set_xlabel("index $i$")
+    ax.set_ylabel(r"$\sigma_i(W)$")
     ax.legend(fontsize="small")
     if has_powers:
         ax = axes[0][2]
         k = np.arange(len(result.log_power_norm))
-        ax.plot(k, result.log_power_norm / np.log(10), label="‖W^k‖₂")
+        ax.plot(k, result.log_power_norm / np.log(10), label=r"$\|W^k\|_2$")
         with np.errstate(divide="ignore"):
-            ax.plot(k, k * np.log10(result.spectral_radius), ls=":", color="0.4", label="ρ^k")
+            ax.plot(k, k * np.log10(result.spectral_radius), ls=":", color="0.4",
+                    label=r"$\rho^k$")
             ax.plot(k, k * np.log10(result.max_singular_value), ls="-.", color="0.4",
-                    label="λ1^k")
+                    label=r"$\lambda_1^k$")
         finite = result.log_power_norm[np.isfinite(result.log_power_norm)] / np.log(10)
         if finite.size:
             ax.set_ylim(finite.min() - 1, finite.max() + 1)
-        ax.set_xlabel("k")
-        ax.set_ylabel("log10 norm")
+        ax.set_xlabel("$k$")
+        ax.set_ylabel(r"$\log_{10}$ norm")
         ax.set_title("transient" if result.transient_growth else "powers of W")
         ax.legend(fontsize="small")
     return fig

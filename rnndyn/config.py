@@ -9,7 +9,15 @@ import os
 
 # fast-math without 'nnan' and 'ninf': those two let LLVM assume no NaN/inf,
 # which would silently break the non-finite reporting the toolkit promises.
-FASTMATH_FLAGS = frozenset({"nsz", "arcp", "contract", "reassoc"})
+# Without 'reassoc' too: it lets LLVM vectorise a sum in another order, and the
+# vectorised loop runs or not depending on a run-time check of where the arrays lie
+# in memory (may they overlap?). The same seeded call then gave results differing in
+# the last bit from one call to the next, with the heap's state (gradient_flow at
+# N = 8: 32 of 200 repeated calls; 0 of 200 without 'reassoc'). That was the "cold and
+# warm numba caches give different numbers" bug of issue 9. Reproducible first: it
+# costs up to 40% on the Lanczos loops of gradient_flow, nothing measurable on the
+# BLAS-bound kernels (Lyapunov spectra, BPTT).
+FASTMATH_FLAGS = frozenset({"nsz", "arcp", "contract"})
 
 
 def _env_flag(name, default):

@@ -31,6 +31,11 @@ HISTORY_POINTS = 400
 # loop kernels; larger networks run two members at a time (threads, one BLAS thread
 # each) through the BLAS/LAPACK kernel.
 ENSEMBLE_PARALLEL_MAX_N = 64
+# Networks with at most this many units run the fused small-N kernel (trajectory and
+# tangent vectors in one loop, QR every step by Gram-Schmidt, no BLAS and no per-step
+# allocation) for largest_lyapunov and for 'auto' / reortho=1 spectra without a split:
+# at N = 1..4 a BLAS call per step cost 5-20x the arithmetic (issue 15).
+SMALL_N_MAX = 8
 # Threads of SciPy's OpenBLAS (the library the kernels' dgemm/dgeqrf/dormqr run
 # in) during a run. One thread is fastest for N up to a few hundred: measured
 # here, two threads made N = 100 spectra 6-30x slower on a loaded 2-core machine.
@@ -278,11 +283,38 @@ def _chunks(rnn, x0, total, inputs, step=None):
         # nonlinear network needs a finite trajectory
         if rnn.activation != "linear" and not np.all(np.isfinite(X)):
             bad = int(np.argmax(~np.all(np.isfinite(X), axis=1)))
-            raise InputError(f"the trajectory diverged (non-finite state at step {start + bad}); "
-                             f"the exponents of an unbounded {rnn.activation} network are "
-                             "undefined: use a smaller gain or a bounded activation")
+            raise _diverged(rnn, start + bad)
         x = X[-1].copy()
         yield D
+
+
+def _diverged(rnn, step):
+    return InputError(f"the trajectory diverged (non-finite state at step {step}); "
+                      f"the exponents of an unbounded {rnn.activation} network are "
+                      "undefined: use a smaller gain or a bounded activation")
+
+
+def _run_small(rnn, x0, n_steps, transient, Qt, inputs, hist_every, max_hist):
+    """The fused small-N kernel: QR every step of the k rows of Qt (k = 1: the vector
+    method). Returns (logsum, history steps, history, info) as _run_qr."""
+    k = Qt.shape[0]
+    u = check_inputs(inputs, transient + n_steps, rnn.M)
+    logsum = np.zeros(k)
+    hs = np.zeros(max(max_hist, 1))
+    hist = np.zeros((hs.size, k))
+    state = np.zeros(3)
+    with np.errstate(over="ignore", invalid="ignore"):
+        bad = _k._small_lyapunov(rnn.W, rnn.U, rnn.b, rnn.act_code, rnn.form_code,
+                                 x0.copy(), u, Qt, logsum, hs, hist, state, transient,
+                                 hist_every)
+    # a linear map's Jacobian does not depend on the state (as in _chunks)
+    if bad and rnn.activation != "linear":
+        raise _diverged(rnn, int(bad))
+    n_hist = int(state[0]) if max_hist else 0
+    info = {"n_blocks": n_steps, "n_redone": 0, "mean_interval": 1.0,
+            "rounding_error_estimate": float(state[1]),
+            "rounding_error_bound": float(state[2] / n_steps)}
+    return logsum, hs[:n_hist].astype(np.int64), hist[:n_hist], info
 
 
 def _new_state(transient):
@@ -655,7 +687,18 @@ def lyapunov_spectrum(rnn, x0, n_steps, *, k=None, transient=100, reortho="auto"
         # blocks end at history points: denser ones would cap the split's blocks
         hist_every = max(hist_every, SPLIT_MIN_HIST_EVERY)
     max_hist = n_steps // hist_every + 1 if history else 0
-    if k == rnn.N:
+    if rnn.N <= SMALL_N_MAX and code in (0, 1) and (split == "auto" or split == 0):
+        # QR every step (the 'auto' interval's reference) in one fused loop
+        logsum, hs, hist, info = _run_small(rnn, x0, n_steps, transient,
+                                            _initial_basis(rnn.N, k, seed), inputs,
+                                            hist_every, max_hist)
+        if k == rnn.N:
+            info.update(split=0, split_reason=(
+                "split=0 (forward QR only)" if split == 0 else
+                "a fixed reortho interval was asked for" if code else
+                f"N < {SPLIT_MIN_N}: nothing to gain"),
+                        path="small N: fused loops, QR every step")
+    elif k == rnn.N:
         # the whole run in SciPy's BLAS/LAPACK (NumPy's own pool would spin on the other
         # core after a call), one thread per part when the split's parts run concurrently
         with blas_threads(BLAS_THREADS if threads <= 1 else 1):
@@ -713,16 +756,22 @@ def largest_lyapunov(rnn, x0, n_steps, *, transient=100, inputs=None, history=Tr
     max_hist = n_steps // hist_every + 1 if history else 0
     v = as_rng(seed).standard_normal(rnn.N)
     v /= np.linalg.norm(v)
-    logsum = np.zeros(1)
-    hs = np.zeros(max(max_hist, 1))
-    hist = np.zeros((hs.size, 1))
-    state = np.array([0.0, float(transient), 0.0])
-    with blas_threads(BLAS_THREADS):
-        for D in _chunks(rnn, x0, transient + n_steps, inputs):
-            _k._largest_lyapunov(rnn.W, rnn.form_code, D, v, logsum, hs, hist, state,
-                                 hist_every)
-    n_hist = int(state[2]) if history else 0
-    hs, hist = hs[:n_hist].astype(np.int64), hist[:n_hist, 0]
+    if rnn.N <= SMALL_N_MAX:
+        logsum, hs, hist, _ = _run_small(rnn, x0, n_steps, transient,
+                                         np.ascontiguousarray(v[None, :]), inputs,
+                                         hist_every, max_hist)
+        hist = hist[:, 0]
+    else:
+        logsum = np.zeros(1)
+        hs = np.zeros(max(max_hist, 1))
+        hist = np.zeros((hs.size, 1))
+        state = np.array([0.0, float(transient), 0.0])
+        with blas_threads(BLAS_THREADS):
+            for D in _chunks(rnn, x0, transient + n_steps, inputs):
+                _k._largest_lyapunov(rnn.W, rnn.form_code, D, v, logsum, hs, hist, state,
+                                     hist_every)
+        n_hist = int(state[2]) if history else 0
+        hs, hist = hs[:n_hist].astype(np.int64), hist[:n_hist, 0]
     lam = float(logsum[0] / n_steps)
     if history and (hs.size == 0 or hs[-1] != n_steps):
         hs, hist = np.append(hs, n_steps), np.append(hist, logsum[0])

@@ -39,6 +39,9 @@ class RNN:
     activation : {'tanh', 'sigmoid', 'relu', 'linear'}
     form : {'pascanu', 'elman'}
         Where σ is applied, see the module docstring.
+    origin : dict, optional
+        How the weights were made (``make_rnn``: init, gain, seed); part of
+        :meth:`describe`, so results and their figures can say which network it was.
     """
 
     W: np.ndarray
@@ -46,6 +49,7 @@ class RNN:
     b: np.ndarray
     activation: str = "tanh"
     form: str = "pascanu"
+    origin: dict = None
 
     def __post_init__(self):
         W = as_array(self.W, "W", ndim=2)
@@ -95,12 +99,14 @@ class RNN:
         return activations.GAMMA[self.activation]
 
     def with_W(self, W):
-        """A copy with recurrent weights ``W``."""
+        """A copy with recurrent weights ``W`` (no longer the drawn network: no origin)."""
         return RNN(W, self.U, self.b, self.activation, self.form)
 
     def describe(self):
         """A JSON-able summary (no arrays)."""
-        return {"N": self.N, "M": self.M, "activation": self.activation, "form": self.form}
+        out = {"N": self.N, "M": self.M, "activation": self.activation, "form": self.form}
+        out.update(self.origin or {})
+        return out
 
     def step(self, x, u=None):
         """One update in NumPy (reference; kernels do the real work)."""
@@ -210,7 +216,10 @@ def make_rnn(n, *, n_inputs=0, activation="tanh", form="pascanu", init="gaussian
     else:  # smart-tanh
         W = sparse_matrix(N, 15, as_float(radius, "radius"), rng)
         U = 0.01 * rng.standard_normal((N, M))
-    return RNN(W, U, np.zeros(N), activation, form)
+    origin = {"init": init, "gain": gain}
+    if isinstance(seed, (int, np.integer)):
+        origin["seed"] = int(seed)
+    return RNN(W, U, np.zeros(N), activation, form, origin=origin)
 
 
 # ---------------------------------------------------------------- weight files

@@ -19,6 +19,7 @@ import numpy as np
 from rnndyn import activations
 from rnndyn._validate import as_array, as_choice, as_int, InputError
 from rnndyn.results import Result, make_meta, result_type
+from rnndyn._memory import array_bytes, check_request
 
 
 @result_type
@@ -175,6 +176,7 @@ def spectrum(W_or_rnn, activation=None, *, max_power=0):
         model = None
     act = as_choice(act, "activation", tuple(activations.CODES))
     K = as_int(max_power, "max_power", minimum=0)
+    check_request(array_bytes(K + 1, W.shape[0] + 4), f"max_power={K} for N={W.shape[0]}")
     gamma = activations.GAMMA[act]
     # scale before any square: the decompositions and ‖W‖_F² of W / s (s a power of two
     # near max|W_ij|, an exact scaling), then the values times s; 1e200·I gives 1e200

@@ -130,38 +130,26 @@ class ClippingStudyResult(Result):
 
 # ---------------------------------------------------------------- planning
 
-def parse_list(value, name):
-    """Split ``'a,b,c'`` (or take a list) into non-empty stripped strings."""
-    if isinstance(value, str):
-        items = [s.strip() for s in value.split(",")]
-    elif isinstance(value, (list, tuple)):
-        items = [str(s).strip() if isinstance(s, str) else s for s in value]
-    else:
-        raise InputError(f"{name} must be a comma-separated string or a list, got {value!r}")
-    if not items or any(s == "" for s in items):
-        raise InputError(f"{name} must be a non-empty comma-separated list, got {value!r}")
-    return items
+def _sequence(value, name):
+    """``value`` as a non-empty list; a string is refused (the library takes sequences:
+    the CLI splits 'a,b,c')."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise InputError(f"{name} must be a list or tuple, got {value!r}")
+    if not value:
+        raise InputError(f"{name} must not be empty")
+    return list(value)
 
 
-def parse_lengths(value):
-    """Sequence lengths from ``'20,50,100'`` or a list of ints: sorted, unique, >= 2."""
-    items = parse_list(value, "lengths")
-    out = []
-    for s in items:
-        if isinstance(s, str):
-            try:
-                s = int(s)
-            except ValueError:
-                raise InputError(f"lengths: {s!r} is not an integer "
-                                 f"(expected e.g. '20,50,100')") from None
-        out.append(as_int(s, "lengths", minimum=2))
+def check_lengths(value):
+    """Sequence lengths (a list of ints >= 2, no duplicates), sorted."""
+    out = [as_int(s, "lengths", minimum=2) for s in _sequence(value, "lengths")]
     if len(set(out)) != len(out):
         raise InputError(f"lengths contains duplicates: {value!r}")
     return sorted(out)
 
 
 def _choices(value, name, known):
-    items = [as_choice(s, name, known) for s in parse_list(value, name + "s")]
+    items = [as_choice(s, name, known) for s in _sequence(value, name + "s")]
     if len(set(items)) != len(items):
         raise InputError(f"{name}s contains duplicates: {value!r}")
     return items
@@ -207,7 +195,7 @@ def plan_clipping_study(task="temporal-order", lengths=(20, 50, 100), methods=ME
     """
     from rnndyn.models import INITS
     task = as_choice(task, "task", TASKS)
-    lengths = parse_lengths(lengths)
+    lengths = check_lengths(lengths)
     for length in lengths:  # the task's own minimum length, checked before any run starts
         check_length(length, task_spec(task), "lengths")
     methods = _choices(methods, "method", METHODS)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnndyn._validate import as_choice, as_float, as_int, as_rng, InputError
+from rnndyn._memory import array_bytes, check_request
 
 TASKS = ("temporal-order", "temporal-order-3bit", "addition", "multiplication",
          "permutation", "memorisation")
@@ -227,6 +228,9 @@ def make_batch(task, length, batch_size, seed=0, **options):
     B = as_int(batch_size, "batch_size", minimum=1)
     rng = as_rng(seed)
     L = draw_length(check_length(length, spec), rng)
+    # inputs, labels and targets of the minibatch (the BPTT states are checked by train)
+    check_request(array_bytes(L, B, spec.n_inputs + spec.n_outputs + 1),
+                  f"a minibatch of length {L} × {B} sequences")
     if spec.name == "temporal-order":
         u, labels, targets = _temporal_order(L, B, rng, [(0.1, 0.2), (0.5, 0.6)])
     elif spec.name == "temporal-order-3bit":

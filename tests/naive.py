@@ -522,3 +522,97 @@ def rescale_pow2(P):
     e = max(int(np.frexp(pmax)[1]), -1021)
     Q = P / 2.0 ** e
     return Q, e * np.log(2.0), float(np.sum(Q * Q))
+
+
+# ---- BPTT with the Bernoulli loss (independent sigmoid outputs at every step)
+
+def bptt_bernoulli(W, U, b, V, c, act, form, targets, u, omega_mode, alpha):
+    """Twin of rnndyn._kernels.bptt._bptt with loss 2 (Bernoulli), one sequence at a time.
+
+    targets (T*B, K) of 0/1, row (t-1)*B + k; a row starting with a negative number has
+    no target. E = Σ_{t,k,j} softplus(y) - z y over rows with a target, divided by their
+    number. Returns (gW, gU, gb, gV, gc, E, omega); Ω and its direct W-gradient as in
+    :func:`bptt`.
+    """
+    name = NAMES[act]
+    T, B, M = u.shape
+    N, K = W.shape[0], V.shape[0]
+    Z = targets.reshape(T, B, K)
+    n = max(int(np.sum(Z[:, :, 0] >= 0)), 1)
+    gW, gU, gb = np.zeros((N, N)), np.zeros((N, M)), np.zeros(N)
+    gV, gc = np.zeros((K, N)), np.zeros(K)
+    E = 0.0
+    omega = 0.0
+    for s in range(B):
+        r = [sigma(name, np.zeros(N)) if form == 0 else np.zeros(N)]
+        p = [np.zeros(N)]
+        for t in range(1, T + 1):
+            p.append(W @ r[t - 1] + U @ u[t - 1, s] + b)
+            r.append(sigma(name, p[t]))
+        e = [np.zeros(K) for _ in range(T + 1)]
+        for t in range(1, T + 1):
+            z = Z[t - 1, s]
+            if z[0] < 0:
+                continue
+            y = V @ r[t] + c
+            E += np.sum(np.logaddexp(0.0, y) - z * y) / n
+            e[t] = (1.0 / (1.0 + np.exp(-y)) - z) / n
+        g = [None] * (T + 2)
+        dr = [None] * (T + 2)
+        g[T + 1] = np.zeros(N)
+        for t in range(T, 0, -1):
+            dr[t] = V.T @ e[t] + W.T @ g[t + 1]
+            g[t] = dr[t] * dsigma(name, p[t])
+            gW += np.outer(g[t], r[t - 1])
+            gU += np.outer(g[t], u[t - 1, s])
+            gb += g[t]
+            gV += np.outer(e[t], r[t])
+            gc += e[t]
+        terms, grads = [], []
+        for k in range(T):
+            if form == 0:
+                delta, J = g[k + 1], W @ np.diag(dsigma(name, p[k]))
+            else:
+                delta, J = dr[k + 1], np.diag(dsigma(name, p[k + 1])) @ W
+            sc = np.abs(delta).max()
+            if sc <= 1e-290:
+                continue
+            delta = delta / sc
+            v = delta @ J
+            nd, nv = np.linalg.norm(delta), np.linalg.norm(v)
+            terms.append((nv / nd - 1.0) ** 2)
+            dnv = np.zeros((N, N))
+            if nv > 0.0:
+                if form == 0:
+                    dnv = np.outer(delta, v * dsigma(name, p[k])) / nv
+                else:
+                    d1, d2 = dsigma(name, p[k + 1]), _sigma2(name, p[k + 1])
+                    dnv = (np.outer(delta * d1, v)
+                           + np.outer(delta * d2 * (W @ v), r[k])) / nv
+            grads.append(2.0 * (nv / nd - 1.0) / nd * dnv)
+        if omega_mode and terms:
+            scale = 1.0 / len(terms) if omega_mode == 2 else 1.0
+            omega += scale * sum(terms) / B
+            gW += alpha * scale * sum(grads) / B
+    return gW, gU, gb, gV, gc, E, omega
+
+
+def small_lyapunov(W, U, b, act, form, x0, u, Q0, transient):
+    """Twin of rnndyn._kernels.lyapunov._small_lyapunov: the trajectory (naive twin
+    ``trajectory``) and a NumPy QR every step of the k rows of Q0. Returns the sums of
+    log|R_jj| after the transient, in row order."""
+    X, D = trajectory(W, U, b, act, form, x0, u)
+    Q = np.array(Q0, dtype=float).T
+    N = Q.shape[0]
+    acc = np.zeros(Q.shape[1])
+    for t in range(D.shape[0]):
+        J = W @ np.diag(D[t]) if form == 0 else np.diag(D[t]) @ W
+        P = J @ Q
+        Q, R = np.linalg.qr(P)
+        Q = Q * np.where(np.diag(R) < 0, -1.0, 1.0)  # the positive-R_jj convention
+        r = np.abs(np.diag(R))
+        r[r <= N * 2.0 ** -53 * np.linalg.norm(P, axis=0)] = 0.0  # rounding floor
+        if t >= transient:
+            with np.errstate(divide="ignore"):
+                acc += np.log(r)
+    return acc

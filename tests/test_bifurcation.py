@@ -13,6 +13,9 @@ from rnndyn.bifurcation import (BifurcationDiagram, TwoParameterDiagram, bifurca
                                 orbit_diagram, two_parameter_diagram)
 from rnndyn.results import load_result
 
+# _orbits' classification arguments when only the orbits are wanted (max_period 0)
+NO_CLASS = (0.0, 0.0, 1.0, 0, np.zeros(0, dtype=np.int64))
+
 # fold and flip points are asked for to 1e-10 (issue 4)
 ATOL_BIFURCATION = 1e-10
 
@@ -38,7 +41,7 @@ def test_orbit_kernel_matches_naive(act, rng):
     x0 = rng.uniform(-2.0, 2.0, P)
     for check_every in (0, 2, 5):
         X = np.empty((P, 12))
-        _orbits(w, b, CODES[act], x0, 9, check_every, X)
+        _orbits(w, b, CODES[act], x0, 9, check_every, X, *NO_CLASS)
         np.testing.assert_allclose(X, naive.orbits(w, b, CODES[act], x0, 9, 12),
                                    rtol=RTOL_KERNEL, atol=1e-13)
 
@@ -50,7 +53,7 @@ def test_orbit_kernel_long_run_matches_naive_on_attractors(rng):
     x0 = rng.uniform(-1.0, 1.0, w.size)
     for act in ("tanh", "sigmoid"):
         X = np.empty((w.size, 16))
-        _orbits(w, b, CODES[act], x0, 400, 16, X)
+        _orbits(w, b, CODES[act], x0, 400, 16, X, *NO_CLASS)
         np.testing.assert_allclose(X, naive.orbits(w, b, CODES[act], x0, 400, 16),
                                    rtol=RTOL_EXACT, atol=1e-14)
 
@@ -61,7 +64,7 @@ def test_orbit_kernel_matches_vectorised_numpy():
     b = np.linspace(-4.0, 4.0, P)
     w = np.full(P, 5.0)
     X = np.empty((P, R))
-    _orbits(w, b, CODES["tanh"], np.zeros(P), T, 16, X)
+    _orbits(w, b, CODES["tanh"], np.zeros(P), T, 16, X, *NO_CLASS)
     x = np.zeros(P)
     for _ in range(T):
         x = w * np.tanh(x) + b
@@ -82,16 +85,16 @@ def test_exact_repeat_shortcut_changes_nothing(act, rng):
     for R in (2, 17):
         full = np.empty((w.size, R))
         with np.errstate(over="ignore", invalid="ignore"):
-            _orbits(w, b, CODES[act], x0, T, 0, full)
+            _orbits(w, b, CODES[act], x0, T, 0, full, *NO_CLASS)
             for check_every in (1, 3, 16):
                 fast = np.empty((w.size, R))
-                _orbits(w, b, CODES[act], x0, T, check_every, fast)
+                _orbits(w, b, CODES[act], x0, T, check_every, fast, *NO_CLASS)
                 np.testing.assert_array_equal(fast, full)
             # one point per call: each is its own block, so every orbit that reaches
             # an exact repeat takes the fill-in path
             for i in range(w.size):
                 one = np.empty((1, R))
-                _orbits(w[i:i + 1], b[i:i + 1], CODES[act], x0[i:i + 1], T, 3, one)
+                _orbits(w[i:i + 1], b[i:i + 1], CODES[act], x0[i:i + 1], T, 3, one, *NO_CLASS)
                 np.testing.assert_array_equal(one[0], full[i])
 
 
@@ -447,3 +450,25 @@ def test_the_cusp_is_labelled_a_pitchfork(act, w, b):
         assert abs(pts[0]["w"] - w) < 1e-12 and abs(pts[0]["b"] - b) < 1e-12
     # away from the cusp the same sweep finds folds
     assert {p["type"] for p in neuron.bifurcation_points(w * 1.5, (b - 3, b + 3), act)} == {"fold"}
+
+
+def test_fused_classification_matches_the_separate_pass(rng):
+    # _orbits classifies each block in cache: the same periods as _classify_orbits and
+    # the naive twin, on orbits of every kind (fixed points, 2-cycles, divergence)
+    P = 1000
+    w = np.ascontiguousarray(rng.uniform(-8.0, 8.0, P))
+    b = np.ascontiguousarray(rng.uniform(-4.0, 4.0, P))
+    x0 = np.ascontiguousarray(rng.uniform(-2.0, 2.0, P))
+    # T = 0 and 5: the exact-repeat exit (whose tail the classification skips) falls
+    # inside the recorded window, at different offsets per block
+    for act, T, check in [("tanh", 50, 16), ("tanh", 0, 1), ("tanh", 5, 3),
+                          ("sigmoid", 0, 2), ("linear", 50, 16)]:
+        X = np.empty((P, 40))
+        period = np.empty(P, dtype=np.int64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            _orbits(w, b, CODES[act], x0, T, check, X, 1e-9, 1e-12, 1e10, 8, period)
+        sep = np.empty(P, dtype=np.int64)
+        _classify_orbits(X, 1e-9, 1e-12, 1e10, 8, sep)
+        np.testing.assert_array_equal(period, sep)
+        with np.errstate(over="ignore", invalid="ignore"):
+            np.testing.assert_array_equal(period, naive.classify_orbits(X, 1e-9, 1e-12, 1e10, 8))

@@ -12,8 +12,8 @@ from rnndyn.results import load_result, make_meta
 
 # tiny training: the CLI tests check plumbing, files and messages, not learning
 TINY = ["--lengths", "10,12", "--methods", "sgd,sgd-cr", "--inits", "smart-tanh",
-        "--seeds", "2", "--budget", "3", "--eval-every", "3", "--eval-size", "40",
-        "--n-hidden", "6", "--batch-size", "4", "--workers", "0"]
+        "--seeds", "2", "--updates", "3", "--eval-every", "3", "--eval-size", "40",
+        "--n", "6", "--batch-size", "4", "--workers", "0"]
 JSON_KEYS = {"folder", "runs_folder", "task", "budget", "lengths", "methods", "inits", "seeds",
              "rows", "n_runs", "n_computed", "n_reused", "n_missing", "seconds", "files"}
 FILES = ("clipping-study.npz", "clipping-study.json", "clipping-study.csv",
@@ -27,7 +27,7 @@ def _invoke(*args):
 def test_help_names_the_options_and_json_keys():
     res = _invoke("-h")
     assert res.exit_code == 0
-    for word in ("--lengths", "--methods", "--inits", "--seeds", "--budget", "--workers",
+    for word in ("--lengths", "--methods", "--inits", "--seeds", "--updates", "--workers",
                  "--collect", "--overwrite", "n_computed", "runs_folder", "rows"):
         assert word in res.output, word
 
@@ -36,12 +36,12 @@ def test_help_names_the_options_and_json_keys():
     (["clipping", "--methods", "sgd,adam"], "unknown method 'adam'"),
     (["clipping", "--inits", "xavier"], "unknown init 'xavier'"),
     (["clipping", "--task", "parity"], "unknown task 'parity'"),
-    (["clipping", "--lengths", ""], "lengths must be a non-empty"),
-    (["clipping", "--lengths", "20,,50"], "lengths must be a non-empty"),
+    (["clipping", "--lengths", ""], "'--lengths': '' is not an integer"),
+    (["clipping", "--lengths", "20,,50"], "'--lengths': '' is not an integer"),
     (["clipping", "--lengths", "20,fifty"], "'fifty' is not an integer"),
     (["clipping", "--lengths", "5"], "lengths must be >= 10"),
     (["clipping", "--seeds", "0"], "--seeds must be >= 1"),
-    (["clipping", "--budget", "0"], "--budget must be >= 1"),
+    (["clipping", "--updates", "0"], "--updates must be >= 1"),
     (["clipping", "--workers", "-1"], "--workers must be >= 0"),
     (["lyapunov"], "unknown study 'lyapunov'"),
 ])
@@ -65,7 +65,7 @@ def test_existing_outputs_are_kept_without_overwrite(tmp_path):
 
 
 def _saved_study(folder):
-    specs = st.plan_clipping_study("temporal-order", "10,20", "sgd,sgd-c,sgd-cr", "sigmoid", 2,
+    specs = st.plan_clipping_study("temporal-order", [10, 20], ["sgd", "sgd-c", "sgd-cr"], ["sigmoid"], 2,
                                    budget=100)
     for s in specs:
         ok = s["method"] == "sgd-cr" or s["length"] == 10
@@ -130,17 +130,20 @@ def test_study_runs_saves_and_resumes(tmp_path):
     assert res.exit_code == 2 and "other settings (budget, options differ)" in res.output
 
 
+OPTION_OF = {"n_hidden": "--n"}   # the plan's name -> the option that sets it
+
+
 def _with(args, **changes):
-    """TINY with some options replaced (``budget=4`` replaces the value of --budget)."""
+    """TINY with some options replaced (``updates=4`` replaces the value of --updates)."""
     args = list(args)
     for name, value in changes.items():
-        i = args.index("--" + name.replace("_", "-"))
+        i = args.index(OPTION_OF.get(name, "--" + name.replace("_", "-")))
         args[i + 1] = str(value)
     return args
 
 
 @pytest.mark.parametrize("changes, differs", [
-    (dict(budget=4), "budget: 3 saved, 4 now"),
+    (dict(updates=4), "budget: 3 saved, 4 now"),
     (dict(lengths="10"), "lengths: 10,12 saved, 10 now"),
     (dict(methods="sgd-cr,sgd"), "methods: sgd,sgd-cr saved, sgd-cr,sgd now"),
     (dict(inits="sigmoid"), "inits: smart-tanh saved, sigmoid now"),

@@ -9,6 +9,7 @@ from rnndyn._kernels import lyapunov as _k
 from rnndyn.lyapunov import (LyapunovResult, _initial_basis, finite_time_exponents,
                              kaplan_yorke_dimension, largest_lyapunov, lyapunov_ensemble,
                              lyapunov_spectrum)
+from rnndyn._validate import InputError
 from rnndyn.models import RNN, make_rnn
 from rnndyn.results import load_result
 from rnndyn.simulate import trajectory
@@ -351,14 +352,17 @@ def test_figure_recipes_compute_save_and_plot(module, tmp_path):
         fig = recipe.plot(back)
     ax = fig.axes[0]
     if module == "lyap_convergence":
-        assert len(ax.lines) == 8 + 1  # one running estimate per exponent, and λ = 0
+        # one running estimate per exponent, λ1 and λN drawn again on top, and λ = 0
+        assert len(ax.lines) == 8 + 2 + 1
         np.testing.assert_allclose(ax.lines[0].get_ydata(), back.history[:, 0])
         np.testing.assert_allclose(fig.axes[1].lines[0].get_ydata(), back.exponents)
     elif module == "lyap_gain":
-        assert back.exponents.shape == (2, 30)
+        assert back.exponents.shape[0] == 2 and back.exponents.shape[-1] == 30
+        E = back.exponents.reshape(2, -1, 30)          # (gains, networks, N)
         # below the transition everything contracts; far above it λ_1 > 0
-        assert back.exponents[0, 0] < 0 < back.exponents[1, 0]
-        np.testing.assert_allclose(ax.lines[1].get_ydata(), back.exponents[1])
+        assert np.all(E[0, :, 0] < 0) and np.all(0 < E[1, :, 0])
+        # the drawn line of each gain is the mean over its networks
+        np.testing.assert_allclose(ax.lines[1].get_ydata(), E[1].mean(axis=0))
     elif module == "lyap_driven":
         np.testing.assert_allclose(ax.lines[0].get_ydata(), back.autonomous)
         np.testing.assert_allclose(ax.lines[1].get_ydata(), back.driven)
@@ -566,3 +570,64 @@ def test_blas_threads_is_restored():
     with ly.blas_threads(1):
         assert lib.scipy_openblas_get_num_threads() == 1
     assert lib.scipy_openblas_get_num_threads() == before
+
+
+# ------------------------------------------------------------------ small-N fused path
+
+@pytest.mark.parametrize("N", [1, 2, 5])
+@pytest.mark.parametrize("form", ["pascanu", "elman"])
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "relu"])
+def test_small_kernel_matches_its_twin(N, form, activation, rng):
+    rnn = make_rnn(N, activation=activation, form=form, gain=2.5, seed=N, n_inputs=2)
+    b = rng.standard_normal(N) * 0.3
+    u = np.ascontiguousarray(rng.standard_normal((300, 2)) * 0.5)
+    x0 = rng.standard_normal(N)
+    for k in sorted({1, N}):
+        Q0 = np.ascontiguousarray(np.linalg.qr(rng.standard_normal((N, k)))[0].T)
+        ref = naive.small_lyapunov(rnn.W, rnn.U, b, rnn.act_code, rnn.form_code, x0, u, Q0, 7)
+        logsum, hs, hist = np.zeros(k), np.zeros(400), np.zeros((400, k))
+        state = np.zeros(3)
+        x = x0.copy()
+        bad = _k._small_lyapunov(rnn.W, rnn.U, b, rnn.act_code, rnn.form_code, x, u,
+                                 Q0.copy(), logsum, hs, hist, state, 7, 10)
+        assert bad == 0 and int(state[0]) == (300 - 7) // 10
+        finite = np.isfinite(ref)
+        np.testing.assert_array_equal(np.isfinite(logsum), finite)
+        np.testing.assert_allclose(logsum[finite], ref[finite], rtol=RTOL_KERNEL, atol=1e-9)
+        # history: the sums after 10, 20, ..., 290 steps past the transient
+        part = naive.small_lyapunov(rnn.W, rnn.U, b, rnn.act_code, rnn.form_code, x0,
+                                    u[:297], Q0, 7)
+        np.testing.assert_allclose(hist[int(state[0]) - 1][finite], part[finite],
+                                   rtol=RTOL_KERNEL, atol=1e-9)
+
+
+@pytest.mark.parametrize("N", [1, 3, 8])
+def test_small_path_agrees_with_the_blas_path(N, monkeypatch):
+    from rnndyn import lyapunov as ly
+    rnn = make_rnn(N, gain=2.5, seed=N)
+    x0 = np.random.default_rng(N).standard_normal(N)
+    small = ly.lyapunov_spectrum(rnn, x0, 800, transient=40)
+    top = ly.largest_lyapunov(rnn, x0, 800, transient=40)
+    assert small.meta["path"].startswith("small N") and small.meta["mean_interval"] == 1.0
+    monkeypatch.setattr(ly, "SMALL_N_MAX", 0)
+    blas = ly.lyapunov_spectrum(rnn, x0, 800, transient=40)
+    np.testing.assert_allclose(small.exponents, blas.exponents, atol=ATOL_AUTO)
+    ref = ly.largest_lyapunov(rnn, x0, 800, transient=40)
+    assert top.exponent == pytest.approx(ref.exponent, abs=1e-12)
+    np.testing.assert_array_equal(top.history_steps, ref.history_steps)
+    np.testing.assert_allclose(top.history, ref.history, atol=1e-12)
+
+
+def test_small_path_divergence_and_dead_units():
+    from rnndyn.models import RNN
+    with pytest.raises(InputError, match="diverged"):
+        lyapunov_spectrum(RNN([[3.0]], None, [1.0], "relu"), [1.0], 2000)
+    with pytest.raises(InputError, match="diverged"):
+        largest_lyapunov(RNN(2 * np.eye(2), None, np.ones(2), "relu"), np.ones(2), 2000)
+    # a linear map may leave float64: its Jacobian does not depend on the state
+    lam = lyapunov_spectrum(RNN([[3.0]], None, [1.0], "linear"), [1.0], 2000).exponents
+    assert lam[0] == pytest.approx(np.log(3.0), abs=1e-12)
+    # dead relu units: exactly annihilated directions are -inf, as on the BLAS path
+    lam = lyapunov_spectrum(RNN(-np.eye(3), None, -np.ones(3), "relu"), np.ones(3), 50,
+                            transient=5).exponents
+    assert np.all(lam == -np.inf)

@@ -19,8 +19,8 @@ def _run(spec, success, updates, err=0.0):
 
 
 def _tiny_plan(**kw):
-    args = dict(task="temporal-order", lengths="10,12", methods="sgd,sgd-c", inits="smart-tanh",
-                n_seeds=2, seed=3)
+    args = dict(task="temporal-order", lengths=[10, 12], methods=["sgd", "sgd-c"],
+                inits=["smart-tanh"], n_seeds=2, seed=3)
     args.update(kw)
     opts = dict(TINY)
     budget = opts.pop("budget")
@@ -37,20 +37,20 @@ def _mtimes(folder):
 
 # ---------------------------------------------------------------- planning
 
-def test_parse_lengths():
-    assert st.parse_lengths("50, 20,100") == [20, 50, 100]
-    assert st.parse_lengths([30, 10]) == [10, 30]
-    for bad, match in (("", "non-empty"), ("20,,50", "non-empty"), ("20,x", "not an integer"),
-                       ("1", ">= 2"), ("20,20", "duplicates"), ("2.5", "not an integer")):
+def test_check_lengths():
+    assert st.check_lengths([50, 20, 100]) == [20, 50, 100]
+    assert st.check_lengths((30, 10)) == [10, 30]
+    for bad, match in (([], "must not be empty"), ([20, "x"], "must be an integer"),
+                       ([1], ">= 2"), ([20, 20], "duplicates"), ([2.5], "must be an integer"),
+                       ("20,50", "must be a list or tuple")):
         with pytest.raises(ValueError, match=match):
-            st.parse_lengths(bad)
+            st.check_lengths(bad)
     with pytest.raises(TypeError, match="lengths"):
-        st.parse_lengths(20)
+        st.check_lengths(20)
 
 
 def test_plan_is_the_full_grid_with_paired_seeds():
-    specs = st.plan_clipping_study("temporal-order", "10,20,40", "sgd,sgd-c,sgd-cr",
-                                   "sigmoid,smart-tanh", 4, seed=7, budget=100, lr=0.05,
+    specs = st.plan_clipping_study("temporal-order", [10, 20, 40], ["sgd", "sgd-c", "sgd-cr"], ["sigmoid", "smart-tanh"], 4, seed=7, budget=100, lr=0.05,
                                    eval_size=None)
     assert len(specs) == 3 * 3 * 2 * 4
     assert len({st.run_key(s) for s in specs}) == len(specs)
@@ -64,18 +64,19 @@ def test_plan_is_the_full_grid_with_paired_seeds():
 
 @pytest.mark.parametrize("kwargs, exc, match", [
     (dict(task="parity"), ValueError, "unknown task"),
-    (dict(lengths="5,10"), ValueError, "lengths must be >= 10"),
-    (dict(methods="sgd,adam"), ValueError, "unknown method"),
-    (dict(methods="sgd,sgd"), ValueError, "methods contains duplicates"),
-    (dict(inits="smart-tanh,xavier"), ValueError, "unknown init"),
-    (dict(inits=""), ValueError, "inits must be a non-empty"),
+    (dict(lengths=[5, 10]), ValueError, "lengths must be >= 10"),
+    (dict(methods=["sgd", "adam"]), ValueError, "unknown method"),
+    (dict(methods=["sgd", "sgd"]), ValueError, "methods contains duplicates"),
+    (dict(inits=["smart-tanh", "xavier"]), ValueError, "unknown init"),
+    (dict(inits=[]), ValueError, "inits must not be empty"),
+    (dict(inits="sigmoid"), ValueError, "inits must be a list or tuple"),
     (dict(n_seeds=0), ValueError, "n_seeds must be >= 1"),
     (dict(seed=-1), ValueError, "seed must be >= 0"),
     (dict(budget=0), ValueError, "budget must be >= 1"),
     (dict(momentum=0.9), TypeError, "unknown training option"),
 ])
 def test_plan_rejects_bad_input(kwargs, exc, match):
-    args = dict(task="temporal-order", lengths="10", methods="sgd", inits="sigmoid",
+    args = dict(task="temporal-order", lengths=[10], methods=["sgd"], inits=["sigmoid"],
                 n_seeds=1)
     args.update(kwargs)
     with pytest.raises(exc, match=match):
@@ -94,7 +95,7 @@ def test_environment_is_restored(monkeypatch):
 # ---------------------------------------------------------------- aggregating
 
 def _synthetic_runs():
-    specs = st.plan_clipping_study("temporal-order", "10,20", "sgd,sgd-cr", "sigmoid", 3,
+    specs = st.plan_clipping_study("temporal-order", [10, 20], ["sgd", "sgd-cr"], ["sigmoid"], 3,
                                    budget=1000)
     outcome = {  # (method, length) -> per-seed (success, updates)
         ("sgd", 10): [(True, 100), (False, 1000), (True, 300)],
@@ -184,8 +185,7 @@ def test_collect_study_from_saved_runs(tmp_path):
 
 def test_plot_one_panel_per_init_one_line_per_method():
     from rnndyn.figures import clipping_study as fig_mod
-    specs = st.plan_clipping_study("temporal-order", "10,20", "sgd,sgd-cr",
-                                   "sigmoid,smart-tanh", 2, budget=50)
+    specs = st.plan_clipping_study("temporal-order", [10, 20], ["sgd", "sgd-cr"], ["sigmoid", "smart-tanh"], 2, budget=50)
     runs = [_run(s, s["method"] == "sgd-cr" or s["length"] == 10, 10) for s in specs]
     res = st.aggregate(runs, task="temporal-order", lengths=[10, 20], methods=["sgd", "sgd-cr"],
                        inits=["sigmoid", "smart-tanh"], seeds=[0, 1], budget=50)
@@ -219,8 +219,8 @@ def _legend_texts(fig):
 # ---------------------------------------------------------------- running (real trainer)
 
 def test_in_memory_study_is_seeded():
-    a = st.clipping_study("temporal-order", "10", "sgd-c", "smart-tanh", 2, workers=0, **TINY)
-    b = st.clipping_study("temporal-order", "10", "sgd-c", "smart-tanh", 2, workers=0, **TINY)
+    a = st.clipping_study("temporal-order", [10], ["sgd-c"], ["smart-tanh"], 2, workers=0, **TINY)
+    b = st.clipping_study("temporal-order", [10], ["sgd-c"], ["smart-tanh"], 2, workers=0, **TINY)
     assert a.folder is None and a.meta["n_computed"] == 2
     assert a.n_runs.sum() == 2
     for ra, rb in zip(a.rows, b.rows):
@@ -265,7 +265,7 @@ def test_interrupted_study_resumes_without_recomputing(tmp_path):
 def test_worker_processes_one_thread_each_same_results(tmp_path):
     specs = _tiny_plan()
     out = tmp_path / "study"
-    res = st.clipping_study("temporal-order", "10,12", "sgd,sgd-c", "smart-tanh", 2, seed=3,
+    res = st.clipping_study("temporal-order", [10, 12], ["sgd", "sgd-c"], ["smart-tanh"], 2, seed=3,
                             out=out, workers=2, **TINY)
     runs_dir = str(out / "runs")
     runs = st.load_runs(runs_dir)
@@ -282,7 +282,7 @@ def test_worker_processes_one_thread_each_same_results(tmp_path):
     # resume through the pool: only the deleted run is computed
     os.unlink(os.path.join(runs_dir, runs[1].key + ".json"))
     before = _mtimes(runs_dir)
-    res2 = st.clipping_study("temporal-order", "10,12", "sgd,sgd-c", "smart-tanh", 2, seed=3,
+    res2 = st.clipping_study("temporal-order", [10, 12], ["sgd", "sgd-c"], ["smart-tanh"], 2, seed=3,
                              out=out, workers=2, **TINY)
     assert res2.meta["n_computed"] == 1 and res2.meta["n_reused"] == len(specs) - 1
     after = _mtimes(runs_dir)
@@ -301,8 +301,8 @@ def test_killed_cli_study_resumes(tmp_path):
     runs_dir = out / "runs"
     args = [sys.executable, "-c", "from rnndyn.cli.main import cli; cli()", "study", "clipping",
             "--lengths", "10,20,30", "--methods", "sgd,sgd-c", "--inits", "smart-tanh",
-            "--seeds", "4", "--budget", "200", "--eval-every", "100", "--eval-size", "50",
-            "--n-hidden", "8", "--workers", "2", "--out", str(out), "--quiet"]
+            "--seeds", "4", "--updates", "200", "--eval-every", "100", "--eval-size", "50",
+            "--n", "8", "--workers", "2", "--out", str(out), "--quiet"]
     # cwd outside the checkout: `python -c` puts cwd on sys.path, and the source folder
     # rnndyn/ (which has no cli subpackage) would shadow the installed package
     proc = subprocess.Popen(args, start_new_session=True, cwd=tmp_path)
@@ -360,7 +360,7 @@ def test_plan_of_and_plan_differences():
                     "inits": ["smart-tanh"], "seeds": [3, 4], "budget": 3,
                     "options": {k: v for k, v in TINY.items() if k != "budget"}}
     assert st.plan_differences(plan, st.plan_of(_tiny_plan())) == []
-    other = st.plan_of(_tiny_plan(lengths="10,12,14", n_seeds=1, lr=0.5))
+    other = st.plan_of(_tiny_plan(lengths=[10, 12, 14], n_seeds=1, lr=0.5))
     assert st.plan_differences(plan, other) == [
         "lengths: 10,12 saved, 10,12,14 now", "seeds: 3,4 saved, 3 now",
         "options.lr: default saved, 0.5 now"]
@@ -377,10 +377,10 @@ def test_plan_of_and_plan_differences():
 
 
 def test_clipping_study_records_its_plan(tmp_path):
-    res = st.clipping_study("temporal-order", "10", "sgd-c", "smart-tanh", 1, out=tmp_path,
+    res = st.clipping_study("temporal-order", [10], ["sgd-c"], ["smart-tanh"], 1, out=tmp_path,
                             workers=0, **TINY)
     assert res.meta["plan"] == st.plan_of(st.plan_clipping_study(
-        "temporal-order", "10", "sgd-c", "smart-tanh", 1, **TINY))
+        "temporal-order", [10], ["sgd-c"], ["smart-tanh"], 1, **TINY))
     res.save(tmp_path / "t")
     assert load_result(tmp_path / "t").meta["plan"] == res.meta["plan"]
     assert st.collect_study(tmp_path).meta["plan"] == res.meta["plan"]

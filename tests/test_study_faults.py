@@ -17,13 +17,13 @@ from rnndyn._validate import InputError
 from rnndyn.cli.main import cli
 
 TINY = ["--lengths", "10,12", "--methods", "sgd,sgd-cr", "--inits", "smart-tanh",
-        "--seeds", "2", "--budget", "3", "--eval-every", "3", "--eval-size", "40",
-        "--n-hidden", "6", "--batch-size", "4", "--workers", "0"]
+        "--seeds", "2", "--updates", "3", "--eval-every", "3", "--eval-size", "40",
+        "--n", "6", "--batch-size", "4", "--workers", "0"]
 TINY_API = dict(budget=3, eval_every=3, eval_size=40, n_hidden=6, batch_size=4)
 # a study that keeps two workers busy for a while (killed long before it ends)
 BUSY = ["--lengths", "30,40", "--methods", "sgd,sgd-c", "--inits", "smart-tanh",
-        "--seeds", "4", "--budget", "1500", "--eval-every", "100", "--eval-size", "50",
-        "--n-hidden", "8", "--workers", "2", "--quiet"]
+        "--seeds", "4", "--updates", "1500", "--eval-every", "100", "--eval-size", "50",
+        "--n", "8", "--workers", "2", "--quiet"]
 CLI = [sys.executable, "-c", "from rnndyn.cli.main import cli; cli()", "study", "clipping"]
 linux_proc = pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs /proc")
 
@@ -100,7 +100,7 @@ def test_second_study_on_a_locked_folder_is_refused_and_its_files_untouched(tmp_
         assert lines == [f"Error: --out {out} is in use by another rnndyn study (pid 4242)"]
         with pytest.raises(InputError, match=r"^out \S+ is in use by another rnndyn study "
                                              r"\(pid 4242\)$"):
-            st.clipping_study("temporal-order", "10", "sgd", "smart-tanh", 1, out=out,
+            st.clipping_study("temporal-order", [10], ["sgd"], ["smart-tanh"], 1, out=out,
                               workers=0, **TINY_API)
         assert inflight.exists() and not _finished_runs(runs)
         assert not (out / "clipping-study.json").exists()
@@ -172,7 +172,7 @@ def test_collect_is_refused_while_a_study_runs(tmp_path):
 
 def test_interrupted_pool_terminates_its_workers(tmp_path):
     import multiprocessing
-    specs = st.plan_clipping_study("temporal-order", "10,12", "sgd,sgd-c", "smart-tanh", 3,
+    specs = st.plan_clipping_study("temporal-order", [10, 12], ["sgd", "sgd-c"], ["smart-tanh"], 3,
                                    **TINY_API)
 
     def interrupt(n):
@@ -245,7 +245,7 @@ def test_workers_exit_when_the_study_process_is_killed(tmp_path, sig, status):
     # the folder is free at once, and the finished runs are all kept (resume loses nothing)
     finished = _finished_runs(out / "runs")
     specs = [s for s in st.plan_clipping_study(
-        "temporal-order", "30,40", "sgd,sgd-c", "smart-tanh", 4, budget=1500, n_hidden=8,
+        "temporal-order", [30, 40], ["sgd", "sgd-c"], ["smart-tanh"], 4, budget=1500, n_hidden=8,
         eval_every=100, eval_size=50, lr=0.01, threshold=1.0, alpha=4.0, batch_size=20)
         if st.run_key(s) + ".json" in finished]
     assert specs

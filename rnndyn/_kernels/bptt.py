@@ -21,6 +21,9 @@ from rnndyn._kernels.activations import _apply_act, _apply_act_and_dact
 
 PASCANU, ELMAN = 0, 1
 LOSS_CE, LOSS_MSE = 0, 1          # softmax cross-entropy at labelled steps / squared error at T
+# independent Bernoulli per output at every step (sigmoid of y_t); targets (T*B, K) of
+# 0/1, row (t-1)*B + k; a row whose first entry is negative carries no target (padding)
+LOSS_BERNOULLI = 2
 ERR_SQUARED, ERR_ABSOLUTE = 0, 1  # regression answer wrong if (y-z)^2 > tol or |y-z| > tol
 OMEGA_OFF, OMEGA_SUM, OMEGA_MEAN = 0, 1, 2
 # ‖δ‖ below this is numerically zero for Ω: 1/‖δ‖ times a ratio term would overflow
@@ -69,8 +72,10 @@ def _initial_r(act, form, B, N, r0, d0):
 def _step_loss(loss, Y, labels_t, targets, err_rule, err_tol, scale, e, wrong):
     """Loss terms of one step from outputs Y (B, K); writes dE/dY into e (B, K).
 
-    CE: labels_t (B,) with -1 = no target; MSE: targets (B, K). ``scale`` is the
-    normalisation 1/n. Marks wrong[k] = 1 for a wrong answer. Returns the loss sum.
+    CE: labels_t (B,) with -1 = no target; MSE: targets (B, K); Bernoulli: targets (B, K)
+    of this step (first entry < 0: no target), a wrong answer being any output on the
+    wrong side of 1/2. ``scale`` is the normalisation 1/n. Marks wrong[k] = 1 for a
+    wrong answer. Returns the loss sum.
     """
     B, K = Y.shape
     total = 0.0
@@ -97,6 +102,24 @@ def _step_loss(loss, Y, labels_t, targets, err_rule, err_tol, scale, e, wrong):
             # a NaN output never counts as right
             if arg != lab or not (Y[k, lab] == Y[k, lab]):
                 wrong[k] = 1.0
+        elif loss == LOSS_BERNOULLI:
+            if targets[k, 0] < 0.0:
+                for j in range(K):
+                    e[k, j] = 0.0
+                continue
+            for j in range(K):
+                y = Y[k, j]
+                z = targets[k, j]
+                # -log p(z | σ(y)) = softplus(y) - z y, written so that it never overflows
+                total += max(y, 0.0) - z * y + np.log1p(np.exp(-abs(y)))
+                if y >= 0.0:
+                    s = 1.0 / (1.0 + np.exp(-y))
+                else:
+                    ey = np.exp(y)
+                    s = ey / (1.0 + ey)
+                e[k, j] = (s - z) * scale
+                if (y > 0.0) != (z > 0.5) or not (y == y):
+                    wrong[k] = 1.0
         else:
             for j in range(K):
                 diff = Y[k, j] - targets[k, j]
@@ -119,11 +142,17 @@ def _readout_loss(r, Vt, c, Y, loss, labels_t, targets, err_rule, err_tol, scale
 
 
 @jit
-def _count_targets(loss, labels, T, B):
-    """Number of labelled (t, k) pairs (CE) or B (MSE: one target per sequence at T)."""
+def _count_targets(loss, labels, targets, T, B):
+    """Number of labelled (t, k) pairs (CE, Bernoulli) or B (MSE: one target per sequence
+    at T)."""
     if loss == LOSS_MSE:
         return B
     n = 0
+    if loss == LOSS_BERNOULLI:
+        for r in range(T * B):
+            if targets[r, 0] >= 0.0:
+                n += 1
+        return n
     for t in range(T):
         for k in range(B):
             if labels[t, k] >= 0:
@@ -132,10 +161,16 @@ def _count_targets(loss, labels, T, B):
 
 
 @jit
-def _has_target(loss, labels, t, T):
+def _has_target(loss, labels, targets, t, T):
     """Whether step t (1-based) carries a target."""
     if loss == LOSS_MSE:
         return t == T
+    if loss == LOSS_BERNOULLI:
+        B = labels.shape[1]
+        for k in range(B):
+            if targets[(t - 1) * B + k, 0] >= 0.0:
+                return True
+        return False
     for k in range(labels.shape[1]):
         if labels[t - 1, k] >= 0:
             return True
@@ -159,7 +194,8 @@ def _work_size(T, B, N, M, form, want_grad):
 def _bptt(W, U, b, V, c, act, form, loss, labels, targets, u, err_rule, err_tol,
           omega_mode, alpha, gW, gU, gb, gV, gc, wrong, stats, work):
     """E, Ω and ∇(E + α Ω) (Ω: direct W-term) of a minibatch u (T, B, M), labels (T, B)
-    (CE, -1 = none) or targets (B, K) (MSE at T); work: scratch of _work_size elements.
+    (CE, -1 = none), targets (B, K) (MSE at T) or (T*B, K) (Bernoulli at every step,
+    row (t-1)*B + k; labels then only give T, B); work: scratch of _work_size elements.
     Writes gW (N,N), gU (N,M), gb (N,), gV (K,N), gc (K,), wrong (B,) (1 = wrong answer),
     stats[0] = E, stats[1] = Ω (batch mean; 0 when omega_mode = 0)."""
     T, B, M = u.shape
@@ -200,7 +236,7 @@ def _bptt(W, U, b, V, c, act, form, loss, labels, targets, u, err_rule, err_tol,
             _apply_act(act, A[k], Ra[t, k, :N])
 
     # ---- backward: g_t = dE/dp_t = (e_t V + g_{t+1} W) ⊙ σ'(p_t)
-    n_targets = _count_targets(loss, labels, T, B)
+    n_targets = _count_targets(loss, labels, targets, T, B)
     scale = 1.0 / max(n_targets, 1)
     if loss == LOSS_MSE:
         scale = 1.0 / (B * K)
@@ -286,12 +322,13 @@ def _bptt(W, U, b, V, c, act, form, loss, labels, targets, u, err_rule, err_tol,
         if t == 0:
             break
         # q becomes dE/dr_t = g_{t+1} W (+ e_t V at a step with targets)
-        if _has_target(loss, labels, t, T):
+        if _has_target(loss, labels, targets, t, T):
             for k in range(B):
                 for i in range(N):
                     rt[k, i] = Ra[t, k, i]
-            E += _readout_loss(rt, Vt, c, Y, loss, labels[t - 1], targets, err_rule, err_tol,
-                               scale, e, wrong)
+            row0 = (t - 1) * B if loss == LOSS_BERNOULLI else 0
+            E += _readout_loss(rt, Vt, c, Y, loss, labels[t - 1], targets[row0:row0 + B],
+                               err_rule, err_tol, scale, e, wrong)
             np.dot(e, V, tmp)
             for k in range(B):
                 for i in range(N):
@@ -387,7 +424,7 @@ def _evaluate(W, U, b, V, c, act, form, loss, labels, targets, u, err_rule, err_
     Zt = np.empty((B, N))
     Y = np.empty((B, K))
     e = np.empty((B, K))
-    n_targets = _count_targets(loss, labels, T, B)
+    n_targets = _count_targets(loss, labels, targets, T, B)
     scale = 1.0 / max(n_targets, 1)
     if loss == LOSS_MSE:
         scale = 1.0 / (B * K)
@@ -405,7 +442,8 @@ def _evaluate(W, U, b, V, c, act, form, loss, labels, targets, u, err_rule, err_
             for i in range(N):
                 A[k, i] += b[i]
         _apply_act_and_dact(act, A.reshape(B * N), r.reshape(B * N), d.reshape(B * N))
-        if _has_target(loss, labels, t, T):
-            E += _readout_loss(r, Vt, c, Y, loss, labels[t - 1], targets, err_rule, err_tol,
-                               scale, e, wrong)
+        if _has_target(loss, labels, targets, t, T):
+            row0 = (t - 1) * B if loss == LOSS_BERNOULLI else 0
+            E += _readout_loss(r, Vt, c, Y, loss, labels[t - 1], targets[row0:row0 + B],
+                               err_rule, err_tol, scale, e, wrong)
     stats[0] = E

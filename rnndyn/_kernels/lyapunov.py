@@ -17,6 +17,7 @@ import numpy as np
 from numba import config as _nb_config
 
 from rnndyn._jit import jit, prange
+from rnndyn._kernels.activations import RELU, SIGMOID, TANH, _tanh_fast
 
 PASCANU, ELMAN = 0, 1
 UNIT_ROUNDOFF = 2.0 ** -53
@@ -518,3 +519,262 @@ def _qr_lyapunov_batch(W, form, D, Qt, transient, out):
                     acc[j] += _log_abs(r[j])
         for j in range(k):
             out[b, j] = acc[j] / (T - transient)
+
+
+# ------------------------------------------------------------------ small N (fused, no BLAS)
+
+# a running product of |R_jj| is turned into a log when it leaves [1/PROD_LIMIT,
+# PROD_LIMIT] (one log per many steps instead of one per step; the product of m
+# factors has a relative error of about m·u, i.e. an absolute error of m·u in the log)
+PROD_LIMIT = 1e100
+# and at least every PROD_EVERY steps
+PROD_EVERY = 64
+
+
+# Gram-Schmidt: a row whose norm fell below this fraction of its norm before the
+# projection is projected a second time (Kahan-Parlett "twice is enough")
+REORTH_FRACTION = 0.7071067811865476
+
+
+@jit(inline="always")
+def _act_dact1(act, v):
+    """(σ(v), σ'(v)) for one scalar, exactly as _apply_act_and_dact computes them."""
+    if act == TANH:
+        t = _tanh_fast(v)
+        return t, 1.0 - t * t
+    if act == SIGMOID:
+        y = 0.5 * (1.0 + _tanh_fast(0.5 * v))
+        return y, y * (1.0 - y)
+    if act == RELU:
+        return (v, 1.0) if v > 0.0 else (0.0, 0.0)
+    return v, 1.0
+
+
+@jit(inline="always")
+def _gs_small(Y, r, norms):
+    """Orthonormalise the rows of Y in place (modified Gram-Schmidt, a second pass for a
+    row that lost more than 1 - 1/sqrt(2) of its norm ``norms[j]``); r = |R_jj|.
+
+    Returns False, leaving Y partly changed, if a row fell to rounding level (<= N·u
+    times its norm): the caller then redoes the step with _mgs2, which handles it.
+    """
+    k, N = Y.shape
+    floor = FLOOR_FACTOR * N * UNIT_ROUNDOFF
+    for j in range(k):
+        before = norms[j]
+        nrm = before
+        for rep in range(2):
+            for i in range(j):
+                c = 0.0
+                for m in range(N):
+                    c += Y[i, m] * Y[j, m]
+                for m in range(N):
+                    Y[j, m] -= c * Y[i, m]
+            acc = 0.0
+            for m in range(N):
+                acc += Y[j, m] * Y[j, m]
+            nrm = np.sqrt(acc)
+            if j == 0 or nrm >= REORTH_FRACTION * before:
+                break
+        if not (nrm > floor * before):
+            return False
+        r[j] = nrm
+        for m in range(N):
+            Y[j, m] /= nrm
+    return True
+
+
+@jit(inline="always")
+def _qr_rows_small(W, form, ds, Qt, Y, r, norms):
+    """Qt <- the orthonormalised rows of Y (Gram-Schmidt, _gs_small; _mgs2 on a step
+    that annihilated a direction, recomputing Y = (J Q)^T from Qt); r = |R_jj|,
+    norms = the rows' norms before."""
+    k, N = Y.shape
+    for q in range(k):
+        acc = 0.0
+        for i in range(N):
+            acc += Y[q, i] * Y[q, i]
+        norms[q] = np.sqrt(acc)
+    if not _gs_small(Y, r, norms):
+        # a row at rounding level (an annihilated direction): redo the step
+        # from Qt with the careful version
+        for q in range(k):
+            for i in range(N):
+                acc = 0.0
+                if form == PASCANU:
+                    for j in range(N):
+                        acc += W[i, j] * (ds[j] * Qt[q, j])
+                else:
+                    for j in range(N):
+                        acc += W[i, j] * Qt[q, j]
+                    acc *= ds[i]
+                Y[q, i] = acc
+        _mgs2(Y, r)
+    for q in range(k):
+        for i in range(N):
+            Qt[q, i] = Y[q, i]
+
+
+@jit
+def _small_lyapunov(W, U, b, act, form, x, u, Qt, logsum, hist_steps, hist, state,
+                    transient, hist_every):
+    """Trajectory and QR every step in one loop (small N: no BLAS, no per-step allocation).
+
+    x (N) is advanced in place through T = u.shape[0] steps of the map (u (T, M)); Qt
+    (k, N) orthonormal rows follow J_t (re-orthonormalised every step by Gram-Schmidt;
+    k = 1 is the vector method); logsum (k) += log|R_jj| after the transient; hist_steps
+    / hist get cumulative sums at every multiple of hist_every; state = [n_hist, max
+    block error, sum of block errors] updated. Returns the first step whose state is
+    non-finite (1-based), 0 if none.
+    """
+    T = u.shape[0]
+    N = x.shape[0]
+    M = U.shape[1]
+    k = Qt.shape[0]
+    s = np.empty(N)
+    ds = np.empty(N)
+    a = np.empty(N)
+    Y = np.empty((k, N))
+    r = np.empty(k)
+    norms = np.empty(k)
+    prod = np.ones(k)
+    n_hist = int(state[0])
+    max_hist = hist_steps.shape[0]
+    max_err = state[1]
+    sum_err = state[2]
+    bad = 0
+    since = 0
+    to_rec = hist_every
+    w00 = W[0, 0]
+    b0 = b[0]
+    for t in range(1, T + 1):
+        if N == 1:
+            # ---- one unit: scalars (the same operations as the general branch)
+            v = x[0]
+            if form == PASCANU:
+                sv, dv = _act_dact1(act, v)
+                acc = w00 * sv + b0
+                for j in range(M):
+                    acc += U[0, j] * u[t - 1, j]
+                v = acc
+            else:
+                acc = w00 * v + b0
+                for j in range(M):
+                    acc += U[0, j] * u[t - 1, j]
+                v, dv = _act_dact1(act, acc)
+            x[0] = v
+            if bad == 0 and not np.isfinite(v):
+                bad = t
+            y = w00 * (dv * Qt[0, 0]) if form == PASCANU else (w00 * Qt[0, 0]) * dv
+            ay = abs(y)
+            r[0] = ay
+            norms[0] = ay
+            if ay > 0.0:
+                Qt[0, 0] = 1.0 if y > 0.0 else -1.0
+            else:
+                Qt[0, 0] = 1.0  # as _mgs2: an annihilated direction restarts at e_1
+        else:
+            # ---- the map (as _rnn._trajectory, with the sums as loops)
+            # (inline calls: a call with array arguments costs reference counting
+            # per step, as much as the arithmetic at N = 2)
+            if form == PASCANU:
+                for i in range(N):
+                    s[i], ds[i] = _act_dact1(act, x[i])
+                for i in range(N):
+                    acc = 0.0
+                    for j in range(N):
+                        acc += W[i, j] * s[j]
+                    a[i] = acc
+            else:
+                for i in range(N):
+                    acc = 0.0
+                    for j in range(N):
+                        acc += W[i, j] * x[j]
+                    a[i] = acc
+            for i in range(N):
+                acc = a[i] + b[i]
+                for j in range(M):
+                    acc += U[i, j] * u[t - 1, j]
+                a[i] = acc
+            if form == PASCANU:
+                for i in range(N):
+                    x[i] = a[i]
+            else:
+                for i in range(N):
+                    s[i], ds[i] = _act_dact1(act, a[i])
+                    x[i] = s[i]
+            if bad == 0:
+                for i in range(N):
+                    if not np.isfinite(x[i]):
+                        bad = t
+                        break
+            # ---- tangent step: Y = (J Q)^T, J = W diag(ds) (pascanu) or diag(ds) W
+            for q in range(k):
+                for i in range(N):
+                    acc = 0.0
+                    if form == PASCANU:
+                        for j in range(N):
+                            acc += W[i, j] * (ds[j] * Qt[q, j])
+                    else:
+                        for j in range(N):
+                            acc += W[i, j] * Qt[q, j]
+                        acc *= ds[i]
+                    Y[q, i] = acc
+            # ---- QR of the step's rows; error estimate u·max_j ||p_j|| / |R_jj|
+            if k == 1:
+                # one vector: its norm (as _mgs2 for one row, without the second pass)
+                acc = 0.0
+                for i in range(N):
+                    acc += Y[0, i] * Y[0, i]
+                nrm = np.sqrt(acc)
+                r[0] = nrm
+                norms[0] = nrm
+                if nrm > 0.0:
+                    for i in range(N):
+                        Qt[0, i] = Y[0, i] / nrm
+                else:  # an annihilated direction restarts at e_1, as in _mgs2
+                    for i in range(N):
+                        Qt[0, i] = 0.0
+                    Qt[0, 0] = 1.0
+            else:
+                _qr_rows_small(W, form, ds, Qt, Y, r, norms)
+        if t > transient:
+            rho = 1.0
+            if k == 1:
+                prod[0] *= r[0]  # one vector: ||p|| / |R_11| = 1
+            else:
+                for q in range(k):
+                    prod[q] *= r[q]
+                    if r[q] > 0.0:
+                        ratio = norms[q] / r[q]
+                        if ratio > rho:
+                            rho = ratio
+            err = UNIT_ROUNDOFF * rho
+            if err > max_err:
+                max_err = err
+            sum_err += err
+            since += 1
+            flush = since >= PROD_EVERY
+            for q in range(k):
+                p = prod[q]
+                if not (p >= 1.0 / PROD_LIMIT and p <= PROD_LIMIT):
+                    flush = True
+            rel = t - transient
+            to_rec -= 1  # a countdown instead of rel % hist_every (an integer division)
+            record = to_rec == 0 and n_hist < max_hist
+            if to_rec == 0:
+                to_rec = hist_every
+            if flush or record or t == T:
+                for q in range(k):
+                    logsum[q] += _log_abs(prod[q])
+                    prod[q] = 1.0
+                since = 0
+            if record:
+                hist_steps[n_hist] = rel
+                for q in range(k):
+                    hist[n_hist, q] = logsum[q]
+                n_hist += 1
+    state[0] = n_hist
+    state[1] = max_err
+    state[2] = sum_err
+    return bad

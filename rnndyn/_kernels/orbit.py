@@ -78,12 +78,15 @@ def _record(X, lo, n, t, T, r0, buf, x):
 
 
 @jit(parallel=True)
-def _orbits(w, b, act, x0, n_transient, check_every, X):
+def _orbits(w, b, act, x0, n_transient, check_every, X, rtol, atol, escape, max_period,
+            period):
     """x_{t+1} = w[i] σ(x_t) + b[i] from x_0 = x0[i]; w, b, x0 (P,), X (P, R).
 
     After n_transient discarded steps, X[i, r] = x_{n_transient + 1 + r}; X is
     written in place. Every check_every steps (0: never) a block whose states all
     repeat exactly with period 1 or 2 is filled in without further iteration.
+    max_period > 0: period (P,) int64 gets each orbit's class as _classify_orbits,
+    computed per block while its rows are still in cache (0: period is not touched).
     """
     P, R = X.shape
     T = n_transient
@@ -106,6 +109,7 @@ def _orbits(w, b, act, x0, n_transient, check_every, X):
             bb[j] = b[lo + j]
         t = 0  # steps done: x holds x_t
         r0 = 0  # X[:, :r0] written; buf[q] holds x_{T + 1 + r0 + q}
+        q_rep = R  # X[lo:lo+n, q_rep:] repeats exactly with period 2 (R: not known to)
         while t < total:
             if check_every > 0 and t % check_every == 0 and t + 2 <= total:
                 # two steps keeping x_t (a) and x_{t+1} (c): if x_{t+2} == x_t in every
@@ -124,6 +128,8 @@ def _orbits(w, b, act, x0, n_transient, check_every, X):
                 for j in range(n):
                     same &= x[j] == a[j]
                 if same:
+                    # from step t - 2 on the states repeat exactly with period 2
+                    q_rep = max(0, t - 2 - T - 1)
                     # x_s = x_t (= a) for s − t even, x_{t−1} (= c) for s − t odd
                     if t > T:
                         _flush(X, lo, n, r0, t - T - r0, buf)
@@ -138,6 +144,36 @@ def _orbits(w, b, act, x0, n_transient, check_every, X):
                 r0 = _record(X, lo, n, t, T, r0, buf, x)
         if r0 < R:
             _flush(X, lo, n, r0, R - r0, buf)
+        if max_period > 0:
+            for j in range(n):
+                period[lo + j] = _classify_row(X, lo + j, rtol, atol, escape, max_period,
+                                               q_rep)
+
+
+@jit(inline="always")
+def _classify_row(X, i, rtol, atol, escape, max_period, q):
+    """The class of orbit X[i] (see _classify_orbits), given that X[i, q:] repeats
+    exactly with period 2 (q = R: nothing known).
+
+    Where r and r - p are both >= q, the test |X[r] - X[r-p]| <= atol + rtol |X[r]|
+    depends only on the parity of r, so r < q + p + 2 decides it: the same answer as
+    testing every r, without reading the exactly repeating tail.
+    """
+    R = X.shape[1]
+    if abs(X[i, R - 1]) > escape:
+        return -1
+    for r in range(min(R, q + 2)):
+        if not np.isfinite(X[i, r]):
+            return -1
+    for p in range(1, min(max_period, R - 1) + 1):
+        ok = True
+        for r in range(p, min(R, q + p + 2)):
+            if abs(X[i, r] - X[i, r - p]) > atol + rtol * abs(X[i, r]):
+                ok = False
+                break
+        if ok:
+            return p
+    return 0
 
 
 @jit(parallel=True)
@@ -148,22 +184,4 @@ def _classify_orbits(X, rtol, atol, escape, max_period, period):
     """
     P, R = X.shape
     for i in prange(P):
-        diverged = abs(X[i, R - 1]) > escape
-        for r in range(R):
-            if not np.isfinite(X[i, r]):
-                diverged = True
-                break
-        if diverged:
-            period[i] = -1
-            continue
-        found = 0
-        for p in range(1, min(max_period, R - 1) + 1):
-            ok = True
-            for r in range(p, R):
-                if abs(X[i, r] - X[i, r - p]) > atol + rtol * abs(X[i, r]):
-                    ok = False
-                    break
-            if ok:
-                found = p
-                break
-        period[i] = found
+        period[i] = _classify_row(X, i, rtol, atol, escape, max_period, R)
