@@ -551,6 +551,24 @@ def _act_dact1(act, v):
 
 
 @jit(inline="always")
+def _tangent_rows(W, form, ds, Qt, Y):
+    """Y = (J Qtᵀ)ᵀ, J = W diag(ds) (pascanu) or diag(ds) W, one row of Qt at a time
+    (no BLAS: at small N a call costs as much as the arithmetic). Y, Qt (k, N)."""
+    k, N = Qt.shape
+    for q in range(k):
+        for i in range(N):
+            acc = 0.0
+            if form == PASCANU:
+                for j in range(N):
+                    acc += W[i, j] * (ds[j] * Qt[q, j])
+            else:
+                for j in range(N):
+                    acc += W[i, j] * Qt[q, j]
+                acc *= ds[i]
+            Y[q, i] = acc
+
+
+@jit(inline="always")
 def _gs_small(Y, r, norms):
     """Orthonormalise the rows of Y in place (modified Gram-Schmidt, a second pass for a
     row that lost more than 1 - 1/sqrt(2) of its norm ``norms[j]``); r = |R_jj|.
@@ -598,17 +616,7 @@ def _qr_rows_small(W, form, ds, Qt, Y, r, norms):
     if not _gs_small(Y, r, norms):
         # a row at rounding level (an annihilated direction): redo the step
         # from Qt with the careful version
-        for q in range(k):
-            for i in range(N):
-                acc = 0.0
-                if form == PASCANU:
-                    for j in range(N):
-                        acc += W[i, j] * (ds[j] * Qt[q, j])
-                else:
-                    for j in range(N):
-                        acc += W[i, j] * Qt[q, j]
-                    acc *= ds[i]
-                Y[q, i] = acc
+        _tangent_rows(W, form, ds, Qt, Y)
         _mgs2(Y, r)
     for q in range(k):
         for i in range(N):
@@ -709,17 +717,7 @@ def _small_lyapunov(W, U, b, act, form, x, u, Qt, logsum, hist_steps, hist, stat
                         bad = t
                         break
             # ---- tangent step: Y = (J Q)^T, J = W diag(ds) (pascanu) or diag(ds) W
-            for q in range(k):
-                for i in range(N):
-                    acc = 0.0
-                    if form == PASCANU:
-                        for j in range(N):
-                            acc += W[i, j] * (ds[j] * Qt[q, j])
-                    else:
-                        for j in range(N):
-                            acc += W[i, j] * Qt[q, j]
-                        acc *= ds[i]
-                    Y[q, i] = acc
+            _tangent_rows(W, form, ds, Qt, Y)
             # ---- QR of the step's rows; error estimate u·max_j ||p_j|| / |R_jj|
             if k == 1:
                 # one vector: its norm (as _mgs2 for one row, without the second pass)
