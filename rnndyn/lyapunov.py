@@ -13,6 +13,8 @@ import glob
 import os
 from concurrent.futures import ThreadPoolExecutor
 
+import math
+
 import numpy as np
 import scipy.linalg
 
@@ -36,6 +38,9 @@ ENSEMBLE_PARALLEL_MAX_N = 64
 # allocation) for largest_lyapunov and for 'auto' / reortho=1 spectra without a split:
 # at N = 1..4 a BLAS call per step cost 5-20x the arithmetic (issue 15).
 SMALL_N_MAX = 8
+# max|W_ij| above which the tangent dynamics run with W scaled by a power of two (the
+# QR squares column norms, which overflow near 1e154; well below that nothing changes)
+SCALE_W_ABOVE = 1e100
 # Threads of SciPy's OpenBLAS (the library the kernels' dgemm/dgeqrf/dormqr run
 # in) during a run. One thread is fastest for N up to a few hundred: measured
 # here, two threads made N = 100 spectra 6-30x slower on a loaded 2-core machine.
@@ -323,9 +328,23 @@ def _new_state(transient):
     return np.array([0.0, float(transient), 0.0, 0.0, 0.0, 0.0, 0.0])
 
 
+def _tangent_scale(W):
+    """ln s for the power of two s that brings max|W_ij| to about 1, when W is so large
+    (above :data:`SCALE_W_ABOVE`) that the QR's squared column norms could overflow;
+    0.0 otherwise."""
+    wmax = float(np.max(np.abs(W)))
+    if not wmax > SCALE_W_ABOVE or not np.isfinite(wmax):
+        return 0.0
+    return math.frexp(wmax)[1] * math.log(2.0)
+
+
 def _run_qr(rnn, x0, n_steps, transient, k, reortho, tol, max_interval, inputs, seed,
             hist_every, exact_hist, max_hist):
-    Wt = np.ascontiguousarray(rnn.W.T)
+    # J_t = W D_t: with W / s every product is J / s^t, so every log|R_jj| shrinks by
+    # ln s per step, exactly (s a power of two): add it back to the sums
+    shift = _tangent_scale(rnn.W)
+    Wt = np.ascontiguousarray(rnn.W.T) if shift == 0.0 else \
+        np.ascontiguousarray(rnn.W.T * math.exp(-shift))
     logsum = np.zeros(k)
     hist_steps = np.zeros(max(max_hist, 1))
     hist = np.zeros((hist_steps.size, k))
@@ -336,6 +355,9 @@ def _run_qr(rnn, x0, n_steps, transient, k, reortho, tol, max_interval, inputs, 
             _k._qr_lyapunov(Wt, rnn.form_code, D, Qt, logsum, hist_steps, hist, state,
                             reortho, tol, max_interval, hist_every, exact_hist)
     n_hist = int(state[2])
+    if shift:
+        logsum += shift * n_steps
+        hist[:n_hist] += shift * hist_steps[:n_hist, None]
     info = {"n_blocks": int(state[5]), "n_redone": int(state[6]),
             "mean_interval": n_steps / state[5] if state[5] else None,
             "rounding_error_estimate": float(state[3]),
@@ -687,7 +709,13 @@ def lyapunov_spectrum(rnn, x0, n_steps, *, k=None, transient=100, reortho="auto"
         # blocks end at history points: denser ones would cap the split's blocks
         hist_every = max(hist_every, SPLIT_MIN_HIST_EVERY)
     max_hist = n_steps // hist_every + 1 if history else 0
-    if rnn.N <= SMALL_N_MAX and code in (0, 1) and (split == "auto" or split == 0):
+    if _tangent_scale(rnn.W):
+        # a W large enough to overflow squared norms: forward QR with W scaled (exact)
+        logsum, hs, hist, info = _run_qr(rnn, x0, n_steps, transient, k, code, tol,
+                                         max_interval, inputs, seed, hist_every, False, max_hist)
+        info.update(split=0, split_reason=f"max|W| > {SCALE_W_ABOVE:g}: forward QR of W "
+                    "scaled by a power of two", path="scaled W")
+    elif rnn.N <= SMALL_N_MAX and code in (0, 1) and (split == "auto" or split == 0):
         # QR every step (the 'auto' interval's reference) in one fused loop
         logsum, hs, hist, info = _run_small(rnn, x0, n_steps, transient,
                                             _initial_basis(rnn.N, k, seed), inputs,
@@ -756,7 +784,12 @@ def largest_lyapunov(rnn, x0, n_steps, *, transient=100, inputs=None, history=Tr
     max_hist = n_steps // hist_every + 1 if history else 0
     v = as_rng(seed).standard_normal(rnn.N)
     v /= np.linalg.norm(v)
-    if rnn.N <= SMALL_N_MAX:
+    if _tangent_scale(rnn.W):
+        # W large enough to overflow squared norms: QR every step of one vector, W scaled
+        logsum, hs, hist, _ = _run_qr(rnn, x0, n_steps, transient, 1, 1, 1e-8, 64, inputs,
+                                      seed, hist_every, False, max_hist)
+        hist = hist[:, 0]
+    elif rnn.N <= SMALL_N_MAX:
         logsum, hs, hist, _ = _run_small(rnn, x0, n_steps, transient,
                                          np.ascontiguousarray(v[None, :]), inputs,
                                          hist_every, max_hist)

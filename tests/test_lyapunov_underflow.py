@@ -78,3 +78,21 @@ def test_cli_all_minus_inf_prints_json_and_writes_the_figure(tmp_path):
     doc = json.loads(res.output)
     assert doc["exponents"] == [None, None, None]     # -inf is null in --json
     assert (tmp_path / "o" / "lyapunov.png").exists()
+
+
+@pytest.mark.parametrize("scale", [1e160, 1e250])
+def test_huge_weights_give_the_exact_linear_exponents(scale):
+    # squared column norms of W q would overflow: the tangent dynamics run with W
+    # scaled by a power of two, and ln s per step is added back (exact)
+    A = np.array([[0.3, 0.1], [0.2, 0.5]])
+    rnn = RNN(scale * A, None, None, "linear")
+    exact = np.sort(np.log(np.abs(np.linalg.eigvals(A))) + np.log(scale))[::-1]
+    x0 = np.ones(2)
+    lam = lyapunov_spectrum(rnn, x0, 2000, transient=10).exponents
+    assert np.all(np.isfinite(lam)) and np.max(np.abs(lam - exact)) < 1e-3
+    assert abs(largest_lyapunov(rnn, x0, 2000, transient=10).exponent - exact[0]) < 1e-3
+    ft = finite_time_exponents(rnn, x0, 2000, 500, transient=10)
+    assert np.all(np.abs(ft.exponents[:, 0] - exact[0]) < 1e-2)
+    # the same network at a normal scale agrees after the shift
+    small = lyapunov_spectrum(RNN(A, None, None, "linear"), x0, 2000, transient=10).exponents
+    np.testing.assert_allclose(lam - np.log(scale), small, atol=1e-9)
