@@ -17,7 +17,8 @@ def test_sigint_stops_a_long_kernel_quickly(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-c", "from rnndyn.cli.main import cli; cli()",
                              *LONG, "--out", str(out)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path)   # not the checkout: its rnndyn/ has no cli/
     time.sleep(6.0)           # compile (or load) the kernels and enter the long loop
     assert proc.poll() is None, proc.communicate()
     t0 = time.monotonic()
