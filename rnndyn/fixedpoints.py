@@ -18,6 +18,7 @@ from rnndyn import config
 from rnndyn._kernels import fixedpoints as _k
 from rnndyn._validate import as_array, as_float, as_int, as_rng, InputError
 from rnndyn.results import Result, make_meta, result_type
+from rnndyn._memory import array_bytes, check_request
 
 KINDS = ("stable", "saddle", "unstable", "marginal")
 MARGINAL_TOL = 1e-8        # |λ| within this of 1 counts as marginal
@@ -222,6 +223,9 @@ def starting_states(rnn, n_starts, u=None, *, trajectory_steps=200, scale=None, 
     from rnndyn.simulate import trajectories
     n = as_int(n_starts, "n_starts", minimum=1)
     T = as_int(trajectory_steps, "trajectory_steps", minimum=0)
+    # the random half, the trajectories of the visited half and the Newton copies
+    check_request(array_bytes(n, rnn.N, 4) + array_bytes(n // 2 + 1, T + 1, rnn.N),
+                  f"n_starts={n} starting states for N={rnn.N}")
     rng = as_rng(seed)
     c = drive(rnn, u)
     n_traj = n // 2

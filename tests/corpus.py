@@ -25,6 +25,7 @@ CASES = [
     ("max-power-huge", ["spectrum", "--n", "50", "--max-power", "100000000"], 2, "needs"),
     ("grid-huge", ["basins", "--n", "2", "--grid", "200000"], 2, "needs"),
     ("record-huge", ["bifurcation", "--record", "100000000"], 2, "needs"),
+    ("starts-huge", ["fixedpoints", "--n", "3", "--starts", "100000000000"], 2, "needs"),
     ("length-huge", ["train", "temporal-order", "--length", "100000000", "--updates", "1"],
      2, "needs"),
     # values out of range
