@@ -34,7 +34,7 @@ def common_options(f):
     return _stack(
         click.option("--seed", type=click.IntRange(min=0), default=0,
                      help="Seed for every random choice (weights, x0, inputs)."),
-        click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+        click.option("--out", "out", type=click.Path(), default=None,
                      help="Folder for the data (.npz + .json) and the figure. Without it "
                           "nothing is written and no figure is drawn."),
         click.option("--format", "fmt", type=click.Choice(FORMATS), default="png",

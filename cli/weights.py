@@ -5,17 +5,15 @@ import click
 from rnndyn.cli.options import (CONTEXT_SETTINGS, build_model, cli_errors, common_options,
                                 emit, model_options, output_paths, provenance)
 
-KEYS = ("N", "M", "activation", "form", "spectral_radius", "max_singular_value")
-
-
 @click.command(context_settings=CONTEXT_SETTINGS)
 @model_options
 @common_options
 @cli_errors
 def weights(**opts):
     """Draw a network from --init/--n/--gain/--seed (or re-save --weights with another
-    --activation/--form) and write it as DIR/weights.npz, the file every command's
-    --weights reads.
+    --activation/--form) and write it as DIR/weights.npz (or, with --out FILE.npz, as
+    that file), the file every command's --weights reads; a .json beside it says how it
+    was drawn.
 
     Without --out nothing is written: the summary (N, ρ(W), λ1(W)) is printed.
 
@@ -28,7 +26,13 @@ def weights(**opts):
 
     from rnndyn.io import atomic_write_json, file_sha256
     from rnndyn.models import save_weights
-    paths = output_paths(opts["out"], "weights", opts["fmt"], opts["overwrite"])
+    out = opts["out"]
+    if out is not None and str(out).endswith(".npz"):
+        # --out w.npz names the file itself (folder: its parent)
+        folder, name = os.path.split(str(out)[:-len(".npz")])
+        paths = output_paths(folder or ".", name, opts["fmt"], opts["overwrite"])
+    else:
+        paths = output_paths(out, "weights", opts["fmt"], opts["overwrite"])
     rnn = build_model(opts)
     payload = {"N": rnn.N, "M": rnn.M, "activation": rnn.activation, "form": rnn.form,
                "spectral_radius": float(np.max(np.abs(np.linalg.eigvals(rnn.W)))),

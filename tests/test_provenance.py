@@ -91,3 +91,15 @@ def test_weights_without_out_writes_nothing(tmp_path, monkeypatch):
     res = _run(["weights", "--n", "5", "--json"])
     assert json.loads(res.output)["files"] == []
     assert list(tmp_path.iterdir()) == []
+
+
+def test_weights_out_file_as_in_the_issue(tmp_path, monkeypatch):
+    # rnndyn weights --init smart-tanh --n 50 --out w.npz, then --weights w.npz
+    monkeypatch.chdir(tmp_path)
+    _run(["weights", "--init", "smart-tanh", "--n", "50", "--out", "w.npz"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.json", "w.npz"]
+    np.testing.assert_array_equal(load_weights("w.npz").W,
+                                  make_rnn(50, init="smart-tanh").W)
+    res = CliRunner().invoke(cli, ["weights", "--n", "5", "--out", "w.npz"])
+    assert res.exit_code == 2 and "exists" in res.output
+    _run(["gradflow", "--weights", "w.npz", "--steps", "50", "--quiet"])
