@@ -19,6 +19,15 @@ DEFAULTS = {"n_hidden": (50, 100), "lr": (0.01, None), "threshold": (1.0, None),
 STEM = "train"
 
 
+def _check_checkpoint(checkpoint, resume):
+    """--resume needs --checkpoint; an existing checkpoint is only continued, never replaced."""
+    import os
+    if resume and checkpoint is None:
+        raise InputError("--resume needs --checkpoint FILE (the run to continue)")
+    if checkpoint is not None and not resume and os.path.exists(checkpoint):
+        raise OutputExistsError(f"checkpoint {checkpoint} exists; pass --resume to continue it")
+
+
 @click.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("task", metavar="TASK",
                 type=click.Choice(TASKS + DATA_TASKS, case_sensitive=False))
@@ -135,13 +144,7 @@ def train(task, length, method, init, n_hidden, lr, threshold, clip, alpha, omeg
         more["clip"] = clip
     if diag_every is not None:
         more["diag_every"] = diag_every
-    if resume and checkpoint is None:
-        raise InputError("--resume needs --checkpoint FILE (the run to continue)")
-    if checkpoint is not None and not resume:
-        import os
-        if os.path.exists(checkpoint):
-            raise OutputExistsError(f"checkpoint {checkpoint} exists; pass --resume to continue "
-                                  "it")
+    _check_checkpoint(checkpoint, resume)
     show = not (quiet or as_json)
     done = [0]
     with progress(max(budget, 1), quiet=not show, label="updates") as step:
@@ -180,13 +183,7 @@ def _train_corpus(task, method, init, picked, clip, diag_every, activation, form
     from rnndyn import training
     if picked["budget"] < 0:
         raise InputError(f"--updates must be >= 0, got {picked['budget']}")
-    if resume and checkpoint is None:
-        raise InputError("--resume needs --checkpoint FILE (the run to continue)")
-    if checkpoint is not None and not resume:
-        import os
-        if os.path.exists(checkpoint):
-            raise OutputExistsError(f"checkpoint {checkpoint} exists; pass --resume to "
-                                    "continue it")
+    _check_checkpoint(checkpoint, resume)
     if ahead != 1 and task != "chars":
         raise InputError("--ahead applies to chars only")
     paths = output_paths(out, STEM, fmt, overwrite)

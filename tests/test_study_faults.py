@@ -16,6 +16,9 @@ from rnndyn import study as st
 from rnndyn._validate import InputError
 from rnndyn.cli.main import cli
 
+sys.path.insert(0, os.path.dirname(__file__))
+import procs  # noqa: E402
+
 TINY = ["--lengths", "10,12", "--methods", "sgd,sgd-cr", "--inits", "smart-tanh",
         "--seeds", "2", "--updates", "3", "--eval-every", "3", "--eval-size", "40",
         "--n", "6", "--batch-size", "4", "--workers", "0"]
@@ -37,31 +40,7 @@ def _finished_runs(runs_dir):
         if os.path.isdir(runs_dir) else []
 
 
-def _state(pid):
-    """The /proc state letter of ``pid``, or None once it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return None
-
-
-def _children(pid):
-    kids = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                kids.append(int(d))
-    return kids
-
-
-def _alive(pids):
-    return [p for p in pids if _state(p) not in (None, "Z")]  # a zombie has exited
+_state, _children, _alive = procs.state, procs.children, procs.alive
 
 
 def _wait_until(cond, timeout, what):

@@ -12,6 +12,9 @@ import pytest
 
 from rnndyn import sweep as sw
 
+sys.path.insert(0, os.path.dirname(__file__))
+import procs  # noqa: E402
+
 CLI = [sys.executable, "-c", "from rnndyn.cli.main import cli; cli()", "sweep"]
 # 24 tasks of a few tenths of a second each on one worker: killed long before the end
 ARGS = ["--param", "gain=0.5:3:12", "--seeds", "2", "--measure", "lyapunov-spectrum",
@@ -26,26 +29,11 @@ def _tasks(out):
     return sorted(n for n in os.listdir(folder) if n.startswith("t") and n.endswith(".npz"))
 
 
-def _children(pid):
-    kids = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                kids.append(int(d))
-    return kids
+_children = procs.children
 
 
 def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    return bool(procs.alive([pid]))
 
 
 @pytest.mark.slow
