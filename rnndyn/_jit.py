@@ -28,11 +28,13 @@ _IMPORT_PKG = re.compile(r"^\s*from\s+rnndyn\._kernels\s+import\s+\(?([\w\s,]+)"
 
 def _build_key():
     """What every kernel is compiled with: the flags (read from the environment at
-    import) and the sources of this module and of rnndyn.config. numba's cache index
+    import) and the sources of this module, rnndyn.config and rnndyn.codes (the integer
+    codes every kernel dispatches on). numba's cache index
     knows none of them: without this, a fastmath change loaded code built with the old
     flags."""
     key = repr((sorted(config.FASTMATH or ()), config.NUMBA_CACHE)).encode()
-    for path in (__file__, config.__file__):
+    codes = os.path.join(os.path.dirname(config.__file__), "codes.py")
+    for path in (__file__, config.__file__, codes):
         with open(path, "rb") as f:
             key += b"\0" + f.read()
     return key

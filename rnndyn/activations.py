@@ -8,9 +8,8 @@ import numpy as np
 
 from rnndyn._validate import as_choice
 
-LINEAR, TANH, SIGMOID, RELU = 0, 1, 2, 3
+from rnndyn.codes import ACTIVATION_CODES as CODES
 
-CODES = {"linear": LINEAR, "tanh": TANH, "sigmoid": SIGMOID, "relu": RELU}
 NAMES = {code: name for name, code in CODES.items()}
 GAMMA = {"linear": 1.0, "tanh": 1.0, "sigmoid": 0.25, "relu": 1.0}
 

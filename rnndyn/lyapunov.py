@@ -19,7 +19,7 @@ import numpy as np
 import scipy.linalg
 
 from rnndyn._kernels import lyapunov as _k
-from rnndyn._kernels import rnn as _rnn
+from rnndyn._kernels import cells as _rnn
 from rnndyn._validate import as_array, as_float, as_int, as_rng, InputError
 from rnndyn.inputs import check_inputs
 from rnndyn.models import RNN

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnndyn import activations
+from rnndyn import activations, cells
 from rnndyn._memory import array_bytes, check_request
 from rnndyn._validate import as_array, as_choice, as_float, as_int, as_rng, InputError
 
 FORMS = ("pascanu", "elman")
-FORM_CODES = {"pascanu": 0, "elman": 1}
+from rnndyn.codes import FORM_CODES  # noqa: E402  (re-exported)
 INITS = ("gaussian", "orthogonal", "identity", "sparse", "sigmoid", "basic-tanh", "smart-tanh")
 # The paper's three set-ups fix the activation (Pascanu et al. 2013, §5).
 PAPER_ACTIVATION = {"sigmoid": "sigmoid", "basic-tanh": "tanh", "smart-tanh": "tanh"}
@@ -26,7 +26,7 @@ PAPER_ACTIVATION = {"sigmoid": "sigmoid", "basic-tanh": "tanh", "smart-tanh": "t
 
 @dataclass(frozen=True, eq=False)
 class RNN:
-    """Parameters of a vanilla RNN.
+    """Parameters of an RNN: a vanilla, LSTM or GRU cell (one layer).
 
     Attributes
     ----------
@@ -39,6 +39,11 @@ class RNN:
     activation : {'tanh', 'sigmoid', 'relu', 'linear'}
     form : {'pascanu', 'elman'}
         Where σ is applied, see the module docstring.
+    cell : {'vanilla', 'lstm', 'gru'}
+        The recurrent cell (:mod:`rnndyn.cells`). For the gated cells W (G·N, N) and U
+        (G·N, M) hold the G gate blocks stacked as in PyTorch (W = ``weight_hh_l0``,
+        U = ``weight_ih_l0``), b the combined biases; ``form`` and ``activation`` apply to
+        the vanilla cell only.
     origin : dict, optional
         How the weights were made (``make_rnn``: init, gain, seed); part of
         :meth:`describe`, so results and their figures can say which network it was.
@@ -50,33 +55,61 @@ class RNN:
     activation: str = "tanh"
     form: str = "pascanu"
     origin: dict = None
+    cell: str = "vanilla"
 
     def __post_init__(self):
+        cell = as_choice(self.cell, "cell", cells.CELLS)
         W = as_array(self.W, "W", ndim=2)
-        N = W.shape[0]
-        if W.shape != (N, N) or N == 0:
-            raise InputError(f"W must be a non-empty square matrix, got shape {W.shape}")
-        U = np.zeros((N, 0)) if self.U is None else as_array(self.U, "U")
-        if U.ndim == 1 and U.size == N:
-            U = U.reshape(N, 1)
-        if U.ndim != 2 or U.shape[0] != N:
-            raise InputError(f"U must have shape ({N}, M), got {U.shape}")
-        b = np.zeros(N) if self.b is None else as_array(self.b, "b")
+        G = cells.GATES[cell]
+        N = W.shape[1]
+        if W.shape != (G * N, N) or N == 0:
+            want = "a non-empty square matrix" if G == 1 else f"shape ({G}N, N) (gates stacked)"
+            raise InputError(f"W must be {want} for the {cell} cell, got shape {W.shape}")
+        U = np.zeros((G * N, 0)) if self.U is None else as_array(self.U, "U")
+        if U.ndim == 1 and U.size == G * N:
+            U = U.reshape(G * N, 1)
+        if U.ndim != 2 or U.shape[0] != G * N:
+            raise InputError(f"U must have shape ({G * N}, M), got {U.shape}")
+        nb = cells.BIAS_BLOCKS[cell] * N
+        b = np.zeros(nb) if self.b is None else as_array(self.b, "b")
         if b.ndim == 0:
-            b = np.full(N, float(b))
-        if b.shape != (N,):
-            raise InputError(f"b must have shape ({N},), got {b.shape}")
+            b = np.full(nb, float(b))
+        if b.shape != (nb,):
+            raise InputError(f"b must have shape ({nb},), got {b.shape}")
         act = as_choice(self.activation, "activation", tuple(activations.CODES))
         form = as_choice(self.form, "form", FORMS)
-        for name, value in (("W", W), ("U", U), ("b", b), ("activation", act), ("form", form)):
+        if cell != "vanilla" and act != "tanh":
+            raise InputError(f"activation={act!r}: the {cell} cell fixes its activations "
+                             "(sigmoid gates, tanh candidate); leave activation at 'tanh'")
+        for name, value in (("W", W), ("U", U), ("b", b), ("activation", act), ("form", form),
+                            ("cell", cell)):
             object.__setattr__(self, name, value)
         for arr in (W, U, b):
             arr.setflags(write=False)
 
     @property
     def N(self):
-        """Number of units."""
-        return self.W.shape[0]
+        """Number of hidden units."""
+        return self.W.shape[1]
+
+    @property
+    def S(self):
+        """Size of the state s (2N for the LSTM's (h, c), N otherwise)."""
+        return cells.STATE_BLOCKS[self.cell] * self.N
+
+    @property
+    def aux_size(self):
+        """Length of the per-step auxiliary row the kernels record (see rnndyn.cells)."""
+        return cells.AUX_BLOCKS[self.cell] * self.N
+
+    @property
+    def cell_code(self):
+        """Integer cell code for kernels (vanilla: 0 pascanu, 1 elman; 2 lstm; 3 gru)."""
+        return cells.cell_code(self.cell, self.form)
+
+    def require(self, capability, what):
+        """InputError unless this network's cell supports ``capability`` (rnndyn.cells)."""
+        cells.require(self.cell, capability, what)
 
     @property
     def M(self):
@@ -90,8 +123,8 @@ class RNN:
 
     @property
     def form_code(self):
-        """Integer form code for kernels (0 pascanu, 1 elman)."""
-        return FORM_CODES[self.form]
+        """The cell code (kernels' ``form`` argument): 0 pascanu, 1 elman, 2 lstm, 3 gru."""
+        return self.cell_code
 
     @property
     def gamma(self):
@@ -100,17 +133,23 @@ class RNN:
 
     def with_W(self, W):
         """A copy with recurrent weights ``W`` (no longer the drawn network: no origin)."""
-        return RNN(W, self.U, self.b, self.activation, self.form)
+        return RNN(W, self.U, self.b, self.activation, self.form, cell=self.cell)
 
     def describe(self):
         """A JSON-able summary (no arrays)."""
-        out = {"N": self.N, "M": self.M, "activation": self.activation, "form": self.form}
+        if self.cell == "vanilla":
+            out = {"N": self.N, "M": self.M, "activation": self.activation, "form": self.form}
+        else:
+            out = {"cell": self.cell, "N": self.N, "M": self.M, "state_size": self.S}
         out.update(self.origin or {})
         return out
 
     def step(self, x, u=None):
         """One update in NumPy (reference; kernels do the real work)."""
         x = np.asarray(x, dtype=np.float64)
+        if self.cell != "vanilla":
+            return cells.numpy_step(self.cell, self.W, self.U, self.b, x,
+                                    None if u is None else np.asarray(u, float))
         drive = self.b if u is None or self.M == 0 else self.U @ np.asarray(u, float) + self.b
         if self.form == "pascanu":
             return self.W @ activations.sigma(self.activation, x) + drive

@@ -18,10 +18,10 @@ import math
 import numpy as np
 
 from rnndyn._validate import as_array, as_choice, as_float, as_int, InputError
+from rnndyn.codes import CLIP_CODES
 from rnndyn.activations import CODES, activation_code, dsigma, sigma
 from rnndyn.results import Result, make_meta, result_type
 
-CLIP_CODES = {"none": 0, "norm": 1, "value": 2}
 REFINE_AXES = ("auto", "b", "w", "both", "none")
 DEFAULT_STARTS = ((6.0, -3.0), (5.5, -2.9), (6.0, -3.5))
 DEFAULT_STAT_OFFSETS = (-1e-3, -3e-4, -1e-4, -1e-5, 1e-5, 1e-4, 3e-4, 1e-3)

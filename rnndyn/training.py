@@ -22,14 +22,13 @@ from rnndyn._kernels import bptt as _k
 from rnndyn._jit import JIT_DISABLED
 from rnndyn._threads import pinned
 from rnndyn._validate import as_array, as_choice, as_float, as_int, as_rng, InputError, OutputExistsError
-from rnndyn.activations import CODES as ACT_CODES
+from rnndyn import codes
+from rnndyn.codes import ACTIVATION_CODES as ACT_CODES, ERR_CODES, OMEGA_CODES
 from rnndyn.models import FORM_CODES, FORMS, INITS, RNN, make_rnn
 from rnndyn.results import Result, make_meta, result_type
 
 LOSSES = ("ce-last", "ce-all", "mse-last", "bernoulli-all")
 OMEGA_MODES = ("off", "sum", "mean")
-_OMEGA_CODES = {"off": _k.OMEGA_OFF, "sum": _k.OMEGA_SUM, "mean": _k.OMEGA_MEAN}
-_ERR_CODES = {"squared": _k.ERR_SQUARED, "absolute": _k.ERR_ABSOLUTE}
 
 
 # ---------------------------------------------------------------- parameters
@@ -177,7 +176,7 @@ def _loss_arrays(loss, T, B, K, labels, targets, mask=None):
             if mask.shape != (T, B) or mask.dtype != bool:
                 raise InputError(f"mask must be a bool array of shape ({T}, {B}), got "
                                  f"{mask.dtype} {mask.shape}")
-        return _k.LOSS_BERNOULLI, np.full((T, B), -1, dtype=np.int64), \
+        return codes.LOSS_BERNOULLI, np.full((T, B), -1, dtype=np.int64), \
             bernoulli_targets(z, mask)
     if loss == "mse-last":
         if targets is None:
@@ -187,7 +186,7 @@ def _loss_arrays(loss, T, B, K, labels, targets, mask=None):
             targets = targets.reshape(-1, 1)
         if targets.shape != (B, K):
             raise InputError(f"targets must have shape ({B}, {K}), got {targets.shape}")
-        return _k.LOSS_MSE, np.full((T, B), -1, dtype=np.int64), targets
+        return codes.LOSS_MSE, np.full((T, B), -1, dtype=np.int64), targets
     if labels is None:
         raise InputError(f"loss {loss!r} needs labels")
     lab = np.asarray(labels)
@@ -204,7 +203,7 @@ def _loss_arrays(loss, T, B, K, labels, targets, mask=None):
     lab = np.ascontiguousarray(lab, dtype=np.int64)
     if np.any(lab >= K) or np.any(lab < -1):
         raise InputError(f"labels must lie in 0..{K - 1} (or -1 for no target)")
-    return _k.LOSS_CE, lab, np.zeros((B, K))
+    return codes.LOSS_CE, lab, np.zeros((B, K))
 
 
 class Gradient:
@@ -288,7 +287,7 @@ def loss_and_grad(params, inputs, labels=None, targets=None, *, loss="ce-last",
     if mask is not None and loss != "bernoulli-all":
         raise InputError("mask is only used by loss 'bernoulli-all' (CE: label -1)")
     code, lab, tgt = _loss_arrays(loss, T, B, params.K, labels, targets, mask)
-    return _grad(params, u, code, lab, tgt, _OMEGA_CODES[omega], alpha, _ERR_CODES[rule], tol)
+    return _grad(params, u, code, lab, tgt, OMEGA_CODES[omega], alpha, ERR_CODES[rule], tol)
 
 
 _TLS = threading.local()
@@ -314,7 +313,7 @@ def _grad(params, u, code, labels, targets, omega_code, alpha, err_code, tol, ou
         out = (g, params.views(g))
     g, (gW, gU, gb, gV, gc) = out
     T, B, _ = u.shape
-    want_grad = omega_code != _k.OMEGA_OFF and alpha != 0.0
+    want_grad = omega_code != codes.OMEGA_OFF and alpha != 0.0
     work = _workspace(_k._work_size(T, B, params.N, params.M, FORM_CODES[params.form],
                                     want_grad))
     W, U, b, V, c = params._views
@@ -337,8 +336,8 @@ def _batch_arrays(spec, batch):
     """(loss code, labels, targets) for a task minibatch."""
     T, B = batch.labels.shape
     if spec.loss == "mse":
-        return _k.LOSS_MSE, batch.labels, batch.targets
-    return _k.LOSS_CE, batch.labels, np.zeros((B, spec.n_outputs))
+        return codes.LOSS_MSE, batch.labels, batch.targets
+    return codes.LOSS_CE, batch.labels, np.zeros((B, spec.n_outputs))
 
 
 @pinned
@@ -377,7 +376,7 @@ def evaluate(params, task, length, n=tasks.SUCCESS_SIZE, *, seed=0, error_rule="
     n = as_int(n, "n", minimum=1)
     chunk = as_int(chunk, "chunk", minimum=1)
     rng_len = tasks.check_length(length, spec)
-    err = _ERR_CODES[tasks.error_rule(error_rule)]
+    err = ERR_CODES[tasks.error_rule(error_rule)]
     return _evaluate(params, spec, rng_len, n, rng, err, chunk)
 
 
@@ -744,8 +743,8 @@ def train(task, length, method="sgd-c", init="smart-tanh", *, n_hidden=50, lr=0.
 def _loop(run, spec, progress, checkpoint):
     cfg = run.cfg
     length = tuple(cfg["length"])
-    err_code = _ERR_CODES[cfg["error_rule"]]
-    omega_code = _OMEGA_CODES[cfg["omega"]]
+    err_code = ERR_CODES[cfg["error_rule"]]
+    omega_code = OMEGA_CODES[cfg["omega"]]
     lr, mom, thr = cfg["lr"], cfg["momentum"], cfg["threshold"]
     K = cfg["diag_every"]
     w = run.window
@@ -825,7 +824,7 @@ def _success_test(run, spec):
     cfg = run.cfg
     rng = np.random.default_rng([cfg["seed"], 1, run.updates])
     err, loss = _evaluate(run.params, spec, tuple(cfg["length"]), cfg["eval_size"], rng,
-                          _ERR_CODES[cfg["error_rule"]], 500)
+                          ERR_CODES[cfg["error_rule"]], 500)
     run.last_eval = [run.updates, err, loss]
     run.evals["eval_update"].append(run.updates)
     run.evals["eval_error_rate"].append(err)
@@ -1213,7 +1212,7 @@ def _corpus_loop(cfg, corpus, progress, checkpoint=None, resume=True):
     from rnndyn import data as _data
     t_start = time.perf_counter()
     loss = cfg["loss"]
-    code = _k.LOSS_BERNOULLI if loss == "bernoulli-all" else _k.LOSS_CE
+    code = codes.LOSS_BERNOULLI if loss == "bernoulli-all" else codes.LOSS_CE
     unit_scale = 1.0 if loss == "bernoulli-all" else 1.0 / _LN2
     batches = _Batches(corpus, loss, cfg["seq_length"], cfg["ahead"])
     seq = np.random.SeedSequence(cfg["seed"])
@@ -1237,7 +1236,7 @@ def _corpus_loop(cfg, corpus, progress, checkpoint=None, resume=True):
     gbuf = (g, params.views(g))
     thr = cfg["threshold"]
     a = cfg["alpha"] if cfg["regulariser"] else 0.0
-    omega_code = _k.OMEGA_MEAN
+    omega_code = codes.OMEGA_MEAN
     win, rng, buf, hist, evals = S["win"], S["rng"], S["buf"], S["hist"], S["evals"]
 
     def close_window():
@@ -1254,7 +1253,7 @@ def _corpus_loop(cfg, corpus, progress, checkpoint=None, resume=True):
 
     while S["updates"] < cfg["max_updates"] and S["stop"] == "budget":
         u, lab, tgt, _ = batches.train_batch(cfg["batch_size"], rng)
-        res = _grad(params, u, code, lab, tgt, omega_code if a else _k.OMEGA_OFF, a, 0,
+        res = _grad(params, u, code, lab, tgt, omega_code if a else codes.OMEGA_OFF, a, 0,
                     tasks.ERROR_TOL, out=gbuf)
         norm, clipped = optim.clip(g, cfg["clip"], thr)
         S["updates"] += 1

@@ -12,7 +12,7 @@ from rnndyn.activations import NAMES, dsigma, sigma
 # ------------------------------------------------------------------ rnn (forward)
 
 def trajectory(W, U, b, act, form, x0, u):
-    """Twin of rnndyn._kernels.rnn._trajectory: returns X (T+1, N), D (T, N)."""
+    """Twin of rnndyn._kernels.cells._trajectory: returns X (T+1, N), D (T, N)."""
     name = NAMES[act]
     T = u.shape[0]
     X = [np.array(x0, dtype=float)]
@@ -31,7 +31,7 @@ def trajectory(W, U, b, act, form, x0, u):
 
 
 def jacobian(W, form, d):
-    """Twin of rnndyn._kernels.rnn._jacobian."""
+    """Twin of rnndyn._kernels.cells._jacobian."""
     return W @ np.diag(d) if form == 0 else np.diag(d) @ W
 
 

@@ -17,8 +17,8 @@ import math
 import numpy as np
 
 from rnndyn._jit import jit
+from rnndyn.codes import LINEAR, RELU, SIGMOID, TANH  # noqa: F401
 
-LINEAR, TANH, SIGMOID, RELU = 0, 1, 2, 3
 
 _INV_LN2 = 1.4426950408889634
 _LN2 = 0.6931471805599453
@@ -160,3 +160,19 @@ def _apply_act_and_dact(code, a, s, ds):
             else:
                 s[i] = x
                 ds[i] = 1.0
+
+
+@jit(inline="always")
+def _sigmoid_pair(x):
+    """(σ(x), σ(-x)) = (1/(1+e), e/(1+e)) with e = exp(-|x|), swapped for x < 0.
+
+    Both are accurate to a few ulp in both tails (σ(-x) = 1 - σ(x) is never formed by a
+    subtraction, which would lose everything below 1e-16), so σ'(x) = σ(x) σ(-x) is
+    tail-accurate too. The gated cells' gates use it.
+    """
+    e = math.exp(-abs(x))
+    p = 1.0 / (1.0 + e)
+    q = e * p
+    if x >= 0.0:
+        return p, q
+    return q, p

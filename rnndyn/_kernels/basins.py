@@ -8,9 +8,9 @@ iterates its own small state vector with plain loops (no BLAS inside prange).
 import numpy as np
 
 from rnndyn._jit import jit, prange
+from rnndyn.codes import PASCANU
 from rnndyn._kernels.activations import _act
 
-PASCANU, ELMAN = 0, 1
 DIVERGED, UNSETTLED = -1, 0
 
 

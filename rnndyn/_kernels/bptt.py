@@ -17,18 +17,14 @@ product of the minibatch's (B, ·) rows and the parameter gradients are single
 import numpy as np
 
 from rnndyn._jit import jit
+from rnndyn.codes import (ELMAN, ERR_ABSOLUTE, ERR_SQUARED, LINEAR, LOSS_BERNOULLI, LOSS_CE,  # noqa: F401
+                          LOSS_MSE, OMEGA_MEAN, OMEGA_OFF, OMEGA_SUM, PASCANU, RELU, SIGMOID, TANH)
 from rnndyn._kernels.activations import _apply_act, _apply_act_and_dact
 
-PASCANU, ELMAN = 0, 1
-LOSS_CE, LOSS_MSE = 0, 1          # softmax cross-entropy at labelled steps / squared error at T
-# independent Bernoulli per output at every step (sigmoid of y_t); targets (T*B, K) of
-# 0/1, row (t-1)*B + k; a row whose first entry is negative carries no target (padding)
-LOSS_BERNOULLI = 2
-ERR_SQUARED, ERR_ABSOLUTE = 0, 1  # regression answer wrong if (y-z)^2 > tol or |y-z| > tol
-OMEGA_OFF, OMEGA_SUM, OMEGA_MEAN = 0, 1, 2
+# LOSS_BERNOULLI: targets (T*B, K) of 0/1, row (t-1)*B + k; a row whose first entry is
+# negative carries no target (padding)
 # ‖δ‖ below this is numerically zero for Ω: 1/‖δ‖ times a ratio term would overflow
 OMEGA_TINY = 1e-290
-LINEAR, TANH, SIGMOID, RELU = 0, 1, 2, 3
 
 
 @jit

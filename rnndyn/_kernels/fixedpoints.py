@@ -12,9 +12,9 @@ N is small (<= a few hundred), so plain loops beat a BLAS call's overhead.
 import numpy as np
 
 from rnndyn._jit import jit
+from rnndyn.codes import PASCANU
 from rnndyn._kernels.activations import _act, _dact
 
-PASCANU, ELMAN = 0, 1
 
 
 @jit

@@ -17,8 +17,8 @@ import math
 import numpy as np
 
 from rnndyn._jit import jit
+from rnndyn.codes import PASCANU
 
-PASCANU, ELMAN = 0, 1
 
 
 @jit

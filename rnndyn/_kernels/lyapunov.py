@@ -3,7 +3,7 @@
 Storage convention: a tangent basis P (N x k) is held as its transpose ``Pt``
 (k x N, C-contiguous), which is P in Fortran order, so LAPACK (column major)
 works on it in place. One-step Jacobians come from the derivative factors
-D[t] of ``rnndyn._kernels.rnn._trajectory``:
+D[t] of ``rnndyn._kernels.cells._trajectory``:
 
 * pascanu: J = W diag(d),  J P  ->  Pt_new = (Pt diag(d)) W^T
 * elman:   J = diag(d) W,  J P  ->  Pt_new = (Pt W^T) diag(d)
@@ -17,9 +17,9 @@ import numpy as np
 from numba import config as _nb_config
 
 from rnndyn._jit import jit, prange
+from rnndyn.codes import PASCANU
 from rnndyn._kernels.activations import RELU, SIGMOID, TANH, _tanh_fast
 
-PASCANU, ELMAN = 0, 1
 UNIT_ROUNDOFF = 2.0 ** -53
 # a block whose columns grow past this norm is split: far from overflow (1e308)
 # and from the range where the relative-error estimate stops meaning anything

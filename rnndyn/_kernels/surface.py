@@ -9,10 +9,9 @@ stored trajectory.
 import numpy as np
 
 from rnndyn._jit import jit, prange
+from rnndyn.codes import NO_CLIP, NORM_CLIP, VALUE_CLIP  # noqa: F401
 from rnndyn._kernels.activations import _act, _dact
 
-# clipping rules, by integer code (see rnndyn.surface.CLIP_CODES)
-NO_CLIP, NORM_CLIP, VALUE_CLIP = 0, 1, 2
 # torch.nn.utils.clip_grad_norm_ divides by (norm + 1e-6); copied so that the
 # clipped step equals PyTorch's to rounding, not only Algorithm 1 up to 1e-6/‖g‖.
 NORM_CLIP_EPS = 1e-6

@@ -1,0 +1,288 @@
+"""The one home of every cell's step and one-step Jacobian (see :mod:`rnndyn.cells`).
+
+Every analysis works from the trajectory X (T+1, S) and the auxiliary rows D (T, A) that
+the step records, and applies J_t = ∂s_t/∂s_{t-1} through the functions here, which
+dispatch on the integer cell code (rnndyn.codes) once per step:
+
+* pascanu: x_t = W σ(x_{t-1}) + U u_t + b,  D[t-1] = σ'(x_{t-1}),  J_t = W diag(D[t-1])
+* elman:   h_t = σ(a_t), a_t = W h_{t-1} + U u_t + b,  D[t-1] = σ'(a_t),  J_t = diag(D[t-1]) W
+* lstm, gru: the gated cells, S = 2N and N, with the auxiliary rows of rnndyn.cells
+
+The vanilla kernels exploit J = W diag(d) directly (one BLAS product per step); the gated
+ones form y = W v_h for the stacked gate blocks and combine it with the auxiliary row.
+"""
+
+import numpy as np
+
+from rnndyn._jit import jit
+from rnndyn._kernels.activations import _apply_act_and_dact, _sigmoid_pair, _tanh_fast
+from rnndyn.codes import GRU, LSTM, PASCANU
+
+
+
+@jit
+def _trajectory(W, U, b, act, form, x0, u, X, D):
+    """Fill X (T+1, N) with x_0..x_T and D (T, N) with the derivative factors.
+
+    u has shape (T, M) (M may be 0). Returns nothing; X and D are written in place.
+    Gated cells (form = cell code >= LSTM): X (T+1, S), D (T, A), see rnndyn.cells.
+    """
+    if form >= LSTM:
+        _gated_trajectory(W, U, b, form, x0, u, X, D)
+        return
+    T = D.shape[0]
+    N = x0.shape[0]
+    M = U.shape[1]
+    s = np.empty(N)
+    ds = np.empty(N)
+    a = np.empty(N)
+    X[0, :] = x0
+    for t in range(1, T + 1):
+        if form == PASCANU:
+            _apply_act_and_dact(act, X[t - 1], s, ds)
+            a[:] = np.dot(W, s)
+        else:
+            a[:] = np.dot(W, X[t - 1])
+        for i in range(N):
+            acc = a[i] + b[i]
+            for j in range(M):
+                acc += U[i, j] * u[t - 1, j]
+            a[i] = acc
+        if form == PASCANU:
+            X[t, :] = a
+            D[t - 1, :] = ds
+        else:
+            _apply_act_and_dact(act, a, s, ds)
+            X[t, :] = s
+            D[t - 1, :] = ds
+
+
+@jit
+def _trajectories(W, U, b, act, form, X0, u, X, D):
+    """Batch version: X0 (B, N), u (B, T, M), X (B, T+1, N), D (B, T, N).
+
+    The batch is advanced together, one (B, N) x (N, N) product per step, so
+    BLAS does the heavy lifting without a second thread pool.
+    """
+    if form >= LSTM:
+        for k in range(X0.shape[0]):
+            _gated_trajectory(W, U, b, form, X0[k], u[k], X[k], D[k])
+        return
+    B, N = X0.shape
+    T = D.shape[1]
+    M = U.shape[1]
+    S = np.empty((B, N))
+    DS = np.empty((B, N))
+    A = np.empty((B, N))
+    Wt = np.ascontiguousarray(W.T)
+    X[:, 0, :] = X0
+    cur = X0.copy()
+    for t in range(1, T + 1):
+        if form == PASCANU:
+            for k in range(B):
+                _apply_act_and_dact(act, cur[k], S[k], DS[k])
+            A[:, :] = np.dot(S, Wt)
+        else:
+            A[:, :] = np.dot(cur, Wt)
+        for k in range(B):
+            for i in range(N):
+                acc = A[k, i] + b[i]
+                for j in range(M):
+                    acc += U[i, j] * u[k, t - 1, j]
+                A[k, i] = acc
+        if form == PASCANU:
+            for k in range(B):
+                X[k, t, :] = A[k]
+                D[k, t - 1, :] = DS[k]
+                cur[k, :] = A[k]
+        else:
+            for k in range(B):
+                _apply_act_and_dact(act, A[k], S[k], DS[k])
+                X[k, t, :] = S[k]
+                D[k, t - 1, :] = DS[k]
+                cur[k, :] = S[k]
+
+
+@jit
+def _jacobian(W, form, d, J):
+    """J = W diag(d) (pascanu) or diag(d) W (elman); J (N, N) written in place.
+
+    Gated cells: the dense J (S, S) from the auxiliary row d (rnndyn.cells).
+    """
+    if form >= LSTM:
+        _gated_jacobian(W, form, d, J)
+        return
+    N = W.shape[0]
+    if form == PASCANU:
+        for i in range(N):
+            for j in range(N):
+                J[i, j] = W[i, j] * d[j]
+    else:
+        for i in range(N):
+            di = d[i]
+            for j in range(N):
+                J[i, j] = di * W[i, j]
+
+
+# ------------------------------------------------------------------ gated cells
+
+@jit
+def _gated_step(W, U, b, cell, s, u_t, s_new, aux, a):
+    """One step of a gated cell: s_new = f(s, u_t), aux = its auxiliary row (rnndyn.cells).
+
+    W (G N, N), U (G N, M), b (see rnndyn.cells), s and s_new (S,), u_t (M,), aux (A,),
+    a (G N,) scratch for the pre-activations.
+    """
+    N = W.shape[1]
+    GN = W.shape[0]
+    M = U.shape[1]
+    h = s[:N]
+    a[:] = np.dot(W, h)
+    if cell == LSTM:
+        for r in range(GN):
+            acc = a[r] + b[r]
+            for j in range(M):
+                acc += U[r, j] * u_t[j]
+            a[r] = acc
+        for i in range(N):
+            gi, gi_ = _sigmoid_pair(a[i])
+            gf, gf_ = _sigmoid_pair(a[N + i])
+            gg = _tanh_fast(a[2 * N + i])
+            go, go_ = _sigmoid_pair(a[3 * N + i])
+            c_prev = s[N + i]
+            c = gf * c_prev + gi * gg
+            tc = _tanh_fast(c)
+            s_new[i] = go * tc
+            s_new[N + i] = c
+            aux[i] = gg * (gi * gi_)
+            aux[N + i] = c_prev * (gf * gf_)
+            aux[2 * N + i] = gi * (1.0 - gg * gg)
+            aux[3 * N + i] = tc * (go * go_)
+            aux[4 * N + i] = gf
+            aux[5 * N + i] = go * (1.0 - tc * tc)
+    else:  # GRU: a = W h; the n block keeps b_hn apart (reset after the product)
+        for i in range(N):
+            ar = a[i] + b[i]
+            az = a[N + i] + b[N + i]
+            an = b[2 * N + i]
+            for j in range(M):
+                ar += U[i, j] * u_t[j]
+                az += U[N + i, j] * u_t[j]
+                an += U[2 * N + i, j] * u_t[j]
+            q = a[2 * N + i] + b[3 * N + i]
+            r, r_ = _sigmoid_pair(ar)
+            z, z_ = _sigmoid_pair(az)
+            n = _tanh_fast(an + r * q)
+            hp = h[i]
+            s_new[i] = z_ * n + z * hp
+            e = z_ * (1.0 - n * n)
+            aux[i] = e * q * (r * r_)
+            aux[N + i] = (hp - n) * (z * z_)
+            aux[2 * N + i] = e * r
+            aux[3 * N + i] = e
+            aux[4 * N + i] = z
+
+
+@jit
+def _gated_trajectory(W, U, b, cell, x0, u, X, D):
+    """X (T+1, S) with s_0..s_T and D (T, A) with the auxiliary rows of a gated cell."""
+    T = D.shape[0]
+    a = np.empty(W.shape[0])
+    X[0, :] = x0
+    for t in range(1, T + 1):
+        _gated_step(W, U, b, cell, X[t - 1], u[t - 1], X[t], D[t - 1], a)
+
+
+@jit
+def _gated_jacobian(W, cell, d, J):
+    """The dense one-step Jacobian J (S, S) of a gated cell from its auxiliary row d."""
+    N = W.shape[1]
+    if cell == LSTM:
+        for i in range(N):
+            ai, af, ag, ao = d[i], d[N + i], d[2 * N + i], d[3 * N + i]
+            f, k = d[4 * N + i], d[5 * N + i]
+            for j in range(N):
+                dc = ai * W[i, j] + af * W[N + i, j] + ag * W[2 * N + i, j]
+                J[N + i, j] = dc
+                J[i, j] = ao * W[3 * N + i, j] + k * dc
+                J[N + i, N + j] = 0.0
+                J[i, N + j] = 0.0
+            J[N + i, N + i] = f
+            J[i, N + i] = k * f
+    else:
+        for i in range(N):
+            ar, az, an = d[i], d[N + i], d[2 * N + i]
+            for j in range(N):
+                J[i, j] = ar * W[i, j] + az * W[N + i, j] + an * W[2 * N + i, j]
+            J[i, i] += d[4 * N + i]
+
+
+@jit(inline="always")
+def _gated_jv(W, cell, d, v, out, y):
+    """out = J v for a gated cell (v, out (S,), y (G N,) scratch)."""
+    N = W.shape[1]
+    y[:] = np.dot(W, v[:N])
+    if cell == LSTM:
+        for i in range(N):
+            dc = d[i] * y[i] + d[N + i] * y[N + i] + d[2 * N + i] * y[2 * N + i] \
+                + d[4 * N + i] * v[N + i]
+            out[N + i] = dc
+            out[i] = d[3 * N + i] * y[3 * N + i] + d[5 * N + i] * dc
+    else:
+        for i in range(N):
+            out[i] = (d[4 * N + i] * v[i] + d[i] * y[i] + d[N + i] * y[N + i]
+                      + d[2 * N + i] * y[2 * N + i])
+
+
+@jit(inline="always")
+def _gated_vj_gates(N, cell, d, w, g):
+    """g (G N,) = the pre-activation adjoint of wᵀJ: wᵀJ = [Wᵀ g (h part), ...] (see _gated_vj)."""
+    if cell == LSTM:
+        for i in range(N):
+            wc = w[N + i] + d[5 * N + i] * w[i]
+            g[i] = d[i] * wc
+            g[N + i] = d[N + i] * wc
+            g[2 * N + i] = d[2 * N + i] * wc
+            g[3 * N + i] = d[3 * N + i] * w[i]
+    else:
+        for i in range(N):
+            g[i] = d[i] * w[i]
+            g[N + i] = d[N + i] * w[i]
+            g[2 * N + i] = d[2 * N + i] * w[i]
+
+
+@jit(inline="always")
+def _gated_vj(W, cell, d, w, out, g):
+    """out = wᵀ J for a gated cell (w, out (S,), g (G N,) scratch: the gate adjoint)."""
+    N = W.shape[1]
+    _gated_vj_gates(N, cell, d, w, g)
+    out[:N] = np.dot(g, W)
+    if cell == LSTM:
+        for i in range(N):
+            out[N + i] = d[4 * N + i] * (w[N + i] + d[5 * N + i] * w[i])
+    else:
+        for i in range(N):
+            out[i] += d[4 * N + i] * w[i]
+
+
+@jit
+def _gated_tangent_step(Wt, cell, d, Pt, out):
+    """out (k, S) = (J Ptᵀ)ᵀ for a block of k tangent vectors, rows of Pt (k, S).
+
+    Wt = Wᵀ (N, G N): Y = Pt_h Wᵀ is one BLAS product, the rest is elementwise.
+    """
+    k = Pt.shape[0]
+    N = Wt.shape[0]
+    Y = np.dot(Pt[:, :N], Wt)
+    if cell == LSTM:
+        for q in range(k):
+            for i in range(N):
+                dc = d[i] * Y[q, i] + d[N + i] * Y[q, N + i] + d[2 * N + i] * Y[q, 2 * N + i] \
+                    + d[4 * N + i] * Pt[q, N + i]
+                out[q, N + i] = dc
+                out[q, i] = d[3 * N + i] * Y[q, 3 * N + i] + d[5 * N + i] * dc
+    else:
+        for q in range(k):
+            for i in range(N):
+                out[q, i] = (d[4 * N + i] * Pt[q, i] + d[i] * Y[q, i] + d[N + i] * Y[q, N + i]
+                             + d[2 * N + i] * Y[q, 2 * N + i])
