@@ -14,6 +14,7 @@ CONTEXT_SETTINGS = dict(help_option_names=["-h", "--help"], show_default=True,
 
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear")
 FORMS = ("pascanu", "elman")
+CELLS = ("vanilla", "lstm", "gru")
 INITS = ("gaussian", "orthogonal", "identity", "sparse", "sigmoid", "basic-tanh", "smart-tanh")
 FORMATS = ("png", "pdf", "svg")
 
@@ -48,16 +49,22 @@ def common_options(f):
 
 
 def model_options(f=None, *, n=50, gain=1.0):
-    """--weights or a random model (--n, --activation, --form, --init, --gain, --n-inputs).
+    """--weights or a random model (--cell, --n, --activation, --form, --init, --gain,
+    --forget-bias, --n-inputs).
 
     Use as ``@model_options``, or ``@model_options(n=2, gain=2.0)`` for a command
     whose natural model has other defaults.
     """
     decorate = _stack(
         click.option("--weights", type=click.Path(dir_okay=False), default=None,
-                     help="Weights file (.npz with W and optional U, b, activation, form); "
-                          "overrides --n/--init/--gain."),
-        click.option("--n", "n", type=int, default=n, help="Number of units N."),
+                     help="Weights file: rnndyn's .npz (W and optional U, b, activation, "
+                          "form, cell), or a PyTorch state dict of nn.RNN/LSTM/GRU(Cell) as "
+                          ".pt or .npz (cell inferred); overrides --cell/--n/--init/--gain."),
+        click.option("--cell", type=click.Choice(CELLS, case_sensitive=False),
+                     default="vanilla",
+                     help="Recurrent cell: vanilla (see --form), lstm (state (h, c), 2N) or "
+                          "gru, with PyTorch's equations."),
+        click.option("--n", "n", type=int, default=n, help="Number of (hidden) units N."),
         click.option("--activation", type=click.Choice(ACTIVATIONS, case_sensitive=False),
                      default=None, help="Activation [default: tanh, or the file's]."),
         click.option("--form", type=click.Choice(FORMS, case_sensitive=False), default=None,
@@ -67,6 +74,9 @@ def model_options(f=None, *, n=50, gain=1.0):
                      default="gaussian", help="Initialiser of the random model."),
         click.option("--gain", type=float, default=gain,
                      help="Gain g: W ~ N(0, g²/N), g×orthogonal, g×I, or the sparse radius."),
+        click.option("--forget-bias", type=float, default=0.0,
+                     help="Gated cells: added to the LSTM forget-gate bias (the GRU's "
+                          "update-gate bias)."),
         click.option("--n-inputs", type=int, default=0, help="Number of inputs M."),
     )
     return decorate if f is None else decorate(f)
@@ -117,18 +127,28 @@ def build_model(opts):
         rnn = load_weights(opts["weights"])
         if opts.get("activation") or opts.get("form"):
             rnn = RNN(rnn.W, rnn.U, rnn.b, opts.get("activation") or rnn.activation,
-                      opts.get("form") or rnn.form)
+                      opts.get("form") or rnn.form, cell=rnn.cell)
         network = {"weights": os.path.abspath(opts["weights"]),
                    "sha256": file_sha256(opts["weights"])}
     else:
         network = {"init": opts.get("init", "gaussian"), "n": opts["n"],
                    "n_inputs": opts.get("n_inputs", 0), "gain": opts.get("gain", 1.0),
                    "seed": opts.get("seed", 0)}
+        cell = opts.get("cell") or "vanilla"
+        gated = {}
+        if cell != "vanilla":
+            if opts.get("activation") or opts.get("form"):
+                raise InputError(f"--activation/--form apply to the vanilla cell; the {cell} "
+                                 "cell has sigmoid gates and a tanh candidate")
+            gated = {"cell": cell, "forget_bias": opts.get("forget_bias", 0.0)}
+            network.update(gated)
         rnn = make_rnn(opts["n"], n_inputs=opts.get("n_inputs", 0),
                        activation=opts.get("activation") or "tanh",
                        form=opts.get("form") or "pascanu", init=network["init"],
-                       gain=network["gain"], seed=network["seed"])
-    network.update(N=rnn.N, M=rnn.M, activation=rnn.activation, form=rnn.form)
+                       gain=network["gain"], seed=network["seed"], **gated)
+    network.update(N=rnn.N, M=rnn.M, cell=rnn.cell)
+    if rnn.cell == "vanilla":
+        network.update(activation=rnn.activation, form=rnn.form)
     _note(opts, "network", network)
     _note(opts, "_rnn", rnn)
     return rnn
@@ -162,13 +182,13 @@ def build_x0(opts, rnn):
         _note(opts, "x0", {"kind": "values", "values": x0})
         return x0
     from rnndyn.io import read_npy
-    hint = (f"use zero, random, {rnn.N} comma-separated numbers or a .npy file of shape "
-            f"({rnn.N},)")
+    hint = (f"use zero, random, {rnn.S} comma-separated numbers or a .npy file of shape "
+            f"({rnn.S},)")
     if not os.path.lexists(spec):
         raise InputError(f"--x0: cannot read {spec}: no such file; {hint}")
     try:
         # never a pickle; an x0 is N numbers, so a bigger array is refused from its header
-        arr = read_npy(spec, what="file", max_bytes=max(64 * rnn.N, 1 << 16))
+        arr = read_npy(spec, what="file", max_bytes=max(64 * rnn.S, 1 << 16))
     except InputError as exc:
         raise InputError(f"--x0: {exc}; {hint}") from None
     try:

@@ -17,6 +17,7 @@ import numpy as np
 from rnndyn import config
 from rnndyn._kernels import gradflow as _k
 from rnndyn._validate import as_array, as_float, as_int, as_rng, InputError
+from rnndyn.cells import CAPABILITIES
 from rnndyn.results import Result, make_meta, result_type
 from rnndyn.simulate import initial_state, trajectory
 from rnndyn.spectra import _pow2_split
@@ -58,7 +59,8 @@ class GradFlowResult(Result):
     fit_window : list of int
         [first lag, last lag] of the fit, inclusive.
     bound_rate_per_step : float
-        ln(γ λ1(W)): ‖∂x_T/∂x_k‖₂ <= (γ λ1)^(T-k), the paper's bound.
+        ln(γ λ1(W)): ‖∂x_T/∂x_k‖₂ <= (γ λ1)^(T-k), the paper's bound (vanilla cells;
+        NaN for the gated ones, where it does not apply).
     finite : bool
         Every log norm, the rate, the states and the optional arrays are finite. False for
         an exactly zero product (log = -inf), which ``zero_product_lag`` names.
@@ -74,6 +76,11 @@ class GradFlowResult(Result):
         valid: every lag-indexed array describes the products ∂x_s/∂x_{s-ℓ} that end at
         the last finite state s = overflow_step - 1 (lags 0 … s; NaN beyond), the Jacobian
         statistics stop at s, and ``rate_per_step`` is NaN.
+    log_norm_hh, log_norm_cc, log10_norm_hh, log10_norm_cc : ndarray, shape (T+1,), or None
+        LSTM only: ln (and log10) ‖∂h_T/∂h_{T-ℓ}‖₂ and ‖∂c_T/∂c_{T-ℓ}‖₂, the diagonal
+        blocks of the full-state product (the other half of the state held fixed). The
+        c→c block is the constant error carousel: the product of the forget gates'
+        diagonals plus the paths through h.
     on_fixed_point : bool
         x_0 is a fixed point: the first step moves the state by at most
         ``FIXED_POINT_RTOL`` · max(1, ‖x_0‖_∞) (e.g. x_0 = 0 without bias or inputs). The
@@ -125,6 +132,10 @@ class GradFlowResult(Result):
     # last, with defaults: results saved before these fields existed still load
     overflow_step: object = None
     on_fixed_point: bool = False
+    log_norm_hh: object = None
+    log_norm_cc: object = None
+    log10_norm_hh: object = None
+    log10_norm_cc: object = None
 
 
 def _start_vector(N, seed):
@@ -156,8 +167,8 @@ def _check_rnn(rnn, name="rnn"):
 def _check_factors(rnn, D):
     _check_rnn(rnn)
     D = as_array(D, "D", ndim=2, finite=False)
-    if D.shape[1] != rnn.N:
-        raise InputError(f"D must have shape (T, {rnn.N}), got {D.shape}")
+    if D.shape[1] != rnn.aux_size:
+        raise InputError(f"D must have shape (T, {rnn.aux_size}), got {D.shape}")
     return D
 
 
@@ -168,8 +179,9 @@ def backward_products(rnn, D, *, store_lags=(), rtol=config.SINGULAR_VALUE_RTOL,
     Parameters
     ----------
     rnn : RNN
-    D : array_like, shape (T, N)
-        Derivative factors from :func:`rnndyn.simulate.trajectory`.
+    D : array_like, shape (T, A)
+        Auxiliary rows from :func:`rnndyn.simulate.trajectory` (vanilla: the derivative
+        factors, A = N).
     store_lags : sequence of int
         Lags ℓ (0 … T) whose product ∂x_T/∂x_{T-ℓ} is returned.
     rtol : float
@@ -186,8 +198,10 @@ def backward_products(rnn, D, *, store_lags=(), rtol=config.SINGULAR_VALUE_RTOL,
     dict
         ``log_norm``, ``log_frob``, ``power_iterations`` (arrays over lags 0 … T),
         ``zero_product_lag``, ``nonfinite_lag``, ``unconverged_lags`` (ints), and
-        ``products`` (len(store_lags), N, N), ``log_scale`` (len(store_lags),) with
-        ∂x_T/∂x_{T-ℓ} = products[i] · exp(log_scale[i]).
+        ``products`` (len(store_lags), S, S), ``log_scale`` (len(store_lags),) with
+        ∂x_T/∂x_{T-ℓ} = products[i] · exp(log_scale[i]). For the LSTM also
+        ``log_norm_hh`` and ``log_norm_cc``: ln ‖∂h_T/∂h_{T-ℓ}‖₂ and ln ‖∂c_T/∂c_{T-ℓ}‖₂,
+        the diagonal blocks of the full-state product (c_{T-ℓ}, resp. h_{T-ℓ}, held fixed).
 
     Notes
     -----
@@ -208,6 +222,11 @@ def backward_products(rnn, D, *, store_lags=(), rtol=config.SINGULAR_VALUE_RTOL,
     superlinearly; measured errors stay below ``rtol``). Measured at N = 50, T = 200:
     3-6 pairs per lag on average, errors 1e-11 to 1e-13 against SVDs;
     a plain warm-started power iteration needed twice the pairs for 1e-9.
+
+    Gated cells: J_{k+1} is formed densely (S × S) from the auxiliary row, scaled by a
+    power of two near its largest entry, and multiplied in (one S×S product per lag);
+    the LSTM's block norms come from a power iteration on each block warm-started with
+    its left singular vector (its pairs are counted in ``power_iterations``).
     """
     D = _check_factors(rnn, D)
     T = D.shape[0]
@@ -218,17 +237,20 @@ def backward_products(rnn, D, *, store_lags=(), rtol=config.SINGULAR_VALUE_RTOL,
     uniq = sorted(set(lags))
     for i, lag in enumerate(uniq):
         slot[lag] = i
-    P_store = np.zeros((len(uniq), rnn.N, rnn.N))
+    S = rnn.S
+    P_store = np.zeros((len(uniq), S, S))
     ls_store = np.full(len(uniq), -np.inf)
     log_sv = np.empty(T + 1)
     log_fro = np.empty(T + 1)
     n_iter = np.zeros(T + 1, dtype=np.int64)
+    # the LSTM's h→h and c→c blocks of every product (the kernel fills them as it goes)
+    blocks = np.empty((2, T + 1)) if rnn.cell == "lstm" else np.empty((0, 0))
     # an overflow is detected and reported by the kernel (nonfinite_lag); the errstate only
     # matters with NUMBA_DISABLE_JIT, where NumPy scalars would warn about it first
     with np.errstate(over="ignore", invalid="ignore"):
         zero_lag, bad_lag, unconv = _k._backward_products(
-            rnn.W, rnn.form_code, D, _start_vector(rnn.N, seed), rtol, max_iter, slot,
-            P_store, ls_store, log_sv, log_fro, n_iter)
+            rnn.W, rnn.cell_code, D, _start_vector(S, seed), rtol, max_iter, slot,
+            P_store, ls_store, log_sv, log_fro, n_iter, blocks)
     # lags after a zero or non-finite product were never reached: their stored products
     # are zero (log scale -inf) or undefined (NaN)
     for lag in uniq:
@@ -239,10 +261,13 @@ def backward_products(rnn, D, *, store_lags=(), rtol=config.SINGULAR_VALUE_RTOL,
             P_store[slot[lag]] = np.nan
             ls_store[slot[lag]] = np.nan
     order = [slot[lag] for lag in lags]
-    return {"log_norm": log_sv, "log_frob": log_fro, "power_iterations": n_iter,
-            "zero_product_lag": int(zero_lag), "nonfinite_lag": int(bad_lag),
-            "unconverged_lags": int(unconv),
-            "products": P_store[order], "log_scale": ls_store[order]}
+    out = {"log_norm": log_sv, "log_frob": log_fro, "power_iterations": n_iter,
+           "zero_product_lag": int(zero_lag), "nonfinite_lag": int(bad_lag),
+           "unconverged_lags": int(unconv),
+           "products": P_store[order], "log_scale": ls_store[order]}
+    if rnn.cell == "lstm":
+        out["log_norm_hh"], out["log_norm_cc"] = blocks[0], blocks[1]
+    return out
 
 
 def jacobian_product(rnn, D, k):
@@ -281,9 +306,9 @@ def transport(rnn, D, delta_T):
     Parameters
     ----------
     rnn : RNN
-    D : array_like, shape (T, N)
-    delta_T : array_like, shape (N,)
-        ∂E/∂x_T, non-zero.
+    D : array_like, shape (T, A)
+    delta_T : array_like, shape (S,)
+        ∂E/∂x_T, non-zero (S the state size).
 
     Returns
     -------
@@ -296,12 +321,12 @@ def transport(rnn, D, delta_T):
     eq. 3-5); O(N²) per step, renormalised at every step with a running log scale.
     """
     D = _check_factors(rnn, D)
-    delta = as_array(delta_T, "delta_T", shape=(rnn.N,))
+    delta = as_array(delta_T, "delta_T", shape=(rnn.S,))
     if not np.any(delta):
         raise InputError("delta_T must be non-zero")
     out = np.empty(D.shape[0] + 1)
     with np.errstate(over="ignore", invalid="ignore"):  # see backward_products
-        _k._transport(rnn.W, rnn.form_code, D, delta, out)
+        _k._transport(rnn.W, rnn.cell_code, D, delta, out)
     return out
 
 
@@ -350,6 +375,8 @@ def jacobian_spectra(rnn, D, *, stride=1):
     D = _check_factors(rnn, D)
     stride = as_int(stride, "stride", minimum=1)
     t = np.arange(1, D.shape[0] + 1, stride)
+    if rnn.cell != "vanilla":
+        return (t,) + _gated_jacobian_spectra(rnn, D[t - 1])
     N = rnn.N
     rho, smax, smin = (np.empty(len(t)) for _ in range(3))
     chunk = max(1, _STATS_CHUNK_ELEMENTS // (N * N))
@@ -370,6 +397,23 @@ def jacobian_spectra(rnn, D, *, stride=1):
                 smax[idx], smin[idx] = s[:, 0] * wscale, s[:, -1] * wscale
                 rho[idx] = np.max(np.abs(np.linalg.eigvals(J[ok])), axis=1) * wscale
     return t, rho, smax, smin
+
+
+def _gated_jacobian_spectra(rnn, d):
+    """ρ, σ_max, σ_min of the dense one-step Jacobians of a gated cell at the rows d."""
+    from rnndyn.simulate import jacobian
+    S = rnn.S
+    rho, smax, smin = (np.full(len(d), np.nan) for _ in range(3))
+    chunk = max(1, _STATS_CHUNK_ELEMENTS // (S * S))
+    for start in range(0, len(d), chunk):
+        J = np.stack([jacobian(rnn, row) for row in d[start:start + chunk]])
+        ok = np.all(np.isfinite(J), axis=(1, 2))
+        if np.any(ok):
+            idx = np.flatnonzero(ok) + start
+            s = np.linalg.svd(J[ok], compute_uv=False)
+            smax[idx], smin[idx] = s[:, 0], s[:, -1]
+            rho[idx] = np.max(np.abs(np.linalg.eigvals(J[ok])), axis=1)
+    return rho, smax, smin
 
 
 def log_spectral_norm(W):
@@ -456,7 +500,7 @@ def gradient_flow(rnn, x0, n_steps, inputs=None, *, k_singular=(), n_top=3,
     _check_rnn(rnn)
     T = as_int(n_steps, "n_steps", minimum=1)
     x0v = initial_state(rnn, x0, seed=seed) if isinstance(x0, str) else \
-        as_array(x0, "x0", shape=(rnn.N,))
+        as_array(x0, "x0", shape=(rnn.S,))
     # a state leaving float64 is detected and reported below (overflow_step); the errstate
     # only matters with NUMBA_DISABLE_JIT, where NumPy would warn about it first
     with np.errstate(over="ignore", invalid="ignore"):
@@ -476,7 +520,7 @@ def gradient_flow(rnn, x0, n_steps, inputs=None, *, k_singular=(), n_top=3,
             raise InputError(f"fit window must span at least two lags, got {window}")
     stride = _stats_stride(jacobian_stats, T)
     if delta_T is not None:
-        delta_T = as_array(delta_T, "delta_T", shape=(rnn.N,))
+        delta_T = as_array(delta_T, "delta_T", shape=(rnn.S,))
         if not np.any(delta_T):
             raise InputError("delta_T must be non-zero")
 
@@ -508,7 +552,7 @@ def gradient_flow(rnn, x0, n_steps, inputs=None, *, k_singular=(), n_top=3,
     n_iter = full(out["power_iterations"], 0)
     rate = fit_rate(lag, log_norm, window) if overflow_step is None else float("nan")
 
-    n_keep = min(n_top, rnn.N)
+    n_keep = min(n_top, rnn.S)
     log_sv = np.full((len(ks), n_top), -np.inf)
     stored = dict(zip(ks_valid, zip(out["products"], out["log_scale"])))
     for i, k in enumerate(ks):
@@ -532,10 +576,19 @@ def gradient_flow(rnn, x0, n_steps, inputs=None, *, k_singular=(), n_top=3,
         jrho = jmax = jmin = np.zeros(0)
 
     log_delta = full(transport(rnn, Dv, delta_T), np.nan) if delta_T is not None else None
-    with np.errstate(divide="ignore"):
-        bound = float(np.log(rnn.gamma)) + log_spectral_norm(rnn.W)
+    if "gamma-bound" in CAPABILITIES[rnn.cell]:
+        with np.errstate(divide="ignore"):
+            bound = float(np.log(rnn.gamma)) + log_spectral_norm(rnn.W)
+    else:
+        bound = float("nan")    # the bound γ λ1(W) is the vanilla cell's (rnndyn.cells)
+    blocks = {}
+    if rnn.cell == "lstm":
+        for key in ("log_norm_hh", "log_norm_cc"):
+            blocks[key] = full(out[key], np.nan)
+            blocks["log10_" + key[4:]] = blocks[key] / np.log(10.0)
     states_finite = overflow_step is None
     pieces = [log_norm, log_frob, [rate], jrho, jmax, jmin, log_sv[:, :n_keep]]
+    pieces += [blocks[k] for k in ("log_norm_hh", "log_norm_cc") if k in blocks]
     if log_delta is not None:
         pieces.append(log_delta)
     finite = states_finite and all(bool(np.all(np.isfinite(p))) for p in pieces)
@@ -559,4 +612,4 @@ def gradient_flow(rnn, x0, n_steps, inputs=None, *, k_singular=(), n_top=3,
         jac_max_sv=jmax, jac_min_sv=jmin, sv_k=np.array(ks, dtype=np.int64),
         sv_lag=np.array([Tv - k if k <= Tv else -1 for k in ks], dtype=np.int64),
         log_sv=log_sv,
-        log_delta=log_delta, x_final=X[Tv].copy(), meta=meta)
+        log_delta=log_delta, x_final=X[Tv].copy(), meta=meta, **blocks)

@@ -266,20 +266,21 @@ def _initial_basis(N, k, seed):
 
 
 def _chunks(rnn, x0, total, inputs, step=None):
-    """Yield derivative factors D (T_chunk, N) of the trajectory from x0, chunk by chunk.
+    """Yield the auxiliary rows D (T_chunk, A) of the trajectory from x0, chunk by chunk
+    (vanilla: the derivative factors, A = N).
 
     Chunks bound the memory of long runs; ``step`` (steps per chunk) defaults
     to about 32 MB of factors.
     """
-    N = rnn.N
+    S, A = rnn.S, rnn.aux_size
     u = check_inputs(inputs, total, rnn.M)
     if step is None:
-        step = max(256, _CHUNK_ELEMENTS // max(N, 1))
+        step = max(256, _CHUNK_ELEMENTS // max(A, 1))
     x = x0.copy()
     for start in range(0, total, step):
         T = min(step, total - start)
-        X = np.empty((T + 1, N))
-        D = np.empty((T, N))
+        X = np.empty((T + 1, S))
+        D = np.empty((T, A))
         # overflow is checked right below (without the JIT NumPy would warn)
         with np.errstate(over="ignore", invalid="ignore"):
             _rnn._trajectory(rnn.W, rnn.U, rnn.b, rnn.act_code, rnn.form_code, x,
@@ -342,7 +343,8 @@ def _run_qr(rnn, x0, n_steps, transient, k, reortho, tol, max_interval, inputs, 
             hist_every, exact_hist, max_hist):
     # J_t = W D_t: with W / s every product is J / s^t, so every log|R_jj| shrinks by
     # ln s per step, exactly (s a power of two): add it back to the sums
-    shift = _tangent_scale(rnn.W)
+    # (gated cells: J is not W times a diagonal, and their gates bound it: no scaling)
+    shift = _tangent_scale(rnn.W) if rnn.cell == "vanilla" else 0.0
     Wt = np.ascontiguousarray(rnn.W.T) if shift == 0.0 else \
         np.ascontiguousarray(rnn.W.T * math.exp(-shift))
     logsum = np.zeros(k)
@@ -350,7 +352,7 @@ def _run_qr(rnn, x0, n_steps, transient, k, reortho, tol, max_interval, inputs, 
     hist = np.zeros((hist_steps.size, k))
     state = _new_state(transient)
     with blas_threads(BLAS_THREADS):
-        Qt = _initial_basis(rnn.N, k, seed)
+        Qt = _initial_basis(rnn.S, k, seed)
         for D in _chunks(rnn, x0, transient + n_steps, inputs):
             _k._qr_lyapunov(Wt, rnn.form_code, D, Qt, logsum, hist_steps, hist, state,
                             reortho, tol, max_interval, hist_every, exact_hist)
@@ -582,7 +584,7 @@ def _run_full(rnn, x0, n_steps, transient, reortho, tol, max_interval, inputs, s
 
 def _common(rnn, x0, n_steps, transient, seed):
     rnn = _check_rnn(rnn)
-    x0 = as_array(x0, "x0", shape=(rnn.N,))
+    x0 = as_array(x0, "x0", shape=(rnn.S,))
     n_steps = as_int(n_steps, "n_steps", minimum=1)
     transient = as_int(transient, "transient", minimum=0)
     as_rng(seed)  # validate early
@@ -690,7 +692,8 @@ def lyapunov_spectrum(rnn, x0, n_steps, *, k=None, transient=100, reortho="auto"
     at least 8 steps apart whenever a split may be used.
     """
     rnn, x0, n_steps, transient = _common(rnn, x0, n_steps, transient, seed)
-    k = rnn.N if k is None else as_int(k, "k", minimum=1, maximum=rnn.N)
+    S = rnn.S
+    k = S if k is None else as_int(k, "k", minimum=1, maximum=S)
     code = _reortho_code(reortho)
     tol = as_float(tol, "tol", minimum=0.0, strict_minimum=True)
     max_interval = as_int(max_interval, "max_interval", minimum=1)
@@ -699,9 +702,11 @@ def lyapunov_spectrum(rnn, x0, n_steps, *, k=None, transient=100, reortho="auto"
             raise InputError(f"split must be 'auto' or an integer >= 0, got {split!r}")
         split = "auto"
     else:
-        split = as_int(split, "split", minimum=0, maximum=rnn.N - 1)
-        if split and k != rnn.N:
+        split = as_int(split, "split", minimum=0, maximum=S - 1)
+        if split and k != S:
             raise InputError("split applies to the full spectrum only (k = N)")
+        if split:
+            rnn.require("split", "the split (dual) Lyapunov method")
     threads = _default_threads() if threads is None else as_int(threads, "threads",
                                                                   minimum=1, maximum=2)
     hist_every = max(1, n_steps // HISTORY_POINTS)
@@ -709,7 +714,13 @@ def lyapunov_spectrum(rnn, x0, n_steps, *, k=None, transient=100, reortho="auto"
         # blocks end at history points: denser ones would cap the split's blocks
         hist_every = max(hist_every, SPLIT_MIN_HIST_EVERY)
     max_hist = n_steps // hist_every + 1 if history else 0
-    if _tangent_scale(rnn.W):
+    if rnn.cell != "vanilla":
+        # gated cells: the forward QR method on the full state (2N exponents for the LSTM)
+        logsum, hs, hist, info = _run_qr(rnn, x0, n_steps, transient, k, code, tol,
+                                         max_interval, inputs, seed, hist_every, False, max_hist)
+        info.update(split=0, split_reason=f"the {rnn.cell} cell has no split method",
+                    path="forward QR")
+    elif _tangent_scale(rnn.W):
         # a W large enough to overflow squared norms: forward QR with W scaled (exact)
         logsum, hs, hist, info = _run_qr(rnn, x0, n_steps, transient, k, code, tol,
                                          max_interval, inputs, seed, hist_every, False, max_hist)
@@ -752,7 +763,7 @@ def lyapunov_spectrum(rnn, x0, n_steps, *, k=None, transient=100, reortho="auto"
     meta = make_meta(params, seed=seed, model=rnn, method="QR (Benettin)",
                      units="natural log per step", **info)
     return LyapunovResult(exponents=lam, sum=float(np.sum(lam)),
-                          kaplan_yorke_dimension=kaplan_yorke_dimension(lam, rnn.N),
+                          kaplan_yorke_dimension=kaplan_yorke_dimension(lam, S),
                           n_positive=int(np.count_nonzero(lam > 0)), history_steps=hs,
                           history=running, n_steps=n_steps, transient=transient, meta=meta)
 
@@ -782,9 +793,14 @@ def largest_lyapunov(rnn, x0, n_steps, *, transient=100, inputs=None, history=Tr
     rnn, x0, n_steps, transient = _common(rnn, x0, n_steps, transient, seed)
     hist_every = max(1, n_steps // HISTORY_POINTS)
     max_hist = n_steps // hist_every + 1 if history else 0
-    v = as_rng(seed).standard_normal(rnn.N)
+    v = as_rng(seed).standard_normal(rnn.S)
     v /= np.linalg.norm(v)
-    if _tangent_scale(rnn.W):
+    if rnn.cell != "vanilla":
+        # gated cells: QR every step of one vector (= the vector method), J·v by the cell
+        logsum, hs, hist, _ = _run_qr(rnn, x0, n_steps, transient, 1, 1, 1e-8, 64, inputs,
+                                      seed, hist_every, False, max_hist)
+        hist = hist[:, 0]
+    elif _tangent_scale(rnn.W):
         # W large enough to overflow squared norms: QR every step of one vector, W scaled
         logsum, hs, hist, _ = _run_qr(rnn, x0, n_steps, transient, 1, 1, 1e-8, 64, inputs,
                                       seed, hist_every, False, max_hist)
@@ -844,7 +860,7 @@ def finite_time_exponents(rnn, x0, n_steps, window, *, k=1, transient=100, input
     """
     rnn, x0, n_steps, transient = _common(rnn, x0, n_steps, transient, seed)
     window = as_int(window, "window", minimum=1, maximum=n_steps)
-    k = as_int(k, "k", minimum=1, maximum=rnn.N)
+    k = as_int(k, "k", minimum=1, maximum=rnn.S)
     code = _reortho_code(reortho)
     tol = as_float(tol, "tol", minimum=0.0, strict_minimum=True)
     n_win = n_steps // window
@@ -906,9 +922,9 @@ def lyapunov_ensemble(models, X0, n_steps, *, k=None, transient=100, inputs=None
     rnns = [models] if isinstance(models, RNN) else list(models)
     if not rnns or not all(isinstance(r, RNN) for r in rnns):
         raise InputError("models must be an RNN or a non-empty sequence of RNN")
-    N, form = rnns[0].N, rnns[0].form
-    if any(r.N != N or r.form != form for r in rnns):
-        raise InputError("models must all have the same number of units N and the same form")
+    N, form, cell = rnns[0].S, rnns[0].form, rnns[0].cell
+    if any(r.S != N or r.form != form or r.cell != cell for r in rnns):
+        raise InputError("models must all have the same cell, number of units N and form")
     n_steps = as_int(n_steps, "n_steps", minimum=1)
     transient = as_int(transient, "transient", minimum=0)
     k = N if k is None else as_int(k, "k", minimum=1, maximum=N)
@@ -930,7 +946,7 @@ def lyapunov_ensemble(models, X0, n_steps, *, k=None, transient=100, inputs=None
     X0 = np.ascontiguousarray(np.broadcast_to(X0, (B, N)))
     members = [rnns[b if len(rnns) > 1 else 0] for b in range(B)]
     total = transient + n_steps
-    if N <= ENSEMBLE_PARALLEL_MAX_N:
+    if N <= ENSEMBLE_PARALLEL_MAX_N and cell == "vanilla":
         D = np.empty((B, total, N))
         for b, r in enumerate(members):
             D[b] = next(_chunks(r, X0[b], total, inputs, step=total))

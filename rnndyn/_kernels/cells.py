@@ -273,7 +273,8 @@ def _gated_tangent_step(Wt, cell, d, Pt, out):
     """
     k = Pt.shape[0]
     N = Wt.shape[0]
-    Y = np.dot(Pt[:, :N], Wt)
+    # the h part of the rows (for the LSTM a strided slice: BLAS wants it contiguous)
+    Y = np.dot(np.ascontiguousarray(Pt[:, :N]), Wt)
     if cell == LSTM:
         for q in range(k):
             for i in range(N):

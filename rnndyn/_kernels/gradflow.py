@@ -1,6 +1,7 @@
 """Backward products of one-step Jacobians and the transport of an error vector.
 
-With J_t = ∂x_t/∂x_{t-1} = W diag(D[t-1]) (pascanu) or diag(D[t-1]) W (elman),
+With J_t = ∂x_t/∂x_{t-1} = W diag(D[t-1]) (pascanu) or diag(D[t-1]) W (elman), or the
+dense Jacobian of a gated cell (rnndyn._kernels.cells, from the auxiliary row D[t-1]),
 the gradient-flow products are accumulated backwards from the last step,
 
     P_T = I,   P_k = P_{k+1} J_{k+1} = ∂x_T/∂x_k,   lag ℓ = T - k,
@@ -17,7 +18,8 @@ import math
 import numpy as np
 
 from rnndyn._jit import jit
-from rnndyn.codes import PASCANU
+from rnndyn._kernels.cells import _gated_jacobian, _gated_vj
+from rnndyn.codes import LSTM, PASCANU
 
 
 
@@ -303,20 +305,105 @@ def _rescale_pow2(P):
 _FRO2_SMALL = 1e-200
 
 
+@jit(inline="always")
+def _normalise(v):
+    """v /= ‖v‖ (a zero v becomes the first unit vector)."""
+    n = 0.0
+    for i in range(v.shape[0]):
+        n += v[i] * v[i]
+    if n == 0.0:
+        v[0] = 1.0
+        return
+    n = 1.0 / np.sqrt(n)
+    for i in range(v.shape[0]):
+        v[i] *= n
+
+
+@jit
+def _block_log_norm(P, r0, c0, n, u, x, y, rtol, max_iter):
+    """ln ‖P[r0:r0+n, c0:c0+n]‖₂ by a power iteration on B Bᵀ warm-started from u (the
+    block's left singular vector estimate, updated in place; it lives at time T, so it
+    converges from lag to lag as the full product's does). x, y (n,) scratch.
+    Returns (log norm, matrix-vector pairs used); -inf for a zero block.
+    """
+    est = 0.0
+    it = 0
+    while it < max_iter:
+        it += 1
+        for j in range(n):
+            x[j] = 0.0
+        for i in range(n):
+            ui = u[i]
+            for j in range(n):
+                x[j] += ui * P[r0 + i, c0 + j]
+        xx = 0.0
+        for j in range(n):
+            xx += x[j] * x[j]
+        if xx == 0.0:
+            # u orthogonal to the block's range: restart from its largest row, once
+            best, ib = -1.0, 0
+            for i in range(n):
+                r = 0.0
+                for j in range(n):
+                    r += P[r0 + i, c0 + j] * P[r0 + i, c0 + j]
+                if r > best:
+                    best, ib = r, i
+            if best == 0.0:
+                return -np.inf, it
+            for i in range(n):
+                u[i] = 0.0
+            u[ib] = 1.0
+            continue
+        yy = 0.0
+        for i in range(n):
+            acc = 0.0
+            for j in range(n):
+                acc += P[r0 + i, c0 + j] * x[j]
+            y[i] = acc
+            yy += acc * acc
+        # ‖Bᵀu‖² <= σ1² (a lower bound rising to σ1²); ‖B Bᵀ u‖/‖Bᵀu‖ is the better one
+        new = yy / xx
+        ny = 1.0 / np.sqrt(yy)
+        for i in range(n):
+            u[i] = y[i] * ny
+        done = new - est <= rtol * new
+        est = new
+        if done:
+            break
+    return 0.5 * np.log(est), it
+
+
 @jit
 def _backward_products(W, form, D, u0, rtol, max_iter, store_slot, P_store, log_scale_store,
-                       log_sv, log_fro, n_iter):
+                       log_sv, log_fro, n_iter, block_log_sv):
     """P_k = P_{k+1} J_{k+1} renormalised; lag ℓ = T-k: log_sv[ℓ] = log‖P_k‖₂, log_fro[ℓ] = log‖P_k‖_F.
 
-    D (T, N); u0 (N,) unit start vector of the Lanczos iteration on P Pᵀ, warm-started from lag
-    to lag with the Ritz vector; n_iter[ℓ] its matrix-vector pairs. If store_slot[ℓ] = s >= 0:
-    P_store[s] = P_k exp(-log_scale_store[s]). Returns (first lag with P exactly 0, first
-    non-finite lag, number of lags not converged within max_iter); -1 = none.
+    D (T, A) the auxiliary rows (vanilla: the factors, A = N); u0 (S,) unit start vector of
+    the Lanczos iteration on P Pᵀ (S the state size), warm-started from lag to lag with the
+    Ritz vector; n_iter[ℓ] its matrix-vector pairs. If store_slot[ℓ] = s >= 0: P_store[s] =
+    P_k exp(-log_scale_store[s]). block_log_sv (2, T+1), used for the LSTM only (shape
+    (0, 0) otherwise): ln ‖∂h_T/∂h_k‖₂ and ln ‖∂c_T/∂c_k‖₂, the diagonal blocks of P_k.
+    Returns (first lag with P exactly 0, first non-finite lag, number of lags not
+    converged within max_iter); -1 = none.
     """
-    T, N = D.shape
+    T = D.shape[0]
+    N = u0.shape[0]
+    gated = form >= LSTM
+    blocks = block_log_sv.shape[0] == 2
+    nb = N // 2
     mmax = min(N, 24)       # Krylov dimension before a restart from the Ritz vector
-    Wsc = np.empty((N, N))  # W / 2^e, max entry <= 1: the products cannot overflow
-    lw = _pow2_scaled(W, Wsc)
+    Wsc = np.empty(W.shape)  # W / 2^e, max entry <= 1: the products cannot overflow
+    lw = 0.0 if gated else _pow2_scaled(W, Wsc)
+    Jd = np.empty((N, N)) if gated else np.empty((1, 1))
+    ub = np.empty((2, nb))   # the blocks' left singular vector estimates
+    xb = np.empty(nb)
+    yb = np.empty(nb)
+    if blocks:
+        for q in range(2):
+            for i in range(nb):
+                ub[q, i] = u0[q * nb + i]
+            _normalise(ub[q])
+            block_log_sv[q, 0] = 0.0
     Pa = np.eye(N)          # the scaled product of the previous lag
     Pb = np.empty((N, N))   # the scaled product being formed
     u = u0.copy()           # left singular vector estimate (lives at time T)
@@ -342,7 +429,7 @@ def _backward_products(W, form, D, u0, rtol, max_iter, store_slot, P_store, log_
     for lag in range(1, T + 1):
         k = T - lag
         dmax = 0.0
-        for j in range(N):
+        for j in range(D.shape[1]):
             a = abs(D[k, j])
             if a > dmax or a != a:      # a != a: NaN, which must not pass as a zero factor
                 dmax = a
@@ -351,24 +438,37 @@ def _backward_products(W, form, D, u0, rtol, max_iter, store_slot, P_store, log_
             val = -np.inf if dmax == 0.0 else np.nan
             _fill_after(log_sv, lag, val)
             _fill_after(log_fro, lag, val)
+            if blocks:
+                _fill_after(block_log_sv[0], lag, val)
+                _fill_after(block_log_sv[1], lag, val)
             return (lag, -1, unconverged) if dmax == 0.0 else (-1, lag, unconverged)
-        # the renormalisation by 1/(‖P_{k+1}‖_F max D[k]) rides on the diagonal factor (no
-        # extra pass); dividing by max D[k] too keeps tiny sigmoid slopes from underflowing.
-        # (D/dmax) first, then 1/fro: the product fro·dmax itself could underflow
         c = 1.0 / fro
-        log_scale += lfro + np.log(dmax) + lw
-        for j in range(N):
-            dc[j] = (D[k, j] / dmax) * c
-        if form == PASCANU:
-            np.dot(Pa, Wsc, Pb)                     # then Pb = (Pa Ws) diag(dc)
+        if gated:
+            # the dense J_{k+1}, scaled by a power of two near its largest entry (exact),
+            # then Pb = Pa J and the renormalisation 1/‖P_{k+1}‖_F on the columns
+            _gated_jacobian(W, form, D[k], Jd)
+            lj, _ = _rescale_pow2(Jd)
+            log_scale += lfro + lj
+            np.dot(Pa, Jd, Pb)
+            for j in range(N):
+                dc[j] = c
         else:
-            for i in range(N):                      # Pa diag(dc), then Pb = (Pa diag(dc)) Ws
-                for j in range(N):
-                    Pa[i, j] *= dc[j]
-            np.dot(Pa, Wsc, Pb)
-        # column scaling (pascanu), ‖Pb‖_F² and w = Pbᵀ u (the first Lanczos product, scaled
+            # the renormalisation by 1/(‖P_{k+1}‖_F max D[k]) rides on the diagonal factor
+            # (no extra pass); dividing by max D[k] too keeps tiny sigmoid slopes from
+            # underflowing. (D/dmax) first, then 1/fro: the product fro·dmax could underflow
+            log_scale += lfro + np.log(dmax) + lw
+            for j in range(N):
+                dc[j] = (D[k, j] / dmax) * c
+            if form == PASCANU:
+                np.dot(Pa, Wsc, Pb)                 # then Pb = (Pa Ws) diag(dc)
+            else:
+                for i in range(N):                  # Pa diag(dc), then Pb = (Pa diag(dc)) Ws
+                    for j in range(N):
+                        Pa[i, j] *= dc[j]
+                np.dot(Pa, Wsc, Pb)
+        # column scaling (pascanu, gated), ‖Pb‖_F² and w = Pbᵀ u (the first Lanczos product, scaled
         # by 1/‖Pb‖_F below) in one pass
-        fro2 = _scale_fro_rmatvec(Pb, dc, form == PASCANU, u, w)
+        fro2 = _scale_fro_rmatvec(Pb, dc, form == PASCANU or gated, u, w)
         if fro2 < _FRO2_SMALL:
             # a tiny product: take its scale out before squaring (an underflow of the
             # squares must not pass for an exactly zero product), then redo w = Pbᵀ u
@@ -380,12 +480,18 @@ def _backward_products(W, form, D, u0, rtol, max_iter, store_slot, P_store, log_
         if not np.isfinite(fro):
             _fill_after(log_sv, lag, np.nan)
             _fill_after(log_fro, lag, np.nan)
+            if blocks:
+                _fill_after(block_log_sv[0], lag, np.nan)
+                _fill_after(block_log_sv[1], lag, np.nan)
             return -1, lag, unconverged
         if fro == 0.0:
             # an exactly zero product (e.g. relu units switched off along the way): every
             # longer product is zero too; its log norm is -inf, not a number to fit
             _fill_after(log_sv, lag, -np.inf)
             _fill_after(log_fro, lag, -np.inf)
+            if blocks:
+                _fill_after(block_log_sv[0], lag, -np.inf)
+                _fill_after(block_log_sv[1], lag, -np.inf)
             return lag, -1, unconverged
         lfro = np.log(fro)
         log_fro[lag] = lfro + log_scale
@@ -526,6 +632,12 @@ def _backward_products(W, form, D, u0, rtol, max_iter, store_slot, P_store, log_
             if total >= max_iter:
                 unconverged += 1
                 break
+        if blocks:
+            for q in range(2):
+                lb, used = _block_log_norm(Pb, q * nb, q * nb, nb, ub[q], xb, yb, rtol,
+                                           max_iter)
+                block_log_sv[q, lag] = lb + log_scale
+                total += used
         n_iter[lag] = total
         log_sv[lag] = 0.5 * np.log(est) + lfro + log_scale
         s = store_slot[lag]
@@ -540,10 +652,12 @@ def _backward_products(W, form, D, u0, rtol, max_iter, store_slot, P_store, log_
 def _transport(W, form, D, delta, log_norm):
     """Row vector v_T = δ_T, v_k = v_{k+1} J_{k+1}, renormalised; log_norm[ℓ] = log‖v_{T-ℓ}‖.
 
-    D (T, N), delta (N,) non-zero, log_norm (T+1,). Cost O(N²) per lag (no product matrix).
+    D (T, A), delta (S,) non-zero, log_norm (T+1,). Cost O(N²) per lag (no product matrix).
     W and each D[k] are scaled before any square, as in _backward_products.
     Returns (first lag with v exactly 0, first non-finite lag); -1 = none.
     """
+    if form >= LSTM:
+        return _gated_transport(W, form, D, delta, log_norm)
     T, N = D.shape
     Wsc = np.empty((N, N))
     lw = _pow2_scaled(W, Wsc)
@@ -609,5 +723,53 @@ def _transport(W, form, D, delta, log_norm):
         log_scale += np.log(ny) + np.log(dmax) + lw
         log_norm[lag] = log_scale
         for j in range(N):
+            v[j] = y[j] / ny
+    return -1, -1
+
+
+@jit
+def _gated_transport(W, cell, D, delta, log_norm):
+    """_transport for a gated cell: v_k = v_{k+1} J_{k+1} through _gated_vj, renormalised
+    to unit norm at every step with a running log scale (the factors are bounded by the
+    gates, so one step cannot leave float64 for finite weights)."""
+    T = D.shape[0]
+    S = delta.shape[0]
+    v = np.empty(S)
+    y = np.empty(S)
+    g = np.empty(W.shape[0])
+    dm = 0.0
+    for j in range(S):
+        if abs(delta[j]) > dm:
+            dm = abs(delta[j])
+    nv = 0.0
+    for j in range(S):
+        v[j] = delta[j] / dm
+        nv += v[j] * v[j]
+    nv = np.sqrt(nv)
+    for j in range(S):
+        v[j] /= nv
+    log_scale = np.log(dm) + np.log(nv)
+    log_norm[0] = log_scale
+    for lag in range(1, T + 1):
+        _gated_vj(W, cell, D[T - lag], v, y, g)
+        ymax = 0.0
+        for j in range(S):
+            a = abs(y[j])
+            if a > ymax or a != a:
+                ymax = a
+        if not np.isfinite(ymax):
+            _fill_after(log_norm, lag, np.nan)
+            return -1, lag
+        if ymax == 0.0:
+            _fill_after(log_norm, lag, -np.inf)
+            return lag, -1
+        ny = 0.0
+        for j in range(S):
+            y[j] /= ymax          # the scale comes out before squaring
+            ny += y[j] * y[j]
+        ny = np.sqrt(ny)
+        log_scale += np.log(ny) + np.log(ymax)
+        log_norm[lag] = log_scale
+        for j in range(S):
             v[j] = y[j] / ny
     return -1, -1

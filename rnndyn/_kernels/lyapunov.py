@@ -17,7 +17,8 @@ import numpy as np
 from numba import config as _nb_config
 
 from rnndyn._jit import jit, prange
-from rnndyn.codes import PASCANU
+from rnndyn._kernels.cells import _gated_jacobian, _gated_tangent_step
+from rnndyn.codes import LSTM, PASCANU
 from rnndyn._kernels.activations import RELU, SIGMOID, TANH, _tanh_fast
 
 UNIT_ROUNDOFF = 2.0 ** -53
@@ -202,10 +203,15 @@ def _rescale_rows(Pt, shift):
 
 @jit
 def _tangent_step(Wt, form, d, Pt, S):
-    """Pt (k x N) <- transpose of J P for J = W diag(d) (pascanu) or diag(d) W (elman).
+    """Pt (k x N) <- transpose of J P for J = W diag(d) (pascanu) or diag(d) W (elman),
+    or a gated cell's J from its auxiliary row d (rnndyn._kernels.cells; Pt (k x S)).
 
     S (k x N) is scratch. Returns the new Pt (one BLAS dgemm).
     """
+    if form >= LSTM:
+        out = np.empty(Pt.shape)
+        _gated_tangent_step(Wt, form, d, Pt, out)
+        return out
     k, N = Pt.shape
     if form == PASCANU:
         for j in range(k):
@@ -221,7 +227,12 @@ def _tangent_step(Wt, form, d, Pt, S):
 
 @jit
 def _jacobian_t(Wt, form, d, Ct):
-    """Ct (N x N) = J^T, i.e. the one-step Jacobian J in Fortran order."""
+    """Ct (N x N) = J^T, i.e. the one-step Jacobian J in Fortran order (gated: S x S)."""
+    if form >= LSTM:
+        J = np.empty(Ct.shape)
+        _gated_jacobian(Wt.T, form, d, J)
+        Ct[:, :] = J.T
+        return
     N = Wt.shape[0]
     if form == PASCANU:  # J^T = diag(d) W^T
         for i in range(N):
@@ -246,8 +257,8 @@ def _qr_lyapunov(Wt, form, D, Qt, logsum, hist_steps, hist, state, reortho, tol,
     updated; hist_steps/hist get cumulative logsums. reortho > 0: fixed s; 0: adaptive, a block
     is redone shorter unless u·max_j ||p_j||/|R_jj| <= tol.
     """
-    T, N = D.shape
-    k = Qt.shape[0]
+    T = D.shape[0]
+    k, N = Qt.shape          # N: the state size (2N for the LSTM)
     use_ormqr = 2 * k >= N  # applying k reflectors beats forming Q (k/N >= ~0.4)
     S = np.empty((k, N))
     F = np.empty((k, N))     # Householder factors of the current basis
