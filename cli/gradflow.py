@@ -26,15 +26,15 @@ def _delta(spec, rnn, seed):
     if spec == "none":
         return None
     if spec == "random":
-        return np.random.default_rng(seed + 3).standard_normal(rnn.N)
+        return np.random.default_rng(seed + 3).standard_normal(rnn.S)
     try:
-        # never a pickle; δ_T is N numbers, so a bigger array is refused from its header
-        arr = read_npy(spec, what="file", max_bytes=max(64 * rnn.N, 1 << 16))
+        # never a pickle; δ_T is S numbers, so a bigger array is refused from its header
+        arr = read_npy(spec, what="file", max_bytes=max(64 * rnn.S, 1 << 16))
     except InputError as exc:
         raise InputError(f"--delta: {exc}; use none, random or a .npy file of shape "
-                         f"({rnn.N},)") from None
-    if np.shape(arr) != (rnn.N,):
-        raise InputError(f"--delta must have shape ({rnn.N},), got {np.shape(arr)}")
+                         f"({rnn.S},)") from None
+    if np.shape(arr) != (rnn.S,):
+        raise InputError(f"--delta must have shape ({rnn.S},), got {np.shape(arr)}")
     return arr
 
 
@@ -56,12 +56,14 @@ def _delta(spec, rnn, seed):
 @common_options
 @cli_errors
 def gradflow(**opts):
-    """Gradient flow through time: log ‖∂x_T/∂x_k‖₂ for every lag T − k.
+    """Gradient flow through time: log ‖∂s_T/∂s_k‖₂ for every lag T − k.
 
     Runs the network from --x0 for --steps updates (x_0 … x_T), accumulates the
     products of the one-step Jacobians backwards with renormalisation (finite logs for
     any T), and fits the growth (> 0) or decay (< 0) rate per step. The bound
-    ‖∂x_T/∂x_k‖ <= (γ λ1)^(T-k) is drawn for comparison (Pascanu et al. 2013).
+    ‖∂x_T/∂x_k‖ <= (γ λ1)^(T-k) is drawn for comparison (Pascanu et al. 2013; vanilla
+    cells only). For --cell lstm the state is s = (h, c), 2N long, and the h→h and c→c
+    blocks are reported too.
 
     The initial state defaults to a seeded random one, as for `rnndyn lyapunov` (the
     zero state of a bias-free network is a fixed point, whose rate is ln ρ(W)); a run
@@ -79,7 +81,9 @@ def gradflow(**opts):
     state and rate_per_step is null), on_fixed_point (x_0 is a fixed point),
     warnings (list of text), unconverged_lags, sv_k, log10_sv, log10_delta (null without
     --delta), jacobian_stride (the stride used), jac_t, jac_spectral_radius, jac_max_sv,
-    jac_min_sv, model, provenance, files}.
+    jac_min_sv, model, provenance, files}; for --cell lstm also log10_norm_hh
+    (log10 ‖∂h_T/∂h_{T-lag}‖₂, c held fixed) and log10_norm_cc (log10 ‖∂c_T/∂c_{T-lag}‖₂).
+    bound_rate_per_step is null for the gated cells.
     """
     import numpy as np
     from rnndyn.figures.gradnorm_lag import plot_single
@@ -130,8 +134,10 @@ def gradflow(**opts):
         "jac_t": res.jac_t, "jac_spectral_radius": res.jac_spectral_radius,
         "jac_max_sv": res.jac_max_sv, "jac_min_sv": res.jac_min_sv,
         "model": rnn.describe(), "provenance": provenance(opts), "files": files}
-    m = rnn.describe()
-    lines = [f"gradflow: {m['activation']} {m['form']}, N = {m['N']}, T = {T}"]
+    if rnn.cell == "lstm":
+        payload["log10_norm_hh"] = res.log10_norm_hh
+        payload["log10_norm_cc"] = res.log10_norm_cc
+    lines = [f"gradflow: {rnn.label}, N = {rnn.N}, T = {T}"]
     if res.overflow_step is None:
         lines += [f"  log10 ‖∂x_T/∂x_0‖₂ = {res.log10_norm[-1]:.6g}",
                   f"  rate per step (ln) = {res.rate_per_step:.6g} over lags "

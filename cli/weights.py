@@ -17,8 +17,11 @@ def weights(**opts):
 
     Without --out nothing is written: the summary (N, ρ(W), λ1(W)) is printed.
 
-    --json prints {N, M, activation, form, spectral_radius, max_singular_value,
-    provenance, files}.
+    --json prints {cell, N, M, activation, form, spectral_radius, max_singular_value,
+    provenance, files}; for a gated --cell, spectral_radius and max_singular_value are
+    null and gate_spectral_radius, gate_max_singular_value give them per recurrent gate
+    block ({"i": …, "f": …, "g": …, "o": …} for the LSTM, r, z, n for the GRU). A
+    --weights file may also be a PyTorch state dict (.pt, or .npz with its keys).
     """
     import os
 
@@ -33,11 +36,21 @@ def weights(**opts):
         paths = output_paths(folder or ".", name, opts["fmt"], opts["overwrite"])
     else:
         paths = output_paths(out, "weights", opts["fmt"], opts["overwrite"])
+    from rnndyn.cells import GATE_NAMES
     rnn = build_model(opts)
-    payload = {"N": rnn.N, "M": rnn.M, "activation": rnn.activation, "form": rnn.form,
-               "spectral_radius": float(np.max(np.abs(np.linalg.eigvals(rnn.W)))),
-               "max_singular_value": float(np.linalg.norm(rnn.W, 2)),
-               "provenance": provenance(opts)}
+    # each recurrent (gate) block of W: the vanilla W itself, or W_i, W_f, ... stacked
+    N = rnn.N
+    blocks = {g: rnn.W[i * N:(i + 1) * N] for i, g in enumerate(GATE_NAMES[rnn.cell])}
+    rho = {g: float(np.max(np.abs(np.linalg.eigvals(B)))) for g, B in blocks.items()}
+    sv = {g: float(np.linalg.norm(B, 2)) for g, B in blocks.items()}
+    payload = {"cell": rnn.cell, "N": rnn.N, "M": rnn.M, "activation": rnn.activation,
+               "form": rnn.form}
+    if rnn.cell == "vanilla":
+        payload.update(spectral_radius=rho[""], max_singular_value=sv[""])
+    else:
+        payload.update(spectral_radius=None, max_singular_value=None,
+                       gate_spectral_radius=rho, gate_max_singular_value=sv)
+    payload["provenance"] = provenance(opts)
     files = []
     if paths is not None:
         files.append(save_weights(rnn, paths["data"], overwrite=opts["overwrite"]))
@@ -45,8 +58,12 @@ def weights(**opts):
                       sha256=file_sha256(paths["data"]))
         files.append(atomic_write_json(paths["meta"], record, overwrite=opts["overwrite"]))
     payload["files"] = files
-    lines = [f"N = {rnn.N}, M = {rnn.M}, {rnn.activation}, {rnn.form} form: "
-             f"ρ(W) = {payload['spectral_radius']:.6g}, "
-             f"λ1(W) = {payload['max_singular_value']:.6g}"]
+    if rnn.cell == "vanilla":
+        lines = [f"N = {rnn.N}, M = {rnn.M}, {rnn.activation}, {rnn.form} form: "
+                 f"ρ(W) = {payload['spectral_radius']:.6g}, "
+                 f"λ1(W) = {payload['max_singular_value']:.6g}"]
+    else:
+        lines = [f"N = {rnn.N}, M = {rnn.M}, {rnn.cell}: " + ", ".join(
+            f"ρ(W_{g}) = {rho[g]:.4g}, λ1(W_{g}) = {sv[g]:.4g}" for g in blocks)]
     lines += [f"wrote {f}" for f in files]
     emit(payload, as_json=opts["as_json"], quiet=opts["quiet"], lines=lines)

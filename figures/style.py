@@ -69,7 +69,9 @@ def network_label(meta, gain=None):
     metadata says of its network (``meta['model']``, from :meth:`RNN.describe`), for
     titles. ``gain`` overrides the recorded one (a recipe's own parameter)."""
     model = meta.get("model", {})
-    parts = [f"{model.get('activation', '')} RNN".strip(), f"$N$ = {model.get('N', '?')}"]
+    cell = model.get("cell", "vanilla")
+    kind = cell.upper() if cell != "vanilla" else f"{model.get('activation', '')} RNN".strip()
+    parts = [kind, f"$N$ = {model.get('N', '?')}"]
     init = model.get("init")
     if init in INIT_NAMES:
         parts.append(INIT_NAMES[init])

@@ -924,7 +924,8 @@ def lyapunov_ensemble(models, X0, n_steps, *, k=None, transient=100, inputs=None
         raise InputError("models must be an RNN or a non-empty sequence of RNN")
     N, form, cell = rnns[0].S, rnns[0].form, rnns[0].cell
     if any(r.S != N or r.form != form or r.cell != cell for r in rnns):
-        raise InputError("models must all have the same cell, number of units N and form")
+        raise InputError("models must all have the same number of units N, the same form and "
+                         "the same cell")
     n_steps = as_int(n_steps, "n_steps", minimum=1)
     transient = as_int(transient, "transient", minimum=0)
     k = N if k is None else as_int(k, "k", minimum=1, maximum=N)

@@ -135,6 +135,11 @@ class RNN:
         """A copy with recurrent weights ``W`` (no longer the drawn network: no origin)."""
         return RNN(W, self.U, self.b, self.activation, self.form, cell=self.cell)
 
+    @property
+    def label(self):
+        """'tanh pascanu', 'sigmoid elman', 'lstm' or 'gru': the network in two words."""
+        return f"{self.activation} {self.form}" if self.cell == "vanilla" else self.cell
+
     def describe(self):
         """A JSON-able summary (no arrays)."""
         if self.cell == "vanilla":

@@ -165,6 +165,8 @@ def spectrum(W_or_rnn, activation=None, *, max_power=0):
     """
     from rnndyn.models import RNN
     if isinstance(W_or_rnn, RNN):
+        W_or_rnn.require("spectra", "the spectrum of W and the vanishing/exploding "
+                         "conditions (they assume J = W diag(σ'))")
         W = W_or_rnn.W
         act = W_or_rnn.activation if activation is None else activation
         model = W_or_rnn

@@ -616,3 +616,95 @@ def small_lyapunov(W, U, b, act, form, x0, u, Q0, transient):
             with np.errstate(divide="ignore"):
                 acc += np.log(r)
     return acc
+
+
+# ---------------------------------------------------------------- gated cells (rnndyn.cells)
+
+def _logistic(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def gated_step(cell, W, U, b, s, u):
+    """Twin of rnndyn._kernels.cells._gated_step: the PyTorch equations, written out.
+
+    Returns the next state. LSTM s = (h, c); GRU s = h. W, U stacked (i,f,g,o) / (r,z,n).
+    """
+    N = W.shape[1]
+    if cell == "lstm":
+        h, c = s[:N], s[N:]
+        a = W @ h + U @ u + b
+        i, f, g, o = (_logistic(a[:N]), _logistic(a[N:2 * N]), np.tanh(a[2 * N:3 * N]),
+                      _logistic(a[3 * N:]))
+        c2 = f * c + i * g
+        return np.concatenate([o * np.tanh(c2), c2])
+    r = _logistic(W[:N] @ s + U[:N] @ u + b[:N])
+    z = _logistic(W[N:2 * N] @ s + U[N:2 * N] @ u + b[N:2 * N])
+    n = np.tanh(U[2 * N:] @ u + b[2 * N:3 * N] + r * (W[2 * N:] @ s + b[3 * N:]))
+    return (1 - z) * n + z * s
+
+
+def gated_trajectory(cell, W, U, b, x0, u):
+    """Twin of the gated branch of rnndyn._kernels.cells._trajectory: X (T+1, S)."""
+    X = [np.asarray(x0, float)]
+    for t in range(u.shape[0]):
+        X.append(gated_step(cell, W, U, b, X[-1], u[t]))
+    return np.array(X)
+
+
+def gated_jacobian(cell, W, U, b, s, u):
+    """∂s_t/∂s_{t-1} of a gated cell at state s and input u, by the chain rule written
+    out from the states (not from the kernel's auxiliary row)."""
+    N = W.shape[1]
+    if cell == "lstm":
+        h, c = s[:N], s[N:]
+        a = W @ h + U @ u + b
+        i, f, g, o = (_logistic(a[:N]), _logistic(a[N:2 * N]), np.tanh(a[2 * N:3 * N]),
+                      _logistic(a[3 * N:]))
+        c2 = f * c + i * g
+        Wi, Wf, Wg, Wo = W[:N], W[N:2 * N], W[2 * N:3 * N], W[3 * N:]
+        dc_dh = (np.diag(c * f * (1 - f)) @ Wf + np.diag(g * i * (1 - i)) @ Wi
+                 + np.diag(i * (1 - g ** 2)) @ Wg)
+        dc_dc = np.diag(f)
+        t2 = np.tanh(c2)
+        dh_dh = np.diag(t2 * o * (1 - o)) @ Wo + np.diag(o * (1 - t2 ** 2)) @ dc_dh
+        dh_dc = np.diag(o * (1 - t2 ** 2)) @ dc_dc
+        return np.block([[dh_dh, dh_dc], [dc_dh, dc_dc]])
+    r = _logistic(W[:N] @ s + U[:N] @ u + b[:N])
+    z = _logistic(W[N:2 * N] @ s + U[N:2 * N] @ u + b[N:2 * N])
+    q = W[2 * N:] @ s + b[3 * N:]
+    n = np.tanh(U[2 * N:] @ u + b[2 * N:3 * N] + r * q)
+    dn = np.diag(1 - n ** 2) @ (np.diag(r) @ W[2 * N:] + np.diag(q * r * (1 - r)) @ W[:N])
+    dz = np.diag(z * (1 - z)) @ W[N:2 * N]
+    return np.diag(z) + np.diag(1 - z) @ dn + np.diag(s - n) @ dz
+
+
+def gated_log_norms(cell, W, U, b, x0, u):
+    """ln ‖∂s_T/∂s_{T-ℓ}‖₂ for ℓ = 0..T by plain products and SVDs (short T only), and
+    for the LSTM the h→h and c→c blocks: (full, hh, cc) (hh, cc None for the GRU)."""
+    X = gated_trajectory(cell, W, U, b, x0, u)
+    T = u.shape[0]
+    N = W.shape[1]
+    P = np.eye(X.shape[1])
+    full, hh, cc = [0.0], [0.0], [0.0]
+    for lag in range(1, T + 1):
+        k = T - lag
+        P = P @ gated_jacobian(cell, W, U, b, X[k], u[k])
+        full.append(np.log(np.linalg.norm(P, 2)))
+        if cell == "lstm":
+            hh.append(np.log(np.linalg.norm(P[:N, :N], 2)))
+            cc.append(np.log(np.linalg.norm(P[N:, N:], 2)))
+    if cell != "lstm":
+        return np.array(full), None, None
+    return np.array(full), np.array(hh), np.array(cc)
+
+
+def gated_qr_lyapunov(cell, W, U, b, x0, u, Q0, transient):
+    """The QR method with a QR every step on the naive gated Jacobians: the exponents."""
+    X = gated_trajectory(cell, W, U, b, x0, u)
+    Q = Q0.copy()
+    logsum = np.zeros(Q.shape[1])
+    for t in range(u.shape[0]):
+        Q, R = np.linalg.qr(gated_jacobian(cell, W, U, b, X[t], u[t]) @ Q)
+        if t >= transient:
+            logsum += np.log(np.abs(np.diag(R)))
+    return np.sort(logsum / (u.shape[0] - transient))[::-1]

@@ -1,0 +1,252 @@
+"""The gated cells (rnndyn.cells, rnndyn._kernels.cells) against PyTorch, the naive twins
+and exact properties: forward pass, one-step Jacobians, J·v / vᵀJ / J·P, all-lag norms
+(with the LSTM's blocks), transport, Lyapunov spectra and the capability errors."""
+
+import numpy as np
+import pytest
+
+import naive
+from conftest import RTOL_EXACT
+from rnndyn import InputError
+from rnndyn._kernels import cells as _kc
+from rnndyn.gradflow import gradient_flow, transport
+from rnndyn.lyapunov import (finite_time_exponents, largest_lyapunov, lyapunov_ensemble,
+                             lyapunov_spectrum)
+from rnndyn.models import RNN
+from rnndyn.simulate import jacobian, trajectory, trajectories
+
+torch = pytest.importorskip("torch")
+
+# vs PyTorch float64: the same arithmetic in another order (and a tanh within 3 ulp)
+ATOL_TORCH = 1e-12
+# log norms: the kernel's renormalised products and Lanczos vs plain products and SVDs
+ATOL_LOG = 1e-9
+# Lyapunov exponents: adaptive QR intervals (tol 1e-8 per block) vs a QR every step
+ATOL_LYAP = 1e-6
+
+CELLS = ("lstm", "gru")
+G = {"lstm": 4, "gru": 3}
+
+
+def random_cell(cell, N, M, rng, gain=1.5):
+    W = rng.standard_normal((G[cell] * N, N)) * gain / np.sqrt(N)
+    U = rng.standard_normal((G[cell] * N, M))
+    b = rng.standard_normal(4 * N) * 0.5
+    return RNN(W, U, b, cell=cell)
+
+
+def torch_module(rnn):
+    """nn.LSTM / nn.GRU (float64) holding ``rnn``'s packed parameters."""
+    N, M = rnn.N, rnn.M
+    mod = (torch.nn.LSTM if rnn.cell == "lstm" else torch.nn.GRU)(M, N).double()
+    b_ih = rnn.b[:G[rnn.cell] * N].copy()
+    b_hh = np.zeros(G[rnn.cell] * N)
+    if rnn.cell == "gru":  # b = [b_r, b_z, b_in, b_hn]: the hidden bias of n stays apart
+        b_hh[2 * N:] = rnn.b[3 * N:]
+    with torch.no_grad():
+        mod.weight_hh_l0.copy_(torch.tensor(rnn.W))
+        mod.weight_ih_l0.copy_(torch.tensor(rnn.U))
+        mod.bias_ih_l0.copy_(torch.tensor(b_ih))
+        mod.bias_hh_l0.copy_(torch.tensor(b_hh))
+    return mod
+
+
+def torch_run(mod, cell, x0, u):
+    N = mod.hidden_size
+    T, M = u.shape
+    h0 = torch.tensor(x0[:N]).view(1, 1, N)
+    with torch.no_grad():
+        if cell == "lstm":
+            out, _ = mod(torch.tensor(u).view(T, 1, M), (h0, torch.tensor(x0[N:]).view(1, 1, N)))
+        else:
+            out, _ = mod(torch.tensor(u).view(T, 1, M), h0)
+    return out.numpy()[:, 0]
+
+
+def torch_step_fn(mod, cell, u_t):
+    N = mod.hidden_size
+    ut = torch.tensor(u_t).view(1, 1, -1)
+
+    def f(s):
+        if cell == "lstm":
+            _, (h, c) = mod(ut, (s[:N].view(1, 1, N), s[N:].view(1, 1, N)))
+            return torch.cat([h.view(-1), c.view(-1)])
+        _, h = mod(ut, s.view(1, 1, N))
+        return h.view(-1)
+    return f
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_forward_equals_pytorch(cell, rng):
+    rnn = random_cell(cell, 7, 3, rng)
+    u = rng.standard_normal((40, 3))
+    x0 = 0.5 * rng.standard_normal(rnn.S)
+    X, D = trajectory(rnn, x0, 40, u)
+    assert X.shape == (41, rnn.S) and D.shape == (40, rnn.aux_size)
+    np.testing.assert_allclose(X[1:, :rnn.N], torch_run(torch_module(rnn), cell, x0, u),
+                               rtol=0, atol=ATOL_TORCH)
+    np.testing.assert_allclose(X, naive.gated_trajectory(cell, rnn.W, rnn.U, rnn.b, x0, u),
+                               rtol=0, atol=ATOL_TORCH)
+    np.testing.assert_allclose(rnn.step(x0, u[0]), X[1], rtol=0, atol=ATOL_TORCH)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_batch_trajectories_equal_single(cell, rng):
+    rnn = random_cell(cell, 5, 2, rng)
+    X0 = rng.standard_normal((3, rnn.S))
+    u = rng.standard_normal((3, 20, 2))
+    X, D = trajectories(rnn, X0, 20, u)
+    for k in range(3):
+        Xk, Dk = trajectory(rnn, X0[k], 20, u[k])
+        np.testing.assert_array_equal(X[k], Xk)
+        np.testing.assert_array_equal(D[k], Dk)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_jacobian_equals_jacrev(cell, rng):
+    rnn = random_cell(cell, 6, 2, rng)
+    u = rng.standard_normal((5, 2))
+    x0 = rng.standard_normal(rnn.S)
+    X, D = trajectory(rnn, x0, 5, u)
+    mod = torch_module(rnn)
+    for t in range(5):
+        Jt = torch.func.jacrev(torch_step_fn(mod, cell, u[t]))(torch.tensor(X[t]))
+        J = jacobian(rnn, D[t])
+        np.testing.assert_allclose(J, Jt.detach().numpy(), rtol=0, atol=ATOL_TORCH)
+        np.testing.assert_allclose(J, naive.gated_jacobian(cell, rnn.W, rnn.U, rnn.b, X[t], u[t]),
+                                   rtol=0, atol=ATOL_TORCH)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_jv_vj_block_match_dense(cell, rng):
+    """J·v, vᵀ·J and the block product (J Pᵀ)ᵀ equal the dense J."""
+    rnn = random_cell(cell, 6, 2, rng)
+    X, D = trajectory(rnn, rng.standard_normal(rnn.S), 3, rng.standard_normal((3, 2)))
+    J = jacobian(rnn, D[2])
+    v = rng.standard_normal(rnn.S)
+    out = np.empty(rnn.S)
+    _kc._gated_jv(rnn.W, rnn.cell_code, D[2], v, out, np.empty(rnn.W.shape[0]))
+    np.testing.assert_allclose(out, J @ v, rtol=RTOL_EXACT, atol=1e-14)
+    _kc._gated_vj(rnn.W, rnn.cell_code, D[2], v, out, np.empty(rnn.W.shape[0]))
+    np.testing.assert_allclose(out, v @ J, rtol=RTOL_EXACT, atol=1e-14)
+    Pt = rng.standard_normal((4, rnn.S))
+    Y = np.empty_like(Pt)
+    _kc._gated_tangent_step(np.ascontiguousarray(rnn.W.T), rnn.cell_code, D[2], Pt, Y)
+    np.testing.assert_allclose(Y, (J @ Pt.T).T, rtol=RTOL_EXACT, atol=1e-14)
+
+
+def test_gate_sigmoid_is_tail_accurate():
+    """The gates' σ(x), σ(-x) keep their tails (1 - σ(x) is never formed)."""
+    from rnndyn._kernels.activations import _sigmoid_pair
+    for x in (-700.0, -40.0, -1e-3, 0.0, 2.5, 40.0, 700.0):
+        p, q = _sigmoid_pair(x)
+        ref_p = np.exp(-np.logaddexp(0.0, -x))
+        ref_q = np.exp(-np.logaddexp(0.0, x))
+        assert p == pytest.approx(ref_p, rel=1e-15, abs=0)
+        assert q == pytest.approx(ref_q, rel=1e-15, abs=0)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_all_lag_norms_equal_autograd_products(cell, rng):
+    rnn = random_cell(cell, 6, 2, rng)
+    T = 30
+    u = rng.standard_normal((T, 2))
+    x0 = 0.3 * rng.standard_normal(rnn.S)
+    res = gradient_flow(rnn, x0, T, u)
+    mod = torch_module(rnn)
+    X, _ = trajectory(rnn, x0, T, u)
+    P = np.eye(rnn.S)
+    ref = [0.0]
+    for lag in range(1, T + 1):
+        k = T - lag
+        Jt = torch.func.jacrev(torch_step_fn(mod, cell, u[k]))(torch.tensor(X[k]))
+        P = P @ Jt.detach().numpy()
+        ref.append(np.log(np.linalg.norm(P, 2)))
+    np.testing.assert_allclose(res.log_norm, ref, rtol=0, atol=ATOL_LOG)
+    full, hh, cc = naive.gated_log_norms(cell, rnn.W, rnn.U, rnn.b, x0, u)
+    np.testing.assert_allclose(res.log_norm, full, rtol=0, atol=ATOL_LOG)
+    if cell == "lstm":
+        np.testing.assert_allclose(res.log_norm_hh, hh, rtol=0, atol=ATOL_LOG)
+        np.testing.assert_allclose(res.log_norm_cc, cc, rtol=0, atol=ATOL_LOG)
+        np.testing.assert_allclose(res.log10_norm_cc, cc / np.log(10), rtol=0, atol=ATOL_LOG)
+    else:
+        assert res.log_norm_hh is None and res.log_norm_cc is None
+    assert np.isnan(res.bound_rate_per_step)  # γλ1 is the vanilla cell's bound
+    assert res.finite
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_transport_equals_products(cell, rng):
+    rnn = random_cell(cell, 5, 2, rng)
+    T = 25
+    u = rng.standard_normal((T, 2))
+    X, D = trajectory(rnn, rng.standard_normal(rnn.S), T, u)
+    delta = rng.standard_normal(rnn.S)
+    got = transport(rnn, D, delta)
+    v, ref = delta.copy(), [np.log(np.linalg.norm(delta))]
+    for lag in range(1, T + 1):
+        v = v @ jacobian(rnn, D[T - lag])
+        ref.append(np.log(np.linalg.norm(v)))
+    np.testing.assert_allclose(got, ref, rtol=0, atol=ATOL_LOG)
+
+
+def test_lstm_forget_gate_sets_the_carousel_decay(rng):
+    """With W = 0 and U = 0 the cell path is c_t = f c_{t-1} + i g with constant gates:
+    ∂c_T/∂c_k = f^(T-k) exactly, so the c→c log norm falls by -ln f per step."""
+    N = 4
+    for bf in (0.0, 1.0, 3.0):
+        b = np.zeros(4 * N)
+        b[N:2 * N] = bf
+        rnn = RNN(np.zeros((4 * N, N)), np.zeros((4 * N, 1)), b, cell="lstm")
+        res = gradient_flow(rnn, np.zeros(2 * N), 50, np.zeros((50, 1)))
+        f = 1.0 / (1.0 + np.exp(-bf))
+        np.testing.assert_allclose(res.log_norm_cc, np.arange(51) * np.log(f), rtol=0,
+                                   atol=1e-11)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_lyapunov_spectrum_gated(cell, rng):
+    rnn = random_cell(cell, 4, 2, rng, gain=3.0)
+    T, tr = 1500, 100
+    u = rng.standard_normal((T + tr, 2))
+    x0 = 0.3 * rng.standard_normal(rnn.S)
+    res = lyapunov_spectrum(rnn, x0, T, transient=tr, inputs=u, seed=3)
+    assert res.exponents.shape == (rnn.S,)   # the full state: 2N for the LSTM
+    X, D = trajectory(rnn, x0, T + tr, u)
+    # Σλ = mean log|det J_t| over the same steps
+    logdet = np.mean([np.linalg.slogdet(jacobian(rnn, D[t]))[1] for t in range(tr, T + tr)])
+    assert res.sum == pytest.approx(logdet, abs=1e-9)
+    from rnndyn.lyapunov import _initial_basis
+    Q0 = _initial_basis(rnn.S, rnn.S, 3).T
+    ref = naive.gated_qr_lyapunov(cell, rnn.W, rnn.U, rnn.b, x0, u, Q0, tr)
+    np.testing.assert_allclose(res.exponents, ref, rtol=0, atol=ATOL_LYAP)
+    top = largest_lyapunov(rnn, x0, T, transient=tr, inputs=u, seed=3)
+    assert top.exponent == pytest.approx(res.exponents[0], abs=ATOL_LYAP)
+    k2 = lyapunov_spectrum(rnn, x0, T, transient=tr, inputs=u, k=2, seed=3)
+    np.testing.assert_allclose(k2.exponents, res.exponents[:2], rtol=0, atol=ATOL_LYAP)
+    ft = finite_time_exponents(rnn, x0, T, 500, transient=tr, inputs=u, seed=3)
+    assert ft.exponents.shape == (3, 1)
+    ens = lyapunov_ensemble(rnn, 2, 300, transient=50, seed=1)
+    assert ens.exponents.shape == (2, rnn.S)
+
+
+def test_unsupported_requests_name_the_cell(rng):
+    from rnndyn.spectra import spectrum
+    rnn = random_cell("gru", 4, 1, rng)
+    with pytest.raises(InputError, match="gru cell"):
+        spectrum(rnn)
+    lstm = random_cell("lstm", 20, 1, rng)
+    with pytest.raises(InputError, match="lstm cell"):
+        lyapunov_spectrum(lstm, np.zeros(40), 50, split=4)
+    with pytest.raises(InputError, match="activation"):
+        RNN(np.zeros((12, 4)), None, None, activation="relu", cell="gru")
+    with pytest.raises(InputError, match=r"shape \(4N, N\)"):
+        RNN(np.zeros((12, 4)), None, None, cell="lstm")
+
+
+def test_vanilla_cell_code_is_its_form():
+    from rnndyn import codes
+    from rnndyn.models import make_rnn
+    assert make_rnn(3, form="pascanu").cell_code == codes.PASCANU
+    assert make_rnn(3, form="elman").cell_code == codes.ELMAN
+    assert make_rnn(3).S == 3 and make_rnn(3).aux_size == 3
