@@ -38,6 +38,8 @@ def lyapunov(**opts):
     spectrum) and the network (lyapunov.weights.npz) there, with --window also
     lyapunov-finite-time.npz/.json; without --out, nothing.
 
+    For --cell lstm the exponents are those of the full state s = (h, c): 2N of them.
+
     --json prints {exponents (descending), sum, kaplan_yorke_dimension,
     n_positive, n_steps, transient, k, reortho, mean_interval,
     rounding_error_estimate, split (bottom exponents from J^-T; 0 = none), threads,
@@ -62,8 +64,9 @@ def lyapunov(**opts):
         raise InputError(f"--transient must be >= 0, got {transient}")
     if not isinstance(steps, int) or steps < 1:
         raise InputError(f"--steps must be >= 1, got {steps}")
-    if opts["k"] is not None and not 1 <= opts["k"] <= rnn.N:
-        raise InputError(f"--k must be between 1 and N = {rnn.N}, got {opts['k']}")
+    if opts["k"] is not None and not 1 <= opts["k"] <= rnn.S:
+        size = f"N = {rnn.S}" if rnn.S == rnn.N else f"the state size 2N = {rnn.S}"
+        raise InputError(f"--k must be between 1 and {size}, got {opts['k']}")
     if opts["window"] is not None and not 1 <= opts["window"] <= steps:
         raise InputError(f"--window must be between 1 and --steps = {steps}, "
                          f"got {opts['window']}")

@@ -41,6 +41,9 @@ RECIPES = (
     # parameter sweeps: phase diagrams
     "edge_of_chaos",
     "trainability_map",
+    # gated cells: LSTM and GRU beside the vanilla RNN
+    "gated_gradnorm",
+    "gated_lyap_gain",
 )
 
 

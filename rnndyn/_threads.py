@@ -13,6 +13,9 @@ tens of milliseconds, so one controller is built on first use and kept.
 """
 
 import contextlib
+import ctypes
+import glob
+import os
 
 #: BLAS threads used by rnndyn's loops unless a call asks for more.
 DEFAULT = 1
@@ -64,3 +67,42 @@ def current():
     """{library internal_api: num_threads} of the BLAS libraries now loaded."""
     return {f"{m['internal_api']}:{m['prefix']}": m["num_threads"]
             for m in _controller().info() if m["user_api"] == "blas"}
+
+
+# ---------------------------------------------------------------- SciPy's OpenBLAS
+
+def _scipy_openblas():
+    """ctypes handle of SciPy's bundled OpenBLAS, or None (e.g. a system BLAS build)."""
+    try:
+        import scipy
+        libdir = os.path.join(os.path.dirname(scipy.__file__), os.pardir, "scipy.libs")
+        for path in sorted(glob.glob(os.path.join(libdir, "libscipy_openblas*"))):
+            lib = ctypes.CDLL(path)
+            if hasattr(lib, "scipy_openblas_set_num_threads"):
+                return lib
+    except (ImportError, OSError):
+        pass
+    return None
+
+
+_OPENBLAS = []
+
+
+@contextlib.contextmanager
+def scipy_openblas_threads(n):
+    """Run a block with SciPy's OpenBLAS limited to ``n`` threads (restored after).
+
+    Without a bundled OpenBLAS (other SciPy builds) this does nothing.
+    """
+    if not _OPENBLAS:
+        _OPENBLAS.append(_scipy_openblas())
+    lib = _OPENBLAS[0]
+    if lib is None or n is None:
+        yield
+        return
+    old = lib.scipy_openblas_get_num_threads()
+    lib.scipy_openblas_set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        lib.scipy_openblas_set_num_threads(old)

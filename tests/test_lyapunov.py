@@ -533,7 +533,8 @@ def test_split_falls_back_mid_run(monkeypatch):
     # saturation (J ill-conditioned): the split runs on the first chunk and the
     # forward method finishes the run from the merged basis
     from rnndyn import lyapunov as ly
-    monkeypatch.setattr(ly, "_CHUNK_ELEMENTS", 1)  # 256 steps per chunk
+    from rnndyn import _lyapunov_runs
+    monkeypatch.setattr(_lyapunov_runs, "_CHUNK_ELEMENTS", 1)  # 256 steps per chunk
     N = 18
     rnn = make_rnn(N, n_inputs=1, gain=2.0, seed=4)
     rnn = RNN(rnn.W, (np.arange(N) % 2)[:, None] * 1.0, None, "tanh", "pascanu")

@@ -1,22 +1,32 @@
 """Basins of attraction: iterate every cell of a grid of initial states until it
 settles on a cycle (period 1 = fixed point) or diverges.
 
-Cells are independent, so the grid rows run in parallel (prange); each cell
-iterates its own small state vector with plain loops (no BLAS inside prange).
+Cells are independent, so the grid rows of a vanilla map run in parallel (prange);
+each cell iterates its own small state vector with plain loops (no BLAS inside prange).
+The gated cells (form = cell code >= LSTM; the constant input folded into the bias c,
+see rnndyn._kernels.fixedpoints) step through rnndyn._kernels.cells, whose W·h is a BLAS
+product, so their rows run one after another.
 """
 
 import numpy as np
 
 from rnndyn._jit import jit, prange
-from rnndyn.codes import PASCANU
+from rnndyn.codes import LSTM, PASCANU
 from rnndyn._kernels.activations import _act
+from rnndyn._kernels.fixedpoints import _gated_map, _gated_scratch_size
 
 DIVERGED, UNSETTLED = -1, 0
 
 
 @jit(inline="always")
 def _step(W, c, act, form, x, s, out):
-    """out = F(x) (pascanu W σ(x) + c, elman σ(W x + c)); s is scratch of shape (N,)."""
+    """out = F(x) (pascanu W σ(x) + c, elman σ(W x + c)); s is scratch of shape (N,).
+
+    Gated cells: out = f(x) (S,), c the folded bias; s of length _gated_scratch_size.
+    """
+    if form >= LSTM:
+        _gated_map(W, c, form, x, out, s)
+        return
     N = x.shape[0]
     if form == PASCANU:
         for j in range(N):
@@ -40,7 +50,8 @@ def _settle(W, c, act, form, x, max_steps, max_period, tol, bound, rep, s, xn, a
 
     period 1: ‖x_t − x_{t−1}‖∞ <= tol·max(1, ‖x‖∞); p > 1: first return to an anchor renewed
     every max_period steps; -1: ‖x‖∞ > bound or NaN; 0: unsettled. rep (N,) gets the cycle's
-    lexicographically smallest point; s, xn, anchor (N,) are scratch from the caller.
+    lexicographically smallest point; s, xn, anchor (N,) are scratch from the caller
+    (gated cells: N is the state size S, s as in _step).
     """
     N = x.shape[0]
     sep = max(1e-8, 1e3 * tol)
@@ -101,6 +112,28 @@ def _settle(W, c, act, form, x, max_steps, max_period, tol, bound, rep, s, xn, a
     return UNSETTLED, t
 
 
+@jit(inline="always")
+def _basin_row(W, c, act, form, base, e1, e2, xs, y, max_steps, max_period, tol, bound,
+               period, steps, rep):
+    """One grid row: cell j starts at base + xs[j] e1 + y e2; writes period (nx,), steps
+    (nx,) and rep (nx, N) as _basin_grid does."""
+    N = base.shape[0]
+    x = np.empty(N)
+    r = np.empty(N)
+    s = np.empty(_gated_scratch_size(W, form) if form >= LSTM else N)
+    xn = np.empty(N)
+    anchor = np.empty(N)
+    for j in range(xs.shape[0]):
+        for k in range(N):
+            x[k] = base[k] + xs[j] * e1[k] + y * e2[k]
+        p, t = _settle(W, c, act, form, x, max_steps, max_period, tol, bound, r, s, xn,
+                       anchor)
+        period[j] = p
+        steps[j] = t
+        for k in range(N):
+            rep[j, k] = r[k] if p > 0 else np.nan
+
+
 @jit(parallel=True)
 def _basin_grid(W, c, act, form, base, e1, e2, xs, ys, max_steps, max_period, tol, bound,
                 period, steps, rep):
@@ -108,25 +141,18 @@ def _basin_grid(W, c, act, form, base, e1, e2, xs, ys, max_steps, max_period, to
     steps (ny, nx) and the cycle's representative point rep (ny, nx, N).
 
     period: p >= 1 settled on a p-cycle, -1 diverged, 0 unsettled (see _settle).
+    Gated cells: N is the state size S, c the folded bias; rows run serially.
     """
     ny = ys.shape[0]
-    nx = xs.shape[0]
-    N = base.shape[0]
-    for i in prange(ny):
-        x = np.empty(N)
-        r = np.empty(N)
-        s = np.empty(N)
-        xn = np.empty(N)
-        anchor = np.empty(N)
-        for j in range(nx):
-            for k in range(N):
-                x[k] = base[k] + xs[j] * e1[k] + ys[i] * e2[k]
-            p, t = _settle(W, c, act, form, x, max_steps, max_period, tol, bound, r, s, xn,
-                           anchor)
-            period[i, j] = p
-            steps[i, j] = t
-            for k in range(N):
-                rep[i, j, k] = r[k] if p > 0 else np.nan
+    if form >= LSTM:
+        # the gated step's W·h is a BLAS call, which must not run inside prange
+        for i in range(ny):
+            _basin_row(W, c, act, form, base, e1, e2, xs, ys[i], max_steps, max_period, tol,
+                       bound, period[i], steps[i], rep[i])
+    else:
+        for i in prange(ny):
+            _basin_row(W, c, act, form, base, e1, e2, xs, ys[i], max_steps, max_period, tol,
+                       bound, period[i], steps[i], rep[i])
 
 
 @jit(parallel=True)

@@ -4,22 +4,33 @@ With the constant input folded into the drive c = U u + b:
 
 * pascanu: F(x) = W σ(x) + c,  ∂F/∂x = W diag(σ'(x))
 * elman:   F(h) = σ(W h + c),  ∂F/∂h = diag(σ'(W h + c)) W
+* lstm, gru (form = cell code >= LSTM): F(s) = f(s, u) the gated step of
+  rnndyn._kernels.cells, with the constant input folded into the bias,
+  c = b + [U u; 0] (length 4N), and ∂F/∂s its dense Jacobian (S, S)
 
-Used by the fixed-point search (residual, Jacobian, Newton) and by continuation.
-N is small (<= a few hundred), so plain loops beat a BLAS call's overhead.
+Used by the fixed-point search (residual, Jacobian, Newton), by basins and by
+continuation (vanilla only). N is small (<= a few hundred), so plain loops beat a
+BLAS call's overhead.
 """
 
 import numpy as np
 
 from rnndyn._jit import jit
-from rnndyn.codes import PASCANU
+from rnndyn.codes import LSTM, PASCANU
 from rnndyn._kernels.activations import _act, _dact
+from rnndyn._kernels.cells import _gated_jacobian, _gated_step
 
 
 
 @jit
 def _residual_jacobian(W, c, act, form, x, r, J):
-    """r = F(x) − x (N,) and J = ∂F/∂x (N, N), both written in place."""
+    """r = F(x) − x (N,) and J = ∂F/∂x (N, N), both written in place.
+
+    Gated cells: x, r (S,), J (S, S), c the folded bias (see the module docstring).
+    """
+    if form >= LSTM:
+        _gated_residual_jacobian(W, c, form, x, r, J)
+        return
     N = x.shape[0]
     if form == PASCANU:
         s = np.empty(N)
@@ -93,3 +104,36 @@ def _newton(W, c, act, form, x, tol, max_iter):
         for i in range(N):
             x[i] -= dx[i]
     return max_iter, res
+
+
+# ------------------------------------------------------------------ gated cells
+
+@jit(inline="always")
+def _gated_scratch_size(W, cell):
+    """G N + A: room for one gated step's pre-activations (G N) and auxiliary row (A).
+
+    A = 6N (LSTM) or 5N (GRU), the row layout of rnndyn.cells (AUX_BLOCKS).
+    """
+    N = W.shape[1]
+    return W.shape[0] + (6 if cell == LSTM else 5) * N
+
+
+@jit(inline="always")
+def _gated_map(W, c, cell, x, out, scratch):
+    """out = f(x) (S,) under a constant input folded into the bias c (4N,).
+
+    scratch (>= _gated_scratch_size) receives the pre-activations, then the auxiliary row.
+    """
+    GN = W.shape[0]
+    # the input is in c already: an empty U (a view, no allocation) skips the U u_t loops
+    _gated_step(W, W[:, :0], c, cell, x, x[:0], out, scratch[GN:], scratch[:GN])
+
+
+@jit
+def _gated_residual_jacobian(W, c, cell, x, r, J):
+    """r = f(x) − x (S,) and J = ∂f/∂x (S, S) of a gated cell, c the folded bias (4N,)."""
+    scratch = np.empty(_gated_scratch_size(W, cell))
+    _gated_map(W, c, cell, x, r, scratch)
+    for i in range(x.shape[0]):
+        r[i] -= x[i]
+    _gated_jacobian(W, cell, scratch[W.shape[0]:], J)
