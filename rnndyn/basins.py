@@ -1,9 +1,10 @@
 """Basins of attraction of an RNN map on a grid of initial states.
 
-Each cell of a grid (a line for one neuron, a plane for two, a 2-D slice
-through a base point for larger networks) is iterated under x ← F(x) with a
+Each cell of a grid (a line for a one-dimensional state, a plane for two, a 2-D
+slice through a base point for larger states) is iterated under x ← F(x) with a
 constant input until it settles on a p-cycle (p = 1: a fixed point) or
-diverges. Cells reaching the same attractor get the same label across the
+diverges. F is a vanilla map or a gated cell's step on its whole state (GRU
+s = h; LSTM s = (h, c), h first), see :mod:`rnndyn.fixedpoints`. Cells reaching the same attractor get the same label across the
 grid, and the basin boundary is the set of cells with a differently labelled
 neighbour.
 """
@@ -39,15 +40,16 @@ class BasinsResult(Result):
         Iterations until the cell settled (or diverged).
     periods : ndarray of int, shape (K,)
         Period of each attractor (1 = fixed point).
-    attractor_points : ndarray, shape (K, N)
-        The lexicographically smallest point of each attractor's cycle.
+    attractor_points : ndarray, shape (K, S)
+        The lexicographically smallest point of each attractor's cycle (S the state
+        size: N, the LSTM's 2N).
     multipliers : ndarray, shape (K,)
         Largest |μ| of the cycle's monodromy matrix (product of the Jacobians
         around the cycle); < 1 for an attractor, about 1 for a slowly settling one.
     attractors : list of dict
         ``label``, ``kind`` ('fixed point' or 'cycle'), ``period``, ``x``,
         ``cycle`` (its points), ``cells``, ``max_multiplier``.
-    base, e1, e2 : ndarray, shape (N,)
+    base, e1, e2 : ndarray, shape (S,)
         The slice: base point and its two directions.
     meta : dict
     """
@@ -96,7 +98,7 @@ def _limits(value, name):
 
 def settle_grid(rnn, c, base, e1, e2, xs, ys, *, max_steps, max_period, tol, bound,
                 callback=None):
-    """Run the parallel kernel; returns period, steps (ny, nx) and reps (ny, nx, N).
+    """Run the grid kernel; returns period, steps (ny, nx) and reps (ny, nx, S).
 
     With a ``callback``, the rows go to the kernel in about 50 blocks (each
     still parallel over its rows) and ``callback(rows)`` follows each block.
@@ -104,7 +106,7 @@ def settle_grid(rnn, c, base, e1, e2, xs, ys, *, max_steps, max_period, tol, bou
     ny, nx = ys.size, xs.size
     period = np.empty((ny, nx), dtype=np.int64)
     steps = np.empty((ny, nx), dtype=np.int64)
-    rep = np.empty((ny, nx, rnn.N))
+    rep = np.empty((ny, nx, rnn.S))
     block = ny if callback is None else max(1, -(-ny // 50))
     for i0 in range(0, ny, block):
         i1 = min(ny, i0 + block)
@@ -180,7 +182,7 @@ def identify(period, rep, *, cluster_rtol=1e-6, max_attractors=256):
 
 def _cycle(rnn, c, x, period):
     """The cycle's points and the largest |multiplier| of its monodromy matrix."""
-    pts, M = [], np.eye(rnn.N)
+    pts, M = [], np.eye(rnn.S)
     for _ in range(period):
         pts.append(x.copy())
         r, J = residual_jacobian(rnn, x, c=c)
@@ -197,17 +199,18 @@ def basins(rnn, u=None, *, xlim=(-3.0, 3.0), ylim=(-3.0, 3.0), nx=200, ny=None, 
     Parameters
     ----------
     rnn : RNN
-        Either form, any activation, N >= 1.
+        A vanilla cell (either form, any activation), an LSTM or a GRU, N >= 1.
     u : array_like, shape (M,), optional
-        Constant input (folded into the drive c = U u + b).
+        Constant input (folded into the drive, see :func:`rnndyn.fixedpoints.drive`).
     xlim, ylim : (float, float)
-        Range of the grid along the two directions (``ylim`` unused for N = 1).
+        Range of the grid along the two directions (``ylim`` unused for S = 1).
     nx, ny : int
-        Grid size [ny default: nx; 1 for N = 1].
+        Grid size [ny default: nx; 1 for S = 1].
     axes : (int, int)
-        The units whose coordinates span the slice: cell (i, j) starts at
-        base + xs[j] e_axes[0] + ys[i] e_axes[1].
-    base : array_like, shape (N,), optional
+        The state coordinates that span the slice: cell (i, j) starts at
+        base + xs[j] e_axes[0] + ys[i] e_axes[1]. For the LSTM, 0..N−1 are h and
+        N..2N−1 are c.
+    base : array_like, shape (S,), optional
         Base point of the slice [default: zeros]; its entries on ``axes`` are
         replaced by the grid coordinates.
     max_steps : int
@@ -232,8 +235,10 @@ def basins(rnn, u=None, *, xlim=(-3.0, 3.0), ylim=(-3.0, 3.0), nx=200, ny=None, 
 
     Notes
     -----
-    The map is x ← F(x) = W σ(x) + c (pascanu) or σ(W x + c) (elman). Every cell
-    is iterated in a parallel kernel (one grid row per thread); periods are
+    The map is x ← F(x) = W σ(x) + c (pascanu) or σ(W x + c) (elman), or a gated
+    cell's step s ← f(s, u) (:mod:`rnndyn.cells`). Every cell of a vanilla map is
+    iterated in a parallel kernel (one grid row per thread; a gated cell's rows
+    run serially, as its step uses BLAS); periods are
     found by comparing x_t with an anchor state renewed every ``max_period``
     steps, so the first return gives the minimal period. Each cycle is named by
     its lexicographically smallest point, which makes the same attractor
@@ -246,7 +251,8 @@ def basins(rnn, u=None, *, xlim=(-3.0, 3.0), ylim=(-3.0, 3.0), nx=200, ny=None, 
     R. Pascanu, T. Mikolov and Y. Bengio, "On the difficulty of training
     recurrent neural networks", ICML 2013.
     """
-    N = rnn.N
+    rnn.require("basins", "basins of attraction")
+    N = rnn.S
     c = drive(rnn, u)
     xlim = _limits(xlim, "xlim")
     nx = as_int(nx, "nx", minimum=2)
@@ -258,13 +264,13 @@ def basins(rnn, u=None, *, xlim=(-3.0, 3.0), ylim=(-3.0, 3.0), nx=200, ny=None, 
         ny = nx if ny is None else as_int(ny, "ny", minimum=2)
         ys = np.linspace(ylim[0], ylim[1], ny)
         if np.ndim(axes) != 1 or len(axes) != 2:
-            raise InputError(f"axes must be two unit indices (i, j), got {axes!r}")
+            raise InputError(f"axes must be two state indices (i, j), got {axes!r}")
         axes = (as_int(axes[0], "axes[0]", minimum=0, maximum=N - 1),
                 as_int(axes[1], "axes[1]", minimum=0, maximum=N - 1))
         if axes[0] == axes[1]:
             raise InputError(f"axes must be two different units, got {axes}")
     # period, steps, representative states, labels and boundary of every cell
-    check_request(array_bytes(ny, nx, N + 4), f"a basin grid of {ny}×{nx} cells (N={N})")
+    check_request(array_bytes(ny, nx, N + 4), f"a basin grid of {ny}×{nx} cells (S={N})")
     xs = np.linspace(xlim[0], xlim[1], nx)
     base = np.zeros(N) if base is None else as_array(base, "base", shape=(N,)).copy()
     e1, e2 = np.zeros(N), np.zeros(N)

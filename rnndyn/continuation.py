@@ -53,6 +53,8 @@ def parametrise(rnn, parameter="gain", *, index=None, direction=None, u=None):
     WA, WB : ndarray, shape (N, N)
     cA, cB : ndarray, shape (N,)
     """
+    # W(p) = WA + p WB, c = U u + b (N,) is the vanilla map's parametrisation
+    rnn.require("continuation", "parameter continuation")
     parameter = as_choice(parameter, "parameter", PARAMETERS)
     N = rnn.N
     W = np.array(rnn.W)

@@ -1,10 +1,13 @@
 """Fixed points and slow points of an RNN under a constant input.
 
 With a constant input u the network is an autonomous map x ← F(x) with the
-drive c = U u + b folded in:
+drive c folded in:
 
-* pascanu: F(x) = W σ(x) + c
-* elman:   F(h) = σ(W h + c)
+* pascanu: F(x) = W σ(x) + c,  c = U u + b (N,)
+* elman:   F(h) = σ(W h + c),  c = U u + b (N,)
+* lstm, gru: F(s) = f(s, u), the cell's step (:mod:`rnndyn.cells`) on its whole
+  state (GRU s = h, N; LSTM s = (h, c), 2N, h first), with the input folded into
+  the bias: c = b + [U u; 0] (4N; the GRU's b_hn block gets no input)
 
 Fixed points solve F(x*) = x*. They are found from many seeded starts (states
 visited by trajectories and random points) by minimising
@@ -30,13 +33,20 @@ NEWTON_MAX_ITER = 50
 # ---------------------------------------------------------------- the map under constant input
 
 def drive(rnn, u=None):
-    """The constant drive c = U u + b, shape (N,).
+    """The constant drive the map's kernels take: vanilla c = U u + b, shape (N,); gated
+    cells the bias with the input folded in, c = b + [U u; 0], shape (4N,).
 
     Parameters
     ----------
     rnn : RNN
     u : array_like, shape (M,), optional
         Constant input; zeros when omitted. A scalar is broadcast to every input.
+
+    Notes
+    -----
+    A gated cell's gate pre-activations are U u + W h + b (G N rows), so a constant u
+    only shifts the first G N entries of b; the GRU's last block b_hn sits inside the
+    reset product r ⊙ (W_n h + b_hn) and gets no input (Cho et al. 2014; PyTorch nn.GRU).
     """
     if u is None:
         return np.array(rnn.b, dtype=np.float64)
@@ -45,7 +55,16 @@ def drive(rnn, u=None):
         u = np.full(rnn.M, float(u))
     if u.shape != (rnn.M,):
         raise InputError(f"u must have shape ({rnn.M},) (one value per input), got {u.shape}")
-    return np.ascontiguousarray(rnn.b + rnn.U @ u)
+    if rnn.cell == "vanilla":
+        return np.ascontiguousarray(rnn.b + rnn.U @ u)
+    c = np.array(rnn.b, dtype=np.float64)
+    c[:rnn.U.shape[0]] += rnn.U @ u
+    return c
+
+
+def _given_drive(rnn, c):
+    """A drive passed in by the caller, checked against the cell (N vanilla, 4N gated)."""
+    return as_array(c, "c", shape=rnn.b.shape)
 
 
 def residual_jacobian(rnn, x, u=None, *, c=None):
@@ -54,21 +73,24 @@ def residual_jacobian(rnn, x, u=None, *, c=None):
     Parameters
     ----------
     rnn : RNN
-    x : array_like, shape (N,)
+    x : array_like, shape (S,)
+        The state (S = N; the LSTM's (h, c), 2N, h first).
     u : array_like, shape (M,), optional
-    c : ndarray, shape (N,), optional
-        The drive, if already computed (then ``u`` is ignored).
+    c : ndarray, optional
+        The drive from :func:`drive`, if already computed (then ``u`` is ignored):
+        shape (N,), or (4N,) for a gated cell.
 
     Returns
     -------
-    r : ndarray, shape (N,)
-    J : ndarray, shape (N, N)
-        pascanu: W diag(σ'(x)); elman: diag(σ'(W h + c)) W.
+    r : ndarray, shape (S,)
+    J : ndarray, shape (S, S)
+        pascanu: W diag(σ'(x)); elman: diag(σ'(W h + c)) W; gated cells: the
+        one-step Jacobian of :mod:`rnndyn.cells` at s = x.
     """
-    x = as_array(x, "x", shape=(rnn.N,))
-    c = drive(rnn, u) if c is None else c
-    r = np.empty(rnn.N)
-    J = np.empty((rnn.N, rnn.N))
+    x = as_array(x, "x", shape=(rnn.S,))
+    c = drive(rnn, u) if c is None else _given_drive(rnn, c)
+    r = np.empty(rnn.S)
+    J = np.empty((rnn.S, rnn.S))
     _k._residual_jacobian(rnn.W, c, rnn.act_code, rnn.form_code, x, r, J)
     return r, J
 
@@ -79,19 +101,19 @@ def newton(rnn, x0, u=None, *, tol=config.FIXED_POINT_TOL, max_iter=NEWTON_MAX_I
     Parameters
     ----------
     rnn : RNN
-    x0 : array_like, shape (N,)
-        Starting state.
+    x0 : array_like, shape (S,)
+        Starting state (S = N; the LSTM's (h, c), 2N, h first).
     u : array_like, shape (M,), optional
         Constant input.
     tol : float
         Stop when ‖F(x) − x‖₂ <= tol·max(1, ‖x‖∞).
     max_iter : int
     c : ndarray, optional
-        Precomputed drive (overrides ``u``).
+        Precomputed drive from :func:`drive` (overrides ``u``).
 
     Returns
     -------
-    x : ndarray, shape (N,)
+    x : ndarray, shape (S,)
     residual : float
         ‖F(x) − x‖₂ at the returned x.
     converged : bool
@@ -101,10 +123,10 @@ def newton(rnn, x0, u=None, *, tol=config.FIXED_POINT_TOL, max_iter=NEWTON_MAX_I
     Iterates x ← x − (J − I)⁻¹ (F(x) − x), J = ∂F/∂x; quadratic convergence
     near a regular fixed point (det(J − I) ≠ 0).
     """
-    x = as_array(x0, "x0", shape=(rnn.N,)).copy()
+    x = as_array(x0, "x0", shape=(rnn.S,)).copy()
     tol = as_float(tol, "tol", minimum=0.0)
     max_iter = as_int(max_iter, "max_iter", minimum=0)
-    c = drive(rnn, u) if c is None else c
+    c = drive(rnn, u) if c is None else _given_drive(rnn, c)
     return _newton(rnn, c, x, tol, max_iter)
 
 
@@ -155,22 +177,23 @@ class FixedPointsResult(Result):
 
     Attributes
     ----------
-    points : ndarray, shape (K, N)
-        The distinct fixed points, stable ones first, then by unstable dimension.
+    points : ndarray, shape (K, S)
+        The distinct fixed points, stable ones first, then by unstable dimension; S is
+        the state size (N; the LSTM's (h, c), 2N, h first).
     residual : ndarray, shape (K,)
         ‖F(x*) − x*‖₂ after Newton.
-    eig_real, eig_imag : ndarray, shape (K, N)
+    eig_real, eig_imag : ndarray, shape (K, S)
         Eigenvalues of ∂F/∂x at each point, sorted by decreasing modulus.
     n_unstable : ndarray of int, shape (K,)
         Number of eigenvalues with |λ| > 1.
     kinds : list of str
         'stable', 'saddle', 'unstable' or 'marginal' (see :func:`classify`).
-    slow_points : ndarray, shape (S, N)
+    slow_points : ndarray, shape (L, S)
         Local minima of q with 0 < q <= slow_q that are not fixed points.
-    slow_q : ndarray, shape (S,)
+    slow_q : ndarray, shape (L,)
         q = ½‖F(x) − x‖² at each slow point (the squared speed over two).
-    drive : ndarray, shape (N,)
-        c = U u + b.
+    drive : ndarray, shape (N,) or (4N,)
+        c = U u + b; gated cells: the folded bias b + [U u; 0] (see :func:`drive`).
     n_starts : int
         Number of starting states used.
     meta : dict
@@ -190,7 +213,7 @@ class FixedPointsResult(Result):
 
     @property
     def eigenvalues(self):
-        """Complex eigenvalues, shape (K, N)."""
+        """Complex eigenvalues, shape (K, S)."""
         return self.eig_real + 1j * self.eig_imag
 
     @property
@@ -219,33 +242,35 @@ def starting_states(rnn, n_starts, u=None, *, trajectory_steps=200, scale=None, 
     under the constant input; one state is taken from each at a random time.
     Random points are N(0, scale²), with ``scale`` defaulting to the spread of
     the trajectory states. Non-finite states (divergent trajectories) are dropped.
+    States have the cell's state size S (the LSTM's (h, c), 2N).
     """
     from rnndyn.simulate import trajectories
     n = as_int(n_starts, "n_starts", minimum=1)
     T = as_int(trajectory_steps, "trajectory_steps", minimum=0)
+    S = rnn.S
     # the random half, the trajectories of the visited half and the Newton copies
-    check_request(array_bytes(n, rnn.N, 4) + array_bytes(n // 2 + 1, T + 1, rnn.N),
+    check_request(array_bytes(n, S, 4) + array_bytes(n // 2 + 1, T + 1, S),
                   f"n_starts={n} starting states for N={rnn.N}")
     rng = as_rng(seed)
     c = drive(rnn, u)
     n_traj = n // 2
     parts = []
     if n_traj:
-        X0 = rng.standard_normal((n_traj, rnn.N))
+        X0 = rng.standard_normal((n_traj, S))
         # the constant input is folded into b so trajectories need no input array
         from rnndyn.models import RNN
-        auto = RNN(rnn.W, None, c, rnn.activation, rnn.form)
+        auto = RNN(rnn.W, None, c, rnn.activation, rnn.form, cell=rnn.cell)
         with np.errstate(over="ignore", invalid="ignore"):
             X, _ = trajectories(auto, X0, T)
         times = rng.integers(0, T + 1, size=n_traj)
         parts.append(X[np.arange(n_traj), times])
-    visited = np.concatenate(parts) if parts else np.zeros((0, rnn.N))
+    visited = np.concatenate(parts) if parts else np.zeros((0, S))
     visited = visited[np.all(np.isfinite(visited), axis=1)]
     if scale is None:
         scale = float(np.std(visited)) if visited.size > 1 else 1.0
         scale = scale if np.isfinite(scale) and scale > 0 else 1.0
     scale = as_float(scale, "scale", minimum=0.0)
-    rand = scale * rng.standard_normal((n - n_traj, rnn.N))
+    rand = scale * rng.standard_normal((n - n_traj, S))
     return np.ascontiguousarray(np.concatenate([visited, rand]))
 
 
@@ -288,12 +313,13 @@ def fixed_points(rnn, u=None, *, n_starts=64, starts=None, trajectory_steps=200,
     Parameters
     ----------
     rnn : RNN
-        Either update form, any activation.
+        A vanilla cell (either update form, any activation), an LSTM or a GRU; the
+        state searched is the cell's whole state (the LSTM's (h, c), S = 2N).
     u : array_like, shape (M,), optional
         Constant input (zeros when omitted; a scalar is broadcast).
     n_starts : int
         Number of seeded starts (see :func:`starting_states`).
-    starts : array_like, shape (S, N), optional
+    starts : array_like, shape (K, S), optional
         Extra starting states, used in addition.
     trajectory_steps : int
         Length of the trajectories that supply half of the starts.
@@ -315,8 +341,10 @@ def fixed_points(rnn, u=None, *, n_starts=64, starts=None, trajectory_steps=200,
 
     Notes
     -----
-    Each start is moved by Levenberg–Marquardt on q(x) = ½‖F(x) − x‖² (residual
-    r = F(x) − x, its Jacobian J − I), which ends at a root of r or at a local
+    F is the map under the constant input (see the module docstring; for a gated
+    cell its step f(s, u) on the whole state, with the analytic Jacobian of
+    :mod:`rnndyn.cells`). Each start is moved by Levenberg–Marquardt on
+    q(x) = ½‖F(x) − x‖² (residual r = F(x) − x, its Jacobian J − I), which ends at a root of r or at a local
     minimum of q (∇q = (J − I)ᵀ r = 0), then by Newton x ← x − (J − I)⁻¹(F(x) − x)
     (Powell's hybrid method when Newton fails). Points are deduplicated in the
     ∞-norm (relative tolerance ``DEDUP_RTOL``) and classified by the eigenvalues
@@ -332,6 +360,7 @@ def fixed_points(rnn, u=None, *, n_starts=64, starts=None, trajectory_steps=200,
     D. Sussillo and O. Barak, "Opening the black box: low-dimensional dynamics
     in high-dimensional recurrent neural networks", Neural Comput. 25 (2013).
     """
+    rnn.require("fixed-points", "the fixed-point search")
     c = drive(rnn, u)
     tol = as_float(tol, "tol", minimum=0.0)
     slow_q = as_float(slow_q, "slow_q", minimum=0.0)
@@ -340,14 +369,15 @@ def fixed_points(rnn, u=None, *, n_starts=64, starts=None, trajectory_steps=200,
     X0 = starting_states(rnn, n_starts, u, trajectory_steps=trajectory_steps, scale=scale,
                          seed=rng)
     if starts is not None:
-        S = as_array(starts, "starts", ndim=2)
-        if S.shape[1] != rnn.N:
-            raise InputError(f"starts must have shape (S, {rnn.N}), got {S.shape}")
-        X0 = np.concatenate([X0, S])
+        extra = as_array(starts, "starts", ndim=2)
+        if extra.shape[1] != rnn.S:
+            raise InputError(f"starts must have shape (K, {rnn.S}) (K states of the "
+                             f"{rnn.cell} cell), got {extra.shape}")
+        X0 = np.concatenate([X0, extra])
     W, act, form = rnn.W, rnn.act_code, rnn.form_code
-    r = np.empty(rnn.N)
-    J = np.empty((rnn.N, rnn.N))
-    eye = np.eye(rnn.N)
+    r = np.empty(rnn.S)
+    J = np.empty((rnn.S, rnn.S))
+    eye = np.eye(rnn.S)
 
     def res_fun(x):
         _k._residual_jacobian(W, c, act, form, np.ascontiguousarray(x), r, J)
@@ -381,7 +411,7 @@ def fixed_points(rnn, u=None, *, n_starts=64, starts=None, trajectory_steps=200,
         if not any(_close(x, y, SLOW_DEDUP_RTOL) for y, _ in slows):
             slows.append((x, q))
 
-    N = rnn.N
+    N = rnn.S
     K = len(points)
     P = np.array([p for p, _ in points]).reshape(K, N)
     res = np.array([r for _, r in points])

@@ -629,18 +629,29 @@ def gated_step(cell, W, U, b, s, u):
 
     Returns the next state. LSTM s = (h, c); GRU s = h. W, U stacked (i,f,g,o) / (r,z,n).
     """
-    N = W.shape[1]
     if cell == "lstm":
-        h, c = s[:N], s[N:]
-        a = W @ h + U @ u + b
-        i, f, g, o = (_logistic(a[:N]), _logistic(a[N:2 * N]), np.tanh(a[2 * N:3 * N]),
-                      _logistic(a[3 * N:]))
-        c2 = f * c + i * g
+        i, f, g, o, c2 = _lstm_gates(W, U, b, s, u)
         return np.concatenate([o * np.tanh(c2), c2])
+    r, z, q, n = _gru_gates(W, U, b, s, u)
+    return (1 - z) * n + z * s
+
+
+def _lstm_gates(W, U, b, s, u):
+    """(i, f, g, o, c_t) of an LSTM step from s = (h, c)."""
+    N = W.shape[1]
+    a = W @ s[:N] + U @ u + b
+    i, f, g, o = (_logistic(a[:N]), _logistic(a[N:2 * N]), np.tanh(a[2 * N:3 * N]),
+                  _logistic(a[3 * N:]))
+    return i, f, g, o, f * s[N:] + i * g
+
+
+def _gru_gates(W, U, b, s, u):
+    """(r, z, q = W_n h + b_hn, n) of a GRU step from s = h."""
+    N = W.shape[1]
     r = _logistic(W[:N] @ s + U[:N] @ u + b[:N])
     z = _logistic(W[N:2 * N] @ s + U[N:2 * N] @ u + b[N:2 * N])
-    n = np.tanh(U[2 * N:] @ u + b[2 * N:3 * N] + r * (W[2 * N:] @ s + b[3 * N:]))
-    return (1 - z) * n + z * s
+    q = W[2 * N:] @ s + b[3 * N:]
+    return r, z, q, np.tanh(U[2 * N:] @ u + b[2 * N:3 * N] + r * q)
 
 
 def gated_trajectory(cell, W, U, b, x0, u):
@@ -656,11 +667,8 @@ def gated_jacobian(cell, W, U, b, s, u):
     out from the states (not from the kernel's auxiliary row)."""
     N = W.shape[1]
     if cell == "lstm":
-        h, c = s[:N], s[N:]
-        a = W @ h + U @ u + b
-        i, f, g, o = (_logistic(a[:N]), _logistic(a[N:2 * N]), np.tanh(a[2 * N:3 * N]),
-                      _logistic(a[3 * N:]))
-        c2 = f * c + i * g
+        c = s[N:]
+        i, f, g, o, c2 = _lstm_gates(W, U, b, s, u)
         Wi, Wf, Wg, Wo = W[:N], W[N:2 * N], W[2 * N:3 * N], W[3 * N:]
         dc_dh = (np.diag(c * f * (1 - f)) @ Wf + np.diag(g * i * (1 - i)) @ Wi
                  + np.diag(i * (1 - g ** 2)) @ Wg)
@@ -669,10 +677,7 @@ def gated_jacobian(cell, W, U, b, s, u):
         dh_dh = np.diag(t2 * o * (1 - o)) @ Wo + np.diag(o * (1 - t2 ** 2)) @ dc_dh
         dh_dc = np.diag(o * (1 - t2 ** 2)) @ dc_dc
         return np.block([[dh_dh, dh_dc], [dc_dh, dc_dc]])
-    r = _logistic(W[:N] @ s + U[:N] @ u + b[:N])
-    z = _logistic(W[N:2 * N] @ s + U[N:2 * N] @ u + b[N:2 * N])
-    q = W[2 * N:] @ s + b[3 * N:]
-    n = np.tanh(U[2 * N:] @ u + b[2 * N:3 * N] + r * q)
+    r, z, q, n = _gru_gates(W, U, b, s, u)
     dn = np.diag(1 - n ** 2) @ (np.diag(r) @ W[2 * N:] + np.diag(q * r * (1 - r)) @ W[:N])
     dz = np.diag(z * (1 - z)) @ W[N:2 * N]
     return np.diag(z) + np.diag(1 - z) @ dn + np.diag(s - n) @ dz

@@ -176,3 +176,18 @@ def _sigmoid_pair(x):
     if x >= 0.0:
         return p, q
     return q, p
+
+
+@jit(inline="always")
+def _act_dact1(act, v):
+    """(σ(v), σ'(v)) for one scalar, exactly as _apply_act_and_dact computes them (the
+    fused small-N Lyapunov kernel's scalar loops)."""
+    if act == TANH:
+        t = _tanh_fast(v)
+        return t, 1.0 - t * t
+    if act == SIGMOID:
+        y = 0.5 * (1.0 + _tanh_fast(0.5 * v))
+        return y, y * (1.0 - y)
+    if act == RELU:
+        return (v, 1.0) if v > 0.0 else (0.0, 0.0)
+    return v, 1.0

@@ -648,6 +648,25 @@ def _backward_products(W, form, D, u0, rtol, max_iter, store_slot, P_store, log_
     return -1, -1, unconverged
 
 
+@jit(inline="always")
+def _unit_start(delta, v):
+    """v = δ/‖δ‖ with the scale taken out before squaring (δ/max|δ| first); returns
+    ln ‖δ‖."""
+    n = delta.shape[0]
+    dm = 0.0
+    for j in range(n):
+        if abs(delta[j]) > dm:
+            dm = abs(delta[j])
+    nv = 0.0
+    for j in range(n):
+        v[j] = delta[j] / dm
+        nv += v[j] * v[j]
+    nv = np.sqrt(nv)
+    for j in range(n):
+        v[j] /= nv
+    return np.log(dm) + np.log(nv)
+
+
 @jit
 def _transport(W, form, D, delta, log_norm):
     """Row vector v_T = δ_T, v_k = v_{k+1} J_{k+1}, renormalised; log_norm[ℓ] = log‖v_{T-ℓ}‖.
@@ -664,18 +683,7 @@ def _transport(W, form, D, delta, log_norm):
     v = np.empty(N)
     y = np.empty(N)
     dd = np.empty(N)
-    dm = 0.0
-    for j in range(N):
-        if abs(delta[j]) > dm:
-            dm = abs(delta[j])
-    nv = 0.0
-    for j in range(N):
-        v[j] = delta[j] / dm
-        nv += v[j] * v[j]
-    nv = np.sqrt(nv)
-    for j in range(N):
-        v[j] /= nv
-    log_scale = np.log(dm) + np.log(nv)
+    log_scale = _unit_start(delta, v)
     log_norm[0] = log_scale
     for lag in range(1, T + 1):
         k = T - lag
@@ -737,18 +745,7 @@ def _gated_transport(W, cell, D, delta, log_norm):
     v = np.empty(S)
     y = np.empty(S)
     g = np.empty(W.shape[0])
-    dm = 0.0
-    for j in range(S):
-        if abs(delta[j]) > dm:
-            dm = abs(delta[j])
-    nv = 0.0
-    for j in range(S):
-        v[j] = delta[j] / dm
-        nv += v[j] * v[j]
-    nv = np.sqrt(nv)
-    for j in range(S):
-        v[j] /= nv
-    log_scale = np.log(dm) + np.log(nv)
+    log_scale = _unit_start(delta, v)
     log_norm[0] = log_scale
     for lag in range(1, T + 1):
         _gated_vj(W, cell, D[T - lag], v, y, g)

@@ -19,7 +19,7 @@ from numba import config as _nb_config
 from rnndyn._jit import jit, prange
 from rnndyn._kernels.cells import _gated_jacobian, _gated_tangent_step
 from rnndyn.codes import LSTM, PASCANU
-from rnndyn._kernels.activations import RELU, SIGMOID, TANH, _tanh_fast
+from rnndyn._kernels.activations import _act_dact1
 
 UNIT_ROUNDOFF = 2.0 ** -53
 # a block whose columns grow past this norm is split: far from overflow (1e308)
@@ -545,20 +545,6 @@ PROD_EVERY = 64
 # Gram-Schmidt: a row whose norm fell below this fraction of its norm before the
 # projection is projected a second time (Kahan-Parlett "twice is enough")
 REORTH_FRACTION = 0.7071067811865476
-
-
-@jit(inline="always")
-def _act_dact1(act, v):
-    """(σ(v), σ'(v)) for one scalar, exactly as _apply_act_and_dact computes them."""
-    if act == TANH:
-        t = _tanh_fast(v)
-        return t, 1.0 - t * t
-    if act == SIGMOID:
-        y = 0.5 * (1.0 + _tanh_fast(0.5 * v))
-        return y, y * (1.0 - y)
-    if act == RELU:
-        return (v, 1.0) if v > 0.0 else (0.0, 0.0)
-    return v, 1.0
 
 
 @jit(inline="always")
