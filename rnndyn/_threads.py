@@ -45,9 +45,13 @@ def blas_threads(n=DEFAULT):
         yield
         return
     # numpy and scipy load their BLAS on import; make sure both are there before the
-    # first scan, so the cached controller sees them.
+    # first scan, so the cached controller sees them. SciPy's OpenBLAS is loaded as a
+    # shared library (ctypes, a few ms) rather than by importing scipy.linalg (0.14 s of
+    # a one-shot command that may never use SciPy): scipy.linalg, imported later, gets
+    # the same, already limited, library.
     import numpy  # noqa: F401
-    import scipy.linalg  # noqa: F401
+    if not _OPENBLAS:
+        _OPENBLAS.append(_scipy_openblas())
     with _controller().limit(limits=int(n), user_api="blas"):
         yield
 

@@ -28,6 +28,8 @@ MARGINAL_TOL = 1e-8        # |λ| within this of 1 counts as marginal
 DEDUP_RTOL = 1e-6          # two polished points closer than this (∞-norm, relative) are one
 SLOW_DEDUP_RTOL = 1e-3     # slow points are minima of a flat q: merge more coarsely
 NEWTON_MAX_ITER = 50
+# a few ulps: the rounding error of F(x) − x relative to max(1, ‖x‖∞) (see _located)
+LOCATE_EPS = 16 * np.finfo(np.float64).eps
 
 
 # ---------------------------------------------------------------- the map under constant input
@@ -138,7 +140,26 @@ def _newton(rnn, c, x, tol, max_iter):
         r, _ = residual_jacobian(rnn, x, c=c) if np.all(np.isfinite(x)) else (np.inf, None)
         res = float(np.linalg.norm(r))
     ok = bool(np.isfinite(res) and res <= tol * max(1.0, float(np.max(np.abs(x)))))
+    if ok and rnn.cell != "vanilla":
+        ok = _located(rnn, c, x)
     return x, float(res), ok
+
+
+def _located(rnn, c, x):
+    """Whether a root of the rounded map at x locates a fixed point of the cell to within
+    DEDUP_RTOL: σ_min(J − I) >= LOCATE_EPS / DEDUP_RTOL.
+
+    r = F(x) − x is known to a few ulps, ε max(1, ‖x‖∞), so the root lies within
+    ε max(1, ‖x‖∞) / σ_min(J − I) of x. A gated cell freezes in floating point where a
+    gate saturates to exactly 1 (the GRU's z: h' = (1 − z) n + z h rounds to h; the
+    LSTM's f, with i g below an ulp of c): every state there has r = 0, yet the cell's
+    true residual (1 − z)(n − h) vanishes only at n = h. There J − I ≈ 0 and the test
+    refuses the point; at a regular fixed point σ_min(J − I) is of order one.
+    """
+    _, J = residual_jacobian(rnn, x, c=c)
+    J[np.diag_indices_from(J)] -= 1.0
+    smin = np.linalg.svd(J, compute_uv=False)[-1]
+    return bool(np.isfinite(smin) and smin >= LOCATE_EPS / DEDUP_RTOL)
 
 
 def classify(eigenvalues, *, marginal_tol=MARGINAL_TOL):

@@ -204,7 +204,8 @@ def make_rnn_bytes(n, n_inputs=0, init="gaussian"):
 
 
 def make_rnn(n, *, n_inputs=0, activation="tanh", form="pascanu", init="gaussian",
-             gain=1.0, sparsity=15, radius=0.95, seed=0):
+             gain=1.0, sparsity=15, radius=0.95, seed=0, cell="vanilla", forget_bias=0.0,
+             chrono_t_max=None):
     """Build a seeded random RNN.
 
     Parameters
@@ -214,22 +215,44 @@ def make_rnn(n, *, n_inputs=0, activation="tanh", form="pascanu", init="gaussian
     n_inputs : int
         Number of inputs M (>= 0).
     activation : {'tanh', 'sigmoid', 'relu', 'linear'}
-        Ignored for the paper's named set-ups, which fix it.
+        Ignored for the paper's named set-ups, which fix it. Vanilla cell only.
     form : {'pascanu', 'elman'}
+        Vanilla cell only.
     init : {'gaussian', 'orthogonal', 'identity', 'sparse', 'sigmoid', 'basic-tanh', 'smart-tanh'}
         ``gaussian``: W ~ N(0, gain²/N); ``orthogonal``: gain × orthogonal;
         ``identity``: gain × I; ``sparse``: ``sparsity`` non-zeros per row
         rescaled to spectral radius ``gain``; the paper's set-ups (biases zero):
         ``sigmoid`` (W, U ~ N(0, 0.01²)), ``basic-tanh`` (W, U ~ N(0, 0.1²)),
         ``smart-tanh`` (U ~ N(0, 0.01²), W sparse with 15 per row, ρ = 0.95).
+        Gated cells: ``pytorch``, ``gaussian`` or ``orthogonal``
+        (:func:`rnndyn.gated.make_gated`).
     gain : float
         Scale for the generic initialisers.
+    sparsity, radius
+        The ``sparse`` and ``smart-tanh`` initialisers' parameters (vanilla cell only).
     seed : int or numpy.random.Generator
+    cell : {'vanilla', 'lstm', 'gru'}
+        A gated cell is made by :func:`rnndyn.gated.make_gated`.
+    forget_bias, chrono_t_max
+        Gated cells only: the forget-gate (LSTM) or update-gate (GRU) bias, a number or
+        ``'chrono'`` with ``chrono_t_max``; see :func:`rnndyn.gated.make_gated`.
 
     Returns
     -------
     RNN
     """
+    cell = as_choice(cell, "cell", cells.CELLS)
+    if cell != "vanilla":
+        if activation != "tanh" or form != "pascanu":
+            raise InputError(f"activation and form apply to the vanilla cell; the {cell} cell "
+                             "has sigmoid gates and a tanh candidate (leave them at their "
+                             f"defaults), got activation={activation!r}, form={form!r}")
+        from rnndyn.gated import make_gated
+        return make_gated(cell, n, n_inputs=n_inputs, init=init, gain=gain,
+                          forget_bias=forget_bias, chrono_t_max=chrono_t_max, seed=seed)
+    if isinstance(forget_bias, str) or forget_bias != 0.0 or chrono_t_max is not None:
+        raise InputError("forget_bias and chrono_t_max apply to the gated cells (cell='lstm' "
+                         f"or 'gru'), not to the vanilla cell; got forget_bias={forget_bias!r}")
     N = as_int(n, "n", minimum=1)
     M = as_int(n_inputs, "n_inputs", minimum=0)
     init = as_choice(init, "init", INITS)

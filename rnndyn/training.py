@@ -4,9 +4,12 @@ The model is a vanilla RNN (either form, see :mod:`rnndyn.models`) with a linear
 
     p_t = W r_{t-1} + U u_t + b,   r_t = σ(p_t),   y_t = V r_t + c
 
-(pascanu: p_t = x_t, r_0 = σ(0); elman: r_t = h_t, h_0 = 0). The state starts at zero.
-Gradients come from the numba kernels in ``rnndyn._kernels.bptt``; :func:`train` runs the
-experiment of Pascanu, Mikolov & Bengio (2013), §5, on one task.
+(pascanu: p_t = x_t, r_0 = σ(0); elman: r_t = h_t, h_0 = 0), or an LSTM or GRU cell
+(:mod:`rnndyn.cells`, PyTorch's equations and layout) read out from its hidden part h,
+y_t = V h_t + c. The state starts at zero (LSTM: h = c = 0). Gradients come from the numba
+kernels in ``rnndyn._kernels.bptt`` (vanilla) and ``rnndyn._kernels.bptt_gated`` (LSTM,
+GRU); :func:`train` runs the experiment of Pascanu, Mikolov & Bengio (2013), §5, on one
+task.
 """
 
 import json
@@ -17,8 +20,10 @@ import time
 
 import numpy as np
 
+from rnndyn import cells as _cells
 from rnndyn import optim, tasks
 from rnndyn._kernels import bptt as _k
+from rnndyn._kernels import bptt_gated as _kg
 from rnndyn._jit import JIT_DISABLED
 from rnndyn._threads import pinned
 from rnndyn._validate import as_array, as_choice, as_float, as_int, as_rng, InputError, OutputExistsError
@@ -34,19 +39,26 @@ OMEGA_MODES = ("off", "sum", "mean")
 # ---------------------------------------------------------------- parameters
 
 class Params:
-    """The trainable parameters W (N,N), U (N,M), b (N,), V (K,N), c (K,).
+    """The trainable parameters: the cell's W, U, b and the readout V (K,N), c (K,).
 
-    They are views into one flat vector ``theta``, so the global gradient norm and the
-    update are single vector operations. ``activation`` and ``form`` as in
-    :class:`rnndyn.models.RNN`.
+    Vanilla: W (N,N), U (N,M), b (N,); LSTM and GRU: the G gate blocks stacked as in
+    :mod:`rnndyn.cells` (G = 4, 3), W (G N, N), U (G N, M), b (4N,). They are views into
+    one flat vector ``theta``, so the global gradient norm and the update are single
+    vector operations. ``activation``, ``form`` and ``cell`` as in
+    :class:`rnndyn.models.RNN` (the model without its readout: :meth:`rnn`; from one:
+    :meth:`from_rnn`).
     """
 
-    def __init__(self, theta, N, M, K, activation="tanh", form="pascanu"):
+    def __init__(self, theta, N, M, K, activation="tanh", form="pascanu", cell="vanilla"):
         self.N = as_int(N, "N", minimum=1)
         self.M = as_int(M, "M", minimum=0)
         self.K = as_int(K, "K", minimum=1)
         self.activation = as_choice(activation, "activation", tuple(ACT_CODES))
         self.form = as_choice(form, "form", FORMS)
+        self.cell = as_choice(cell, "cell", _cells.CELLS)
+        if self.cell != "vanilla" and self.activation != "tanh":
+            raise InputError(f"activation={self.activation!r}: the {self.cell} cell fixes "
+                             "its activations (sigmoid gates, tanh candidate)")
         self.theta = as_array(theta, "theta", shape=(self.size,)).copy()
         # theta is only ever updated in place, so its views stay valid
         self._views = self.views(self.theta)
@@ -54,7 +66,18 @@ class Params:
     @property
     def shapes(self):
         N, M, K = self.N, self.M, self.K
-        return ((N, N), (N, M), (N,), (K, N), (K,))
+        GN = _cells.GATES[self.cell] * N
+        return ((GN, N), (GN, M), (_cells.BIAS_BLOCKS[self.cell] * N,), (K, N), (K,))
+
+    @property
+    def S(self):
+        """Size of the cell's state (2N for the LSTM's (h, c), N otherwise)."""
+        return _cells.STATE_BLOCKS[self.cell] * self.N
+
+    @property
+    def cell_code(self):
+        """The kernels' integer code of the cell (vanilla: that of its form)."""
+        return _cells.cell_code(self.cell, self.form)
 
     @property
     def size(self):
@@ -76,28 +99,41 @@ class Params:
     c = property(lambda self: self._views[4])
 
     @classmethod
-    def from_arrays(cls, W, U, b, V, c, activation="tanh", form="pascanu"):
-        """Pack validated arrays; shapes must agree."""
+    def from_arrays(cls, W, U, b, V, c, activation="tanh", form="pascanu", cell="vanilla"):
+        """Pack validated arrays; shapes must agree (per cell, see the class docstring)."""
+        cell = as_choice(cell, "cell", _cells.CELLS)
         W = as_array(W, "W", ndim=2)
-        N = W.shape[0]
+        N = W.shape[1]
+        GN = _cells.GATES[cell] * N
         U = as_array(U, "U", ndim=2)
         V = as_array(V, "V", ndim=2)
         K = V.shape[0]
-        if W.shape != (N, N) or U.shape[0] != N:
-            raise InputError(f"W must be (N, N) and U (N, M), got {W.shape} and {U.shape}")
-        b = as_array(b, "b", shape=(N,))
+        if W.shape != (GN, N) or U.shape[0] != GN:
+            raise InputError(f"W must be ({GN}, {N}) and U ({GN}, M) for the {cell} cell, "
+                             f"got {W.shape} and {U.shape}")
+        b = as_array(b, "b", shape=(_cells.BIAS_BLOCKS[cell] * N,))
         if V.shape != (K, N):
             raise InputError(f"V must have shape (K, {N}), got {V.shape}")
         c = as_array(c, "c", shape=(K,))
         theta = np.concatenate([W.ravel(), U.ravel(), b, V.ravel(), c])
-        return cls(theta, N, U.shape[1], K, activation, form)
+        return cls(theta, N, U.shape[1], K, activation, form, cell)
+
+    @classmethod
+    def from_rnn(cls, rnn, V, c):
+        """The trainable parameters of an :class:`rnndyn.models.RNN` with the readout
+        V (K, N), c (K,) (copies)."""
+        if not isinstance(rnn, RNN):
+            raise InputError(f"rnn must be an rnndyn.models.RNN, got {type(rnn).__name__}")
+        return cls.from_arrays(rnn.W, rnn.U, rnn.b, V, c, rnn.activation, rnn.form, rnn.cell)
 
     def rnn(self):
         """The recurrent part as an :class:`rnndyn.models.RNN` (copies)."""
-        return RNN(self.W.copy(), self.U.copy(), self.b.copy(), self.activation, self.form)
+        return RNN(self.W.copy(), self.U.copy(), self.b.copy(), self.activation, self.form,
+                   cell=self.cell)
 
     def copy(self):
-        return Params(self.theta, self.N, self.M, self.K, self.activation, self.form)
+        return Params(self.theta, self.N, self.M, self.K, self.activation, self.form,
+                      self.cell)
 
 
 def init_params(n_hidden, n_inputs, n_outputs, init="smart-tanh", *, activation="tanh",

@@ -713,3 +713,66 @@ def gated_qr_lyapunov(cell, W, U, b, x0, u, Q0, transient):
         if t >= transient:
             logsum += np.log(np.abs(np.diag(R)))
     return np.sort(logsum / (u.shape[0] - transient))[::-1]
+
+
+# ---------------------------------------------------------------- gated fixed points and basins
+# (the gated branches of rnndyn._kernels.fixedpoints and rnndyn._kernels.basins)
+
+def gated_map_residual_jacobian(cell, W, c, x):
+    """Twin of _residual_jacobian (and _gated_residual_jacobian) for a gated cell: (f(x) − x,
+    ∂f/∂x), the constant input folded into the bias c = b + [U u; 0] (4N)."""
+    U0, u0 = np.zeros((W.shape[0], 0)), np.zeros(0)
+    return gated_step(cell, W, U0, c, x, u0) - x, gated_jacobian(cell, W, U0, c, x, u0)
+
+
+def settle_with(step, x0, max_steps, max_period, tol, bound):
+    """:func:`settle` for any map ``step`` (state -> next state): (period, steps, rep)."""
+    xs = [np.array(x0, dtype=float)]
+    a = 0
+    sep = max(1e-8, 1e3 * tol)
+    for t in range(1, max_steps + 1):
+        x = step(xs[-1])
+        if not np.all(np.abs(x) <= bound):
+            return -1, t, None
+        xs.append(x)
+        big = max(1.0, np.max(np.abs(x)))
+        p = t - a
+        if np.max(np.abs(x - xs[-2])) <= tol * big:
+            return 1, t, x
+        if np.max(np.abs(x - xs[a])) <= tol * big:
+            if p > 1 and np.max(np.abs(x - xs[-2])) <= sep * big:
+                a = t
+                continue
+            cycle = [x]
+            for _ in range(p - 1):
+                cycle.append(step(cycle[-1]))
+            rep = cycle[0]
+            for y in cycle[1:]:
+                for i in range(len(y)):
+                    if abs(y[i] - rep[i]) > sep * max(1.0, abs(rep[i])):
+                        if y[i] < rep[i]:
+                            rep = y
+                        break
+            return p, t, rep
+        if p == max_period:
+            a = t
+    return 0, max_steps, None
+
+
+def gated_basin_grid(cell, W, c, base, e1, e2, xs, ys, max_steps, max_period, tol, bound):
+    """Twin of the gated branch of rnndyn._kernels.basins._basin_grid: period, steps
+    (ny, nx), rep (ny, nx, S), the map f(s) of :func:`gated_step` with the bias c (4N)."""
+    U0, u0 = np.zeros((W.shape[0], 0)), np.zeros(0)
+    ny, nx, S = len(ys), len(xs), len(base)
+    period = np.zeros((ny, nx), dtype=np.int64)
+    steps = np.zeros((ny, nx), dtype=np.int64)
+    rep = np.full((ny, nx, S), np.nan)
+    for i in range(ny):
+        for j in range(nx):
+            p, t, r = settle_with(lambda s: gated_step(cell, W, U0, c, s, u0),
+                                  base + xs[j] * e1 + ys[i] * e2, max_steps, max_period,
+                                  tol, bound)
+            period[i, j], steps[i, j] = p, t
+            if r is not None:
+                rep[i, j] = r
+    return period, steps, rep

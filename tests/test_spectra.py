@@ -130,3 +130,28 @@ def test_huge_weights_scale_before_squaring():
         # and tiny weights: the logs go down, not to -inf
         lp = power_norms(1e-300 * np.eye(2), 5)
         np.testing.assert_allclose(lp, np.arange(6) * np.log(1e-300), rtol=RTOL_KERNEL)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e150, 1e-200])
+def test_power_norms_numpy_path_equals_kernel(scale, monkeypatch):
+    """The NumPy path of small problems and the numba kernel give the same log norms."""
+    from rnndyn import spectra
+    from rnndyn.models import make_rnn
+    W = make_rnn(30, gain=1.3, seed=4).W * scale
+    small = spectra.power_norms(W, 60)
+    monkeypatch.setattr(spectra, "POWER_NUMPY_MAX_WORK", 0)
+    kernel = spectra.power_norms(W, 60)
+    np.testing.assert_allclose(small, kernel, rtol=1e-12, atol=1e-9)
+    N = np.triu(np.ones((4, 4)), 1)           # nilpotent: exactly zero from k = 4
+    monkeypatch.setattr(spectra, "POWER_NUMPY_MAX_WORK", 3e7)
+    assert np.all(np.isneginf(spectra.power_norms(N, 6)[4:]))
+
+
+def test_small_spectrum_does_not_load_numba(tmp_path):
+    """A one-shot `rnndyn spectrum` of a small network never pays numba's import."""
+    import subprocess
+    import sys
+    code = ("import sys; from rnndyn.models import make_rnn; from rnndyn.spectra import "
+            "spectrum; spectrum(make_rnn(50), max_power=100); "
+            "assert 'numba' not in sys.modules, 'numba was imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
