@@ -1,11 +1,12 @@
 """‖∂s_T/∂s_{T-ℓ}‖ against the lag ℓ for a vanilla tanh RNN, LSTMs with forget-gate bias
 0, 1 and 3, and a GRU, at matched size and initialisation, driven by random inputs.
 
-The lecture's claim is that the gated cells keep gradients alive for longer. Two gains
-show when that holds: at g = 0.5 the vanilla network forgets fast and the LSTM with a
-positive forget bias decays much more slowly; near the vanilla edge of chaos (g = 1) the
-vanilla network's slow decay rivals the gated cells', and an LSTM whose forget gates sit at
-σ(0) = 1/2 decays like 2^-ℓ along its cell path whatever the gain.
+The lecture's claim is that the gated cells keep gradients alive for longer. It holds for
+the LSTM when its forget gates are biased open: with forget bias 1 and 3 the norm decays
+2-3× and 20-200× more slowly (in log per step) than with bias 0, at both gains shown. It
+does not hold by itself: an LSTM with forget bias 0 (gates at σ(0) = 1/2 on average) and a
+GRU decay about as fast as a vanilla tanh network at g = 1, and the vanilla network's rate
+depends on its gain much more (twice as fast at g = 0.5) than the gated cells' do.
 """
 
 import numpy as np
@@ -69,8 +70,8 @@ def compute(params):
                 rates[gi, mi, k] = res.rate_per_step
                 if res.log10_norm_cc is not None:
                     cc[gi, mi, k] = res.log10_norm_cc
-    with np.errstate(invalid="ignore"):
-        mean_cc = np.nanmean(cc, axis=2) if np.any(np.isfinite(cc)) else cc[:, :, 0]
+    # the c→c block exists for the LSTM rows only (NaN elsewhere, and stays NaN)
+    mean_cc = cc.mean(axis=2)
     meta = make_meta(params, seed=seed,
                      note=f"{K} weight draws per cell and gain (seeds {seed}..{seed + K - 1}), "
                           "Gaussian inputs; curves are means of log10 norms")

@@ -250,3 +250,41 @@ def test_vanilla_cell_code_is_its_form():
     assert make_rnn(3, form="pascanu").cell_code == codes.PASCANU
     assert make_rnn(3, form="elman").cell_code == codes.ELMAN
     assert make_rnn(3).S == 3 and make_rnn(3).aux_size == 3
+
+
+# ---------------------------------------------------------------- the command line
+
+def _cli(*args):
+    from click.testing import CliRunner
+    from rnndyn.cli.main import cli
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_cli_gradflow_lstm_json_contract():
+    import json
+    res = _cli("gradflow", "--cell", "lstm", "--n", 5, "--steps", 30, "--json")
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.output)
+    for key in ("lag", "log10_norm", "log10_norm_hh", "log10_norm_cc"):
+        assert len(d[key]) == 31, key
+    assert d["model"]["cell"] == "lstm" and d["model"]["state_size"] == 10
+    assert d["bound_rate_per_step"] is None       # NaN → null: no γλ1 bound for gates
+    gru = json.loads(_cli("gradflow", "--cell", "gru", "--n", 5, "--steps", 30,
+                          "--json").output)
+    assert "log10_norm_cc" not in gru and len(gru["log10_norm"]) == 31
+
+
+def test_cli_lyapunov_lstm_has_2n_exponents():
+    import json
+    res = _cli("lyapunov", "--cell", "lstm", "--n", 4, "--steps", 200, "--json")
+    assert res.exit_code == 0, res.output
+    assert len(json.loads(res.output)["exponents"]) == 8
+
+
+@pytest.mark.parametrize("args", [("spectrum", "--cell", "gru", "--n", 4),
+                                  ("gradflow", "--cell", "lstm", "--form", "elman", "--n", 4)])
+def test_cli_unsupported_is_one_line_exit_2(args):
+    res = _cli(*args)
+    assert res.exit_code == 2
+    err = getattr(res, "stderr", res.output).strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("Error: ")
