@@ -8,11 +8,11 @@ import math
 import numpy as np
 import scipy.linalg
 
-from rnndyn._kernels import cells as _rnn
 from rnndyn._kernels import lyapunov as _k
 from rnndyn._threads import scipy_openblas_threads as blas_threads
 from rnndyn._validate import as_rng, InputError
 from rnndyn.inputs import check_inputs
+from rnndyn.simulate import trajectory_kernel
 
 # Steps of derivative factors held in memory at once (about 32 MB of float64).
 _CHUNK_ELEMENTS = 1 << 22
@@ -55,8 +55,8 @@ def _chunks(rnn, x0, total, inputs, step=None):
         D = np.empty((T, A))
         # overflow is checked right below (without the JIT NumPy would warn)
         with np.errstate(over="ignore", invalid="ignore"):
-            _rnn._trajectory(rnn.W, rnn.U, rnn.b, rnn.act_code, rnn.form_code, x,
-                             np.ascontiguousarray(u[start:start + T]), X, D)
+            trajectory_kernel(rnn)(rnn.W, rnn.U, rnn.b, rnn.act_code, rnn.cell_code, x,
+                                   np.ascontiguousarray(u[start:start + T]), X, D)
         # a linear map's Jacobian does not depend on the state, so only a
         # nonlinear network needs a finite trajectory
         if rnn.activation != "linear" and not np.all(np.isfinite(X)):

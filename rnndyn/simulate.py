@@ -10,6 +10,17 @@ from rnndyn._memory import array_bytes, check_request
 X0_KINDS = ("zero", "random")
 
 
+def trajectory_kernel(rnn, batch=False):
+    """The kernel that runs ``rnn``'s cell: (W, U, b, act, cell code, x0, u, X, D).
+
+    The vanilla and gated cells have separate trajectory kernels, so that a vanilla
+    command compiles (cold cache) or loads only the vanilla step.
+    """
+    if rnn.cell == "vanilla":
+        return _k._trajectories if batch else _k._trajectory
+    return _k._gated_trajectories if batch else _k._gated_trajectory
+
+
 def initial_state(rnn, x0="zero", *, seed=0, scale=1.0):
     """An initial state: 'zero', 'random' (N(0, scale²), seeded) or an array of shape (S,).
 
@@ -57,7 +68,7 @@ def trajectory(rnn, x0, n_steps, inputs=None):
     u = check_inputs(inputs, T, rnn.M)
     X = np.empty((T + 1, rnn.S))
     D = np.empty((T, rnn.aux_size))
-    _k._trajectory(rnn.W, rnn.U, rnn.b, rnn.act_code, rnn.form_code, x0, u, X, D)
+    trajectory_kernel(rnn)(rnn.W, rnn.U, rnn.b, rnn.act_code, rnn.cell_code, x0, u, X, D)
     return X, D
 
 
@@ -87,7 +98,8 @@ def trajectories(rnn, X0, n_steps, inputs=None):
         u = np.ascontiguousarray(u[:, :T])
     X = np.empty((B, T + 1, rnn.S))
     D = np.empty((B, T, rnn.aux_size))
-    _k._trajectories(rnn.W, rnn.U, rnn.b, rnn.act_code, rnn.form_code, X0, u, X, D)
+    trajectory_kernel(rnn, batch=True)(rnn.W, rnn.U, rnn.b, rnn.act_code, rnn.cell_code,
+                                       X0, u, X, D)
     return X, D
 
 

@@ -655,7 +655,7 @@ def _gru_gates(W, U, b, s, u):
 
 
 def gated_trajectory(cell, W, U, b, x0, u):
-    """Twin of the gated branch of rnndyn._kernels.cells._trajectory: X (T+1, S)."""
+    """Twin of rnndyn._kernels.cells._gated_trajectory: X (T+1, S)."""
     X = [np.asarray(x0, float)]
     for t in range(u.shape[0]):
         X.append(gated_step(cell, W, U, b, X[-1], u[t]))
@@ -776,3 +776,97 @@ def gated_basin_grid(cell, W, c, base, e1, e2, xs, ys, max_steps, max_period, to
             if r is not None:
                 rep[i, j] = r
     return period, steps, rep
+
+
+# ---------------------------------------------------------------- gated BPTT
+# (rnndyn._kernels.bptt_gated)
+
+def gated_bptt(cell, W, U, b, V, c, loss, labels, targets, u, err_rule, err_tol):
+    """Twin of rnndyn._kernels.bptt_gated._bptt_gated, one sequence at a time, with the
+    chain rule written out from the PyTorch equations (not from the auxiliary rows).
+
+    loss 0 = CE at labelled steps (labels (T, B), -1 = none), 1 = squared error at T
+    (targets (B, K)), 2 = Bernoulli at every step (targets (T*B, K), row (t-1)*B + k, a
+    row starting with a negative number has no target). Returns (gW, gU, gb, gV, gc,
+    wrong, E).
+    """
+    T, B, M = u.shape
+    N, K = W.shape[1], V.shape[0]
+    if loss == 1:
+        n = B * K
+    elif loss == 2:
+        n = max(int(np.sum(targets[:, 0] >= 0)), 1)
+    else:
+        n = max(int(np.sum(labels >= 0)), 1)
+    gW, gU, gb = np.zeros_like(W), np.zeros_like(U), np.zeros_like(b)
+    gV, gc = np.zeros_like(V), np.zeros(K)
+    wrong = np.zeros(B, dtype=bool)
+    E = 0.0
+    for s in range(B):
+        h, cs, rec = [np.zeros(N)], [np.zeros(N)], [None]
+        for t in range(1, T + 1):
+            x = u[t - 1, s]
+            if cell == "lstm":
+                a = W @ h[-1] + U @ x + b
+                i, f, g, o = (_logistic(a[:N]), _logistic(a[N:2 * N]), np.tanh(a[2 * N:3 * N]),
+                              _logistic(a[3 * N:]))
+                cs.append(f * cs[-1] + i * g)
+                h.append(o * np.tanh(cs[-1]))
+                rec.append((i, f, g, o))
+            else:
+                r = _logistic(W[:N] @ h[-1] + U[:N] @ x + b[:N])
+                z = _logistic(W[N:2 * N] @ h[-1] + U[N:2 * N] @ x + b[N:2 * N])
+                q = W[2 * N:] @ h[-1] + b[3 * N:]
+                nn_ = np.tanh(U[2 * N:] @ x + b[2 * N:3 * N] + r * q)
+                h.append((1 - z) * nn_ + z * h[-1])
+                rec.append((r, z, q, nn_))
+        e = [np.zeros(K) for _ in range(T + 1)]
+        for t in range(1, T + 1):
+            y = V @ h[t] + c
+            if loss == 0 and labels[t - 1, s] >= 0:
+                lab = labels[t - 1, s]
+                p = np.exp(y - y.max()) / np.sum(np.exp(y - y.max()))
+                E += -np.log(p[lab]) / n
+                e[t] = p.copy()
+                e[t][lab] -= 1.0
+                e[t] /= n
+                wrong[s] |= np.argmax(y) != lab
+            elif loss == 1 and t == T:
+                diff = y - targets[s]
+                E += np.sum(diff ** 2) / n
+                e[t] = 2.0 * diff / n
+                err = diff ** 2 if err_rule == 0 else np.abs(diff)
+                wrong[s] |= bool(np.any(err > err_tol))
+            elif loss == 2 and targets[(t - 1) * B + s, 0] >= 0:
+                zt = targets[(t - 1) * B + s]
+                E += np.sum(np.logaddexp(0.0, y) - zt * y) / n
+                e[t] = (_logistic(y) - zt) / n
+                wrong[s] |= bool(np.any((y > 0) != (zt > 0.5)))
+        dh_next, dc_next = np.zeros(N), np.zeros(N)
+        for t in range(T, 0, -1):
+            x = u[t - 1, s]
+            gV += np.outer(e[t], h[t])
+            gc += e[t]
+            dh = V.T @ e[t] + dh_next
+            if cell == "lstm":
+                i, f, g, o = rec[t]
+                tc = np.tanh(cs[t])
+                dct = dc_next + dh * o * (1 - tc ** 2)
+                da = np.concatenate([dct * g * i * (1 - i), dct * cs[t - 1] * f * (1 - f),
+                                     dct * i * (1 - g ** 2), dh * tc * o * (1 - o)])
+                gW += np.outer(da, h[t - 1])
+                gU += np.outer(da, x)
+                gb += da
+                dh_next = W.T @ da
+                dc_next = dct * f
+            else:
+                r, z, q, nn_ = rec[t]
+                dan = dh * (1 - z) * (1 - nn_ ** 2)
+                dq = dan * r
+                dar = dan * q * r * (1 - r)
+                daz = dh * (h[t - 1] - nn_) * z * (1 - z)
+                gW += np.outer(np.concatenate([dar, daz, dq]), h[t - 1])
+                gU += np.outer(np.concatenate([dar, daz, dan]), x)
+                gb += np.concatenate([dar, daz, dan, dq])
+                dh_next = dh * z + W[:N].T @ dar + W[N:2 * N].T @ daz + W[2 * N:].T @ dq
+    return gW, gU, gb, gV, gc, wrong, E

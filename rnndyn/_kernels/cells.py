@@ -16,7 +16,7 @@ import numpy as np
 
 from rnndyn._jit import jit
 from rnndyn._kernels.activations import _apply_act_and_dact, _sigmoid_pair, _tanh_fast
-from rnndyn.codes import GRU, LSTM, PASCANU
+from rnndyn.codes import LSTM, PASCANU
 
 
 
@@ -25,11 +25,10 @@ def _trajectory(W, U, b, act, form, x0, u, X, D):
     """Fill X (T+1, N) with x_0..x_T and D (T, N) with the derivative factors.
 
     u has shape (T, M) (M may be 0). Returns nothing; X and D are written in place.
-    Gated cells (form = cell code >= LSTM): X (T+1, S), D (T, A), see rnndyn.cells.
+    Vanilla cells only: the gated ones run :func:`_gated_trajectory` (chosen in Python by
+    :func:`rnndyn.simulate.trajectory_kernel`), so that compiling this kernel does not
+    compile the gated step too (seconds of a first, cold-cache command).
     """
-    if form >= LSTM:
-        _gated_trajectory(W, U, b, form, x0, u, X, D)
-        return
     T = D.shape[0]
     N = x0.shape[0]
     M = U.shape[1]
@@ -62,12 +61,9 @@ def _trajectories(W, U, b, act, form, X0, u, X, D):
     """Batch version: X0 (B, N), u (B, T, M), X (B, T+1, N), D (B, T, N).
 
     The batch is advanced together, one (B, N) x (N, N) product per step, so
-    BLAS does the heavy lifting without a second thread pool.
+    BLAS does the heavy lifting without a second thread pool. Vanilla cells only (see
+    :func:`_trajectory`; the gated cells run :func:`_gated_trajectories`).
     """
-    if form >= LSTM:
-        for k in range(X0.shape[0]):
-            _gated_trajectory(W, U, b, form, X0[k], u[k], X[k], D[k])
-        return
     B, N = X0.shape
     T = D.shape[1]
     M = U.shape[1]
@@ -184,13 +180,22 @@ def _gated_step(W, U, b, cell, s, u_t, s_new, aux, a):
 
 
 @jit
-def _gated_trajectory(W, U, b, cell, x0, u, X, D):
-    """X (T+1, S) with s_0..s_T and D (T, A) with the auxiliary rows of a gated cell."""
+def _gated_trajectory(W, U, b, act, cell, x0, u, X, D):
+    """X (T+1, S) with s_0..s_T and D (T, A) with the auxiliary rows of a gated cell (the
+    signature of :func:`_trajectory`; ``act`` is unused: the gates fix their own)."""
     T = D.shape[0]
     a = np.empty(W.shape[0])
     X[0, :] = x0
     for t in range(1, T + 1):
         _gated_step(W, U, b, cell, X[t - 1], u[t - 1], X[t], D[t - 1], a)
+
+
+@jit
+def _gated_trajectories(W, U, b, act, cell, X0, u, X, D):
+    """Batch version of :func:`_gated_trajectory`: X0 (B, S), u (B, T, M), X (B, T+1, S),
+    D (B, T, A)."""
+    for k in range(X0.shape[0]):
+        _gated_trajectory(W, U, b, 0, cell, X0[k], u[k], X[k], D[k])
 
 
 @jit
