@@ -15,7 +15,8 @@ CONTEXT_SETTINGS = dict(help_option_names=["-h", "--help"], show_default=True,
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear")
 FORMS = ("pascanu", "elman")
 CELLS = ("vanilla", "lstm", "gru")
-INITS = ("gaussian", "orthogonal", "identity", "sparse", "sigmoid", "basic-tanh", "smart-tanh")
+INITS = ("gaussian", "orthogonal", "identity", "sparse", "sigmoid", "basic-tanh", "smart-tanh",
+         "pytorch")
 FORMATS = ("png", "pdf", "svg")
 
 #: the command line of this run, set by the ``rnndyn`` group (``LazyGroup.main``)
@@ -71,12 +72,17 @@ def model_options(f=None, *, n=50, gain=1.0):
                      help="Update form: pascanu x=Wσ(x)+Uu+b or elman h=σ(Wh+Uu+b) "
                           "[default: pascanu, or the file's]."),
         click.option("--init", type=click.Choice(INITS, case_sensitive=False),
-                     default="gaussian", help="Initialiser of the random model."),
+                     default="gaussian",
+                     help="Initialiser of the random model (gated cells: gaussian, "
+                          "orthogonal or pytorch, PyTorch's default U(-g/√N, g/√N))."),
         click.option("--gain", type=float, default=gain,
                      help="Gain g: W ~ N(0, g²/N), g×orthogonal, g×I, or the sparse radius."),
-        click.option("--forget-bias", type=float, default=0.0,
-                     help="Gated cells: added to the LSTM forget-gate bias (the GRU's "
-                          "update-gate bias)."),
+        click.option("--forget-bias", default="0",
+                     help="Gated cells: a number added to the LSTM forget-gate bias (the "
+                          "GRU's update-gate bias), or 'chrono' (Tallec & Ollivier 2018, "
+                          "with --chrono-t-max)."),
+        click.option("--chrono-t-max", type=float, default=None,
+                     help="T_max of --forget-bias chrono: b_f ~ log U(1, T_max - 1)."),
         click.option("--n-inputs", type=int, default=0, help="Number of inputs M."),
     )
     return decorate if f is None else decorate(f)
@@ -130,6 +136,8 @@ def build_model(opts):
                       opts.get("form") or rnn.form, cell=rnn.cell)
         network = {"weights": os.path.abspath(opts["weights"]),
                    "sha256": file_sha256(opts["weights"])}
+        # what the file says of itself (e.g. a PyTorch module and its source dtype)
+        network.update({k: v for k, v in (rnn.origin or {}).items() if k not in network})
     else:
         network = {"init": opts.get("init", "gaussian"), "n": opts["n"],
                    "n_inputs": opts.get("n_inputs", 0), "gain": opts.get("gain", 1.0),
@@ -140,8 +148,12 @@ def build_model(opts):
             if opts.get("activation") or opts.get("form"):
                 raise InputError(f"--activation/--form apply to the vanilla cell; the {cell} "
                                  "cell has sigmoid gates and a tanh candidate")
-            gated = {"cell": cell, "forget_bias": opts.get("forget_bias", 0.0)}
+            gated = {"cell": cell, "forget_bias": _forget_bias(opts.get("forget_bias", 0.0)),
+                     "chrono_t_max": opts.get("chrono_t_max")}
             network.update(gated)
+        elif _forget_bias(opts.get("forget_bias", 0.0)) != 0.0 or opts.get("chrono_t_max"):
+            raise InputError("--forget-bias/--chrono-t-max apply to the gated cells "
+                             "(--cell lstm or gru)")
         rnn = make_rnn(opts["n"], n_inputs=opts.get("n_inputs", 0),
                        activation=opts.get("activation") or "tanh",
                        form=opts.get("form") or "pascanu", init=network["init"],
@@ -152,6 +164,19 @@ def build_model(opts):
     _note(opts, "network", network)
     _note(opts, "_rnn", rnn)
     return rnn
+
+
+def _forget_bias(value):
+    """--forget-bias: a number, or 'chrono'."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip().lower()
+    if text == "chrono":
+        return "chrono"
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(f"--forget-bias must be a number or 'chrono', got {value!r}") from None
 
 
 def _numbers_or_none(text):

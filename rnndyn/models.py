@@ -250,7 +250,8 @@ def make_rnn(n, *, n_inputs=0, activation="tanh", form="pascanu", init="gaussian
         from rnndyn.gated import make_gated
         return make_gated(cell, n, n_inputs=n_inputs, init=init, gain=gain,
                           forget_bias=forget_bias, chrono_t_max=chrono_t_max, seed=seed)
-    if isinstance(forget_bias, str) or forget_bias != 0.0 or chrono_t_max is not None:
+    if (isinstance(forget_bias, str) or as_float(forget_bias, "forget_bias") != 0.0
+            or chrono_t_max is not None):
         raise InputError("forget_bias and chrono_t_max apply to the gated cells (cell='lstm' "
                          f"or 'gru'), not to the vanilla cell; got forget_bias={forget_bias!r}")
     N = as_int(n, "n", minimum=1)
@@ -292,50 +293,96 @@ def make_rnn(n, *, n_inputs=0, activation="tanh", form="pascanu", init="gaussian
 # ---------------------------------------------------------------- weight files
 
 WEIGHT_DEFAULTS = {"U": "no inputs (shape (N, 0))", "b": "zeros", "activation": "tanh",
-                   "form": "pascanu"}
+                   "form": "pascanu", "cell": "vanilla"}
 
 
-WEIGHT_KEYS = ("W", "U", "b", "activation", "form")
+WEIGHT_KEYS = ("W", "U", "b", "activation", "form", "cell")
 _WHAT = "weights file"
 
 
-def load_weights(path):
-    """Read an RNN from a ``.npz`` weights file, or from a saved result that holds one.
+def load_weights(path, *, activation=None):
+    """Read an RNN from a weights file: rnndyn's ``.npz``, a saved result, or PyTorch's.
 
-    A weights file holds ``W`` (required, N×N); optional ``U`` (N×M; default no inputs),
-    ``b`` (N; default zeros), ``activation`` (default 'tanh'), ``form`` (default
-    'pascanu'). A saved result holding the network it was made with (``rnndyn train
-    --out DIR`` writes ``DIR/train.npz``) loads as that network: ``W``, ``U`` and ``b``
-    from its ``.npz``, the activation and form from the ``.json`` beside it, whose
-    sha256 of the ``.npz`` must match.
+    An rnndyn weights file holds ``W`` (required); optional ``U`` (default no inputs),
+    ``b`` (default zeros), ``activation`` (default 'tanh'), ``form`` (default 'pascanu')
+    and ``cell`` (default 'vanilla'). Vanilla: W (N, N), U (N, M), b (N,). Gated cells
+    (``cell`` 'lstm' or 'gru'): the packed layout of :mod:`rnndyn.cells`, W (G·N, N),
+    U (G·N, M), b (4N,); :func:`save_weights` writes these keys, so what it saves loads
+    back. A saved result holding the network it was made with (``rnndyn train --out
+    DIR`` writes ``DIR/train.npz``) loads as that network: ``W``, ``U`` and ``b`` from
+    its ``.npz``, the activation, form and cell from the ``.json`` beside it, whose sha256
+    of the ``.npz`` must match.
 
-    The file is read by :func:`rnndyn.io.read_npz`: never a pickle, sizes checked from
-    the headers before reading; any problem is an InputError naming the file.
+    A PyTorch state dict of a one-layer ``nn.RNN``, ``nn.LSTM``, ``nn.GRU`` or of their
+    ``Cell`` modules, as a ``.pt``/``.pth`` file (needs torch) or as an ``.npz`` of the
+    same keys (``weight_hh_l0``, ...; no torch needed), is read by
+    :func:`rnndyn.torch_weights.load_torch_weights`; the cell is inferred from the shapes.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    activation : str, optional
+        The network's activation. Default: the file's; for a PyTorch ``nn.RNN``, whose
+        state dict does not store its nonlinearity, tanh (pass 'relu' for
+        ``nn.RNN(nonlinearity='relu')``). Vanilla cells only.
+
+    Notes
+    -----
+    rnndyn's files are read by :func:`rnndyn.io.read_npz`: never a pickle, sizes checked
+    from the headers before reading; any problem is an InputError naming the file.
     """
-    from rnndyn import io
+    from rnndyn import io, torch_weights
+    if torch_weights.is_torch_path(path):
+        return torch_weights.load_torch_weights(path, activation=activation)
     names = io.list_npz(path, what=_WHAT)
     path = os.fspath(path)
+    if torch_weights.looks_like_state_dict(names):
+        return torch_weights.load_torch_weights(path, activation=activation)
     unknown = sorted(set(names) - set(WEIGHT_KEYS))
     if unknown:
-        return _load_result_weights(path, names, unknown)
-    shapes = {"W": ("N", "N")}
+        rnn = _load_result_weights(path, names, unknown)
+    else:
+        rnn = _load_rnndyn_weights(path, names)
+    if activation is None:
+        return rnn
+    return _build(path, rnn.W, rnn.U, rnn.b, activation, rnn.form, rnn.cell)
+
+
+def _load_rnndyn_weights(path, names):
+    """The network of an rnndyn weights file (keys WEIGHT_KEYS)."""
+    from rnndyn import io
+    cell = "vanilla"
+    if "cell" in names:
+        cell = _text(io.read_npz(path, what=_WHAT, keys=("cell",)), "cell", path, "vanilla")
+        if cell not in cells.CELLS:
+            raise InputError(f"{_WHAT} {path}: unknown cell {cell!r}; expected one of: "
+                             f"{', '.join(cells.CELLS)}")
+    # a square W for the vanilla cell; W (G·N, N) for a gated one, whose multiple G is
+    # RNN's check once the arrays are read
+    shapes = {"W": ("N", "N") if cell == "vanilla" else (None, "N")}
     _check_network_fits(path, io.read_npz(path, what=_WHAT, allowed_keys=WEIGHT_KEYS,
                                           required_keys=("W",), expected_shapes=shapes,
-                                          headers_only=True))
+                                          headers_only=True), cell)
     data = io.read_npz(path, what=_WHAT, allowed_keys=WEIGHT_KEYS, required_keys=("W",),
                        expected_shapes=shapes)
     act = _text(data, "activation", path, "tanh")
     form = _text(data, "form", path, "pascanu")
-    return _build(path, data["W"], data.get("U"), data.get("b"), act, form)
+    return _build(path, data["W"], data.get("U"), data.get("b"), act, form, cell)
 
 
-def _check_network_fits(path, headers):
+def _check_network_fits(path, headers, cell="vanilla"):
     """Refuse, from the headers, a network this machine cannot hold: loading one needs
-    what making one does (:func:`make_rnn_bytes` with the Gaussian draw's two copies)."""
-    N = headers["W"][0][0]
+    what making one does (:func:`make_rnn_bytes` with the Gaussian draw's two copies, or
+    :func:`rnndyn.gated.make_gated_bytes`)."""
+    N = headers["W"][0][1]
     U = headers.get("U", ((N, 0), None))[0]
     M = U[1] if len(U) == 2 else 1
-    check_request(make_rnn_bytes(N, M), f"weights file {path} (a network of N={N} units)")
+    if cell == "vanilla":
+        need = make_rnn_bytes(N, M)
+    else:
+        from rnndyn.gated import make_gated_bytes
+        need = make_gated_bytes(cell, N, M)
+    check_request(need, f"weights file {path} (a network of N={N} units)")
 
 
 def _text(data, key, path, default):
@@ -348,9 +395,9 @@ def _text(data, key, path, default):
     return str(value.item().decode() if value.dtype.kind == "S" else value.item())
 
 
-def _build(path, W, U, b, act, form):
+def _build(path, W, U, b, act, form, cell="vanilla"):
     try:
-        return RNN(W, U, b, act, form)
+        return RNN(W, U, b, act, form, cell=cell)
     except InputError as exc:
         raise InputError(f"{_WHAT} {path}: {exc}") from None
 
@@ -379,27 +426,44 @@ def _load_result_weights(path, names, unknown):
     meta = doc["fields"].get("meta") if isinstance(doc["fields"].get("meta"), dict) else {}
     model = meta.get("model") if isinstance(meta.get("model"), dict) else {}
     params = meta.get("params") if isinstance(meta.get("params"), dict) else {}
-    act = model.get("activation", params.get("activation"))
-    form = model.get("form", params.get("form"))
-    for key, value in (("activation", act), ("form", form)):
+    # a result without 'cell' was made by a vanilla network (older files)
+    cell = model.get("cell", params.get("cell", "vanilla"))
+    act = model.get("activation", params.get("activation", "tanh" if cell != "vanilla"
+                                                       else None))
+    form = model.get("form", params.get("form", "pascanu" if cell != "vanilla" else None))
+    for key, value in (("cell", cell), ("activation", act), ("form", form)):
         if not isinstance(value, str):
             raise InputError(f"{_WHAT} {path}: {js} does not name the network's {key}")
-    shapes = {"W": ("N", "N"), "U": ("N", None), "b": ("N",)}
+    # gated cells stack their gate blocks (rnndyn.cells): RNN checks those shapes
+    shapes = ({"W": ("N", "N"), "U": ("N", None), "b": ("N",)} if cell == "vanilla" else
+              {"W": (None, None), "U": (None, None), "b": (None,)})
     _check_network_fits(path, io.read_npz(path, what=_WHAT, keys=("W", "U", "b"),
-                                          expected_shapes=shapes, headers_only=True))
+                                          expected_shapes=shapes, headers_only=True), cell)
     data = io.read_npz(path, what=_WHAT, keys=("W", "U", "b"), expected_shapes=shapes)
     if "U" not in data and model.get("M", 0) != 0:
         raise InputError(f"{_WHAT} {path}: the {kind} has {model.get('M')} inputs but no "
                          "array 'U'")
     if "b" not in data:
         raise InputError(f"{_WHAT} {path}: the {kind} holds no bias 'b'")
+    if cell != "vanilla":
+        try:
+            return RNN(data["W"], data.get("U"), data["b"], cell=cell)
+        except InputError as exc:
+            raise InputError(f"{_WHAT} {path}: {exc}") from None
     return _build(path, data["W"], data.get("U"), data["b"], act, form)
 
 
 def save_weights(rnn, path, *, overwrite=False):
-    """Write ``rnn`` to ``path`` (.npz, atomically); see :func:`load_weights`."""
+    """Write ``rnn`` to ``path`` (.npz, atomically); see :func:`load_weights`.
+
+    A vanilla network is stored as W, U, b, activation and form (as before gated cells);
+    a gated one as W, U, b (the packed layout of :mod:`rnndyn.cells`) and cell.
+    """
     from rnndyn.io import atomic_savez
-    atomic_savez(path, {"W": rnn.W, "U": rnn.U, "b": rnn.b,
-                        "activation": np.array(rnn.activation),
-                        "form": np.array(rnn.form)}, overwrite=overwrite)
+    arrays = {"W": rnn.W, "U": rnn.U, "b": rnn.b}
+    if rnn.cell == "vanilla":
+        arrays.update(activation=np.array(rnn.activation), form=np.array(rnn.form))
+    else:
+        arrays["cell"] = np.array(rnn.cell)
+    atomic_savez(path, arrays, overwrite=overwrite)
     return path

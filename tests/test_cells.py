@@ -288,3 +288,28 @@ def test_cli_unsupported_is_one_line_exit_2(args):
     assert res.exit_code == 2
     err = getattr(res, "stderr", res.output).strip().splitlines()
     assert len(err) == 1 and err[0].startswith("Error: ")
+
+
+def test_cli_reads_a_pytorch_state_dict(tmp_path, rng):
+    """--weights model.pt (an nn.LSTM state dict) runs the same network as the library."""
+    import json
+    from rnndyn.models import load_weights
+    mod = torch.nn.LSTM(2, 5).double()
+    path = tmp_path / "lstm.pt"
+    torch.save(mod.state_dict(), path)
+    res = _cli("gradflow", "--weights", path, "--steps", 25, "--json")
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.output)
+    assert d["model"]["cell"] == "lstm" and d["provenance"]["network"]["module"] == "nn.LSTM"
+    x0 = np.array(d["provenance"]["x0"]["values"])
+    ref = gradient_flow(load_weights(path), x0, 25, np.zeros((25, 2)), seed=0)
+    np.testing.assert_allclose(d["log10_norm"], ref.log10_norm, rtol=0, atol=1e-12)
+
+
+def test_cli_gated_initialisers_and_forget_bias():
+    import json
+    d = json.loads(_cli("weights", "--cell", "lstm", "--n", 4, "--init", "pytorch",
+                        "--forget-bias", "chrono", "--chrono-t-max", 30, "--json").output)
+    assert d["cell"] == "lstm" and d["provenance"]["network"]["forget_bias"] == "chrono"
+    res = _cli("gradflow", "--n", 4, "--forget-bias", 1)
+    assert res.exit_code == 2 and "gated cells" in getattr(res, "stderr", res.output)
