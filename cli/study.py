@@ -8,6 +8,7 @@ import click
 
 from rnndyn.cli.options import (CONTEXT_SETTINGS, cli_errors, common_options, emit,
                                 output_paths, progress, save_figure)
+from rnndyn.cli.sweep import check_executor, executor_options, in_process, notice_unless
 from rnndyn.cli.types import NAMES, Numbers
 from rnndyn._validate import InputError
 
@@ -60,6 +61,7 @@ def _finished_study(stem, collect, overwrite):
               help="Only aggregate the runs already finished in --out/runs (needs --out; "
                    "no training; the grid is what has finished, the grid options are "
                    "ignored; refused while a study runs in --out).")
+@executor_options
 @common_options
 # in the main thread, not cli_errors' command thread: the study's SIGTERM handler must be
 # installed there, and its workers' PR_SET_PDEATHSIG follows the thread that started them.
@@ -67,8 +69,8 @@ def _finished_study(stem, collect, overwrite):
 # stops the workers (finished runs are kept) before it leaves.
 @cli_errors(interruptible=False)
 def study(kind, task, lengths, methods, inits, seeds, budget, workers, n_hidden, lr, threshold,
-          alpha, batch_size, eval_every, eval_size, collect, seed, out, fmt, as_json, quiet,
-          overwrite):
+          alpha, batch_size, eval_every, eval_size, collect, scheduler, dask_workers, seed,
+          out, fmt, as_json, quiet, overwrite):
     """Run a study; KIND is `clipping`: success rate against sequence length.
 
     Trains one RNN per length × method × init × seed (in parallel processes) until
@@ -88,8 +90,12 @@ def study(kind, task, lengths, methods, inits, seeds, budget, workers, n_hidden,
     the table is printed (a note on stderr says that nothing is saved), and a killed
     study must start over.
 
-    The workers exit when the study's process is killed; SIGTERM or Ctrl-C stops
-    them first.
+    Runs go to --workers local processes, or to Dask (--scheduler ADDRESS, or
+    --dask-workers N for a LocalCluster on 127.0.0.1), with the same results; on
+    --scheduler a run stopped half-way starts over (its workers may not see DIR).
+    A saved run made by other rnndyn code (its source stamp differs) is trained
+    again, said in one line on stderr. The local workers exit when the study's
+    process is killed; SIGTERM or Ctrl-C stops them first.
 
     --json prints {folder, runs_folder, task, budget, lengths, methods, inits,
     seeds, rows: [{length, method, init, n_runs, n_success, success_rate,
@@ -108,8 +114,7 @@ def study(kind, task, lengths, methods, inits, seeds, budget, workers, n_hidden,
         raise InputError(f"--seeds must be >= 1, got {seeds}")
     if budget < 1:
         raise InputError(f"--updates must be >= 1, got {budget}")
-    if workers < 0:
-        raise InputError(f"--workers must be >= 0, got {workers}")
+    check_executor(workers, scheduler, dask_workers)
     if out is not None and not str(out).strip():
         raise InputError("--out: empty folder name; give a folder, or leave --out out to "
                          "run in memory")
@@ -119,6 +124,8 @@ def study(kind, task, lengths, methods, inits, seeds, budget, workers, n_hidden,
     options = dict(n_hidden=n_hidden, lr=lr, threshold=threshold, alpha=alpha,
                    batch_size=batch_size, eval_every=eval_every, eval_size=eval_size)
     grid = dict(seed=seed, budget=budget, **options)
+    run = dict(workers=workers, scheduler=scheduler, dask_workers=dask_workers,
+               notice=notice_unless(quiet))
     # every grid option is checked before any folder is made or any run starts
     specs = None if collect else st.plan_clipping_study(task, lengths, methods, inits, seeds,
                                                         **grid)
@@ -129,7 +136,7 @@ def study(kind, task, lengths, methods, inits, seeds, budget, workers, n_hidden,
         with _stopped_note(None, quiet), \
                 progress(len(specs), quiet=not show, label="runs") as advance:
             result = st.clipping_study(task, lengths, methods, inits, seeds, out=None,
-                                       workers=workers, progress=advance, **grid)
+                                       progress=advance, **run, **grid)
         _report(result, None, None, result.meta["n_computed"], files, as_json, quiet)
         return
     stem = os.path.join(out, STEM)
@@ -153,15 +160,17 @@ def study(kind, task, lengths, methods, inits, seeds, budget, workers, n_hidden,
             n_computed = 0
             paths = None
         else:
-            n_done = st.count_finished(specs, runs_dir, overwrite=overwrite)
+            n_done = st.count_finished(specs, runs_dir, overwrite=overwrite,
+                                       in_process=in_process(workers, scheduler,
+                                                             dask_workers))
             if show and n_done:
                 click.echo(f"resuming: {n_done} of {len(specs)} runs already finished in "
                            f"{runs_dir}", err=True)
             with _stopped_note(runs_dir, quiet), \
                     progress(len(specs) - n_done, quiet=not show, label="runs") as advance:
                 result = st.clipping_study(task, lengths, methods, inits, seeds, out=out,
-                                           workers=workers, overwrite=overwrite,
-                                           progress=advance, **grid)
+                                           overwrite=overwrite, progress=advance, **run,
+                                           **grid)
             n_computed = result.meta["n_computed"]
         if paths is not None:
             from rnndyn.figures.clipping_study import plot
@@ -205,7 +214,9 @@ def _finished_table(st, stem, out, runs_dir, specs):
         raise InputError(f"--out {out} holds a finished study with another plan "
                          f"({'; '.join(diffs)}); use another --out, or pass --overwrite "
                          "to run this plan and replace its table")
-    n_done = st.count_finished(specs, runs_dir)  # also refuses runs made with other settings
+    # also refuses runs made with other settings; runs of other code count: the table
+    # is reported as it was made, nothing is resumed
+    n_done = st.count_finished(specs, runs_dir, any_code=True)
     if n_done < len(specs):
         raise InputError(f"--out {out}: the finished table is there but {len(specs) - n_done} "
                          f"of its {len(specs)} runs are missing from {runs_dir}; pass "

@@ -14,6 +14,37 @@ NOT_SAVED = ("note: without --out nothing is saved (a killed sweep loses its tas
              "--out DIR keeps every finished task there and makes the sweep resumable")
 
 
+def executor_options(f):
+    """``--scheduler`` and ``--dask-workers``: where the runner of rnndyn._runner runs the
+    tasks (``rnndyn study`` takes them too: one runner, one pair of options)."""
+    f = click.option("--dask-workers", type=int, default=None,
+                     help="Start a Dask LocalCluster of this many workers on 127.0.0.1 and "
+                          "run there.")(f)
+    return click.option("--scheduler", default=None,
+                        help="Address of a running dask.distributed scheduler to run the "
+                             "tasks on.")(f)
+
+
+def check_executor(workers, scheduler, dask_workers):
+    """The options of :func:`executor_options` and ``--workers``, checked (InputError)."""
+    if scheduler is not None and dask_workers is not None:
+        raise InputError("give --scheduler or --dask-workers, not both")
+    if dask_workers is not None and dask_workers < 1:
+        raise InputError(f"--dask-workers must be >= 1, got {dask_workers}")
+    if workers is not None and workers < 0:
+        raise InputError(f"--workers must be >= 0, got {workers}")
+
+
+def in_process(workers, scheduler, dask_workers):
+    """True when the tasks run in this process (``--workers 0``, no Dask)."""
+    return workers == 0 and scheduler is None and dask_workers is None
+
+
+def notice_unless(quiet):
+    """Where the runner's line about recomputed stale tasks goes: stderr, or nowhere."""
+    return (lambda line: None) if quiet else (lambda line: click.echo(line, err=True))
+
+
 def _measures_text():
     from rnndyn.sweep import MEASURES
     width = max(len(m) for m in MEASURES)
@@ -70,11 +101,7 @@ def _measures_text():
 @click.option("--workers", type=int, default=None,
               help="Local worker processes, 1 thread each; 0 runs in this process "
                    "[default: the free cores].")
-@click.option("--scheduler", default=None,
-              help="Address of a running dask.distributed scheduler to run the tasks on.")
-@click.option("--dask-workers", type=int, default=None,
-              help="Start a Dask LocalCluster of this many workers on 127.0.0.1 and run "
-                   "there.")
+@executor_options
 @common_options
 # main thread, as for `rnndyn study`: the pool's SIGTERM handling and its workers'
 # PR_SET_PDEATHSIG follow the thread that starts them
@@ -96,8 +123,9 @@ def sweep(params, grid_file, seeds, measures, list_measures, n, gain, activation
 
     With --out DIR every finished task is saved at once in DIR/tasks/, and the
     same command started again computes only what is missing (a killed sweep
-    loses nothing finished); a different plan on the folder is refused, naming
-    what differs (--overwrite discards it). At the end DIR/sweep.nc (netCDF,
+    loses nothing finished; a task computed by other rnndyn code, whose source
+    stamp differs, is computed again, said in one line on stderr); a different
+    plan on the folder is refused, naming what differs (--overwrite discards it). At the end DIR/sweep.nc (netCDF,
     an xarray Dataset: one dimension per parameter, then seed, then a measure's
     own, e.g. exponent), DIR/sweep.json and DIR/sweep.<format> (a heat map of the
     mean over seeds for two parameters, with a contour at 0 for exponents and
@@ -119,12 +147,7 @@ def sweep(params, grid_file, seeds, measures, list_measures, n, gain, activation
             click.echo("\n".join(_measures_text()))
         return
     from rnndyn import sweep as sw
-    if scheduler is not None and dask_workers is not None:
-        raise InputError("give --scheduler or --dask-workers, not both")
-    if dask_workers is not None and dask_workers < 1:
-        raise InputError(f"--dask-workers must be >= 1, got {dask_workers}")
-    if workers is not None and workers < 0:
-        raise InputError(f"--workers must be >= 0, got {workers}")
+    check_executor(workers, scheduler, dask_workers)
     if out is not None and not str(out).strip():
         raise InputError("--out: empty folder name; give a folder, or leave --out out to "
                          "run in memory")
@@ -153,7 +176,7 @@ def sweep(params, grid_file, seeds, measures, list_measures, n, gain, activation
     record = provenance({"seed": seed})
     files, stats = [], {}
     run = dict(workers=workers, scheduler=scheduler, dask_workers=dask_workers,
-               provenance=record, stats=stats)
+               provenance=record, stats=stats, notice=notice_unless(quiet))
     if out is None:
         if not quiet:
             click.echo(NOT_SAVED, err=True)
@@ -170,13 +193,14 @@ def sweep(params, grid_file, seeds, measures, list_measures, n, gain, activation
     targets = sw.paths(out, fmt)
     for path in targets.values():
         check_target(path, overwrite)
-    n_done = sw.count_finished(plan, out)
+    n_done = sw.count_finished(plan, out, in_process=in_process(workers, scheduler,
+                                                                 dask_workers))
     if show and n_done:
         click.echo(f"resuming: {n_done} of {plan['n_tasks']} tasks already finished in "
                    f"{os.path.join(out, sw.TASKS_FOLDER)}", err=True)
-    from rnndyn.study import clean_stale_temp, study_lock
+    from rnndyn._folder_lock import clean_stale_temp, folder_lock
     # the folder's lock (re-entrant: run_sweep takes it again) covers the final files too
-    with study_lock(os.path.join(out, sw.TASKS_FOLDER), f"--out {out}"):
+    with folder_lock(os.path.join(out, sw.TASKS_FOLDER), f"--out {out}"):
         clean_stale_temp(out, [os.path.basename(p) for p in targets.values()])
         try:
             with progress(plan["n_tasks"] - n_done, quiet=not show, label="tasks") as advance:

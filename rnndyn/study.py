@@ -2,17 +2,18 @@
 
 A study is a grid of sequence lengths × training methods × initialisations ×
 seeds. Every cell of the grid is one independent training run
-(:func:`rnndyn.training.train`, stopping at success or at the budget); the
+(:func:`rnndyn._study_run.train_run`, stopping at success or at the budget); the
 study reports, per length × method × initialisation, the fraction of seeds
 that reached success and the mean number of updates the successful ones
 needed.
 
-Runs are independent, so they go to separate worker processes (1 BLAS/numba
-thread each: the machines this is written for have 2 cores and thread pools
-that fight over them). Each finished run is saved at once as its own result
-file in a ``runs/`` folder, and the file of a finished run is never computed
-again: a study killed half-way and started again only computes what is
-missing.
+Runs are independent: the runner of :mod:`rnndyn._runner` (the one sweeps use)
+runs them in this process, in worker processes (1 BLAS/numba thread each: the
+machines this is written for have 2 cores and thread pools that fight over them)
+or on a Dask cluster. Each finished run is saved at once as its own result file in
+a ``runs/`` folder, and the file of a finished run is never computed again (unless
+other rnndyn code made it: its source stamp differs): a study killed half-way and
+started again only computes what is missing.
 
 A study folder is used by one study at a time: :func:`study_lock` holds an
 ``flock`` on ``runs/.lock`` for the study's duration (a second study on the
@@ -26,14 +27,15 @@ stops its workers before it exits.
 
 import contextlib
 import os
-import signal
-import sys
-import threading
 import time
 
 import numpy as np
 
-from rnndyn._threads import pinned
+# the lock and the run files live in their own modules; these names are the study's API
+from rnndyn._folder_lock import (LOCK_FILE, WORKERS_LOCK_FILE,  # noqa: F401
+                                 clean_stale_temp, folder_lock as study_lock)
+from rnndyn._runner import WORKER_ENV  # noqa: F401
+from rnndyn._study_run import StudyRun, execute_run, run_key  # noqa: F401
 from rnndyn._validate import as_choice, as_int, InputError
 from rnndyn.io import atomic_write, to_jsonable
 from rnndyn.results import Result, load_result, make_meta, result_type
@@ -44,42 +46,7 @@ PAPER_INITS = ("sigmoid", "basic-tanh", "smart-tanh")
 # Options passed through to rnndyn.training.train (None = the trainer's default).
 TRAIN_OPTIONS = ("n_hidden", "lr", "threshold", "alpha", "batch_size", "eval_every",
                  "eval_size")
-# Set in the environment of the workers before they import numpy/numba: one
-# thread each, so `workers` processes use `workers` cores and no more.
-WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-              "NUMBA_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1",
-              "NUMEXPR_NUM_THREADS": "1"}
 RUNS_FOLDER = "runs"
-
-
-@result_type
-class StudyRun(Result):
-    """One finished training run of a study.
-
-    Attributes
-    ----------
-    key : str
-        File name of the run inside ``runs/`` (no extension).
-    spec : dict
-        What was asked: task, length, method, init, seed, budget, options.
-    success : bool
-        The trainer's success test passed within the budget.
-    updates : int
-        Parameter updates done (at success, or the budget).
-    final_error_rate : float
-        Error rate of the last evaluation.
-    seconds : float
-        Wall time of the training, summed over resumptions from its checkpoint.
-    meta : dict
-    """
-
-    key: str
-    spec: dict
-    success: bool
-    updates: int
-    final_error_rate: float
-    seconds: float
-    meta: dict
 
 
 @result_type
@@ -153,12 +120,6 @@ def _choices(value, name, known):
     if len(set(items)) != len(items):
         raise InputError(f"{name}s contains duplicates: {value!r}")
     return items
-
-
-def run_key(spec):
-    """The file name of a run: ``<task>_L<length>_<method>_<init>_s<seed>``."""
-    return (f"{spec['task']}_L{spec['length']}_{spec['method']}_{spec['init']}"
-            f"_s{spec['seed']}")
 
 
 def plan_clipping_study(task="temporal-order", lengths=(20, 50, 100), methods=METHODS,
@@ -276,336 +237,41 @@ def plan_differences(saved, planned):
                            f"{show(b.get(key))} now")
     return out
 
-
-# ---------------------------------------------------------------- locking
-
-try:
-    import fcntl as _fcntl
-except ImportError:  # pragma: no cover - Windows: no study lock
-    _fcntl = None
-
-LOCK_FILE = ".lock"
-WORKERS_LOCK_FILE = ".workers.lock"
-# locks this process holds: real path of the folder -> [open lock file, depth]
-_HELD = {}
-_HELD_GUARD = threading.Lock()
-
-
-def _flock(f, shared=False, block=False):
-    """flock ``f``; False if another open file holds a conflicting lock."""
-    flags = _fcntl.LOCK_SH if shared else _fcntl.LOCK_EX
-    if not block:
-        flags |= _fcntl.LOCK_NB
-    try:
-        _fcntl.flock(f.fileno(), flags)
-    except BlockingIOError:
-        return False
-    return True
-
-
-def _lock_owner(f):
-    f.seek(0)
-    text = f.read().strip()
-    return text if text.isdigit() else "unknown"
-
-
-def clean_stale_temp(folder, endings=None):
-    """Remove the ``.tmp-*`` files in ``folder`` (left by a process killed while writing).
-
-    Call it only while holding the folder's :func:`study_lock`: it cannot tell a
-    stale temporary file from another writer's. ``endings`` limits it to temporary
-    files of the named outputs (e.g. ``('clipping-study.json', …)``). Returns the
-    names removed.
-    """
-    removed = []
-    with contextlib.suppress(FileNotFoundError):
-        for name in os.listdir(folder):
-            if name.startswith(".tmp-") and (endings is None or name.endswith(tuple(endings))):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(os.path.join(folder, name))
-                    removed.append(name)
-    return removed
-
-
-@contextlib.contextmanager
-def study_lock(runs_dir, label=None, *, wait_for_workers=5.0):
-    """Hold the study lock of the folder ``runs_dir`` (created if missing).
-
-    An exclusive ``flock`` on ``runs_dir/.lock`` (which records this process's
-    pid), held until the block ends; re-entrant within a process. Refused with
-    :class:`~rnndyn._validate.InputError` when another process holds it, or when
-    worker processes of an earlier study still hold ``.workers.lock`` after
-    ``wait_for_workers`` seconds (workers of a killed study are exiting). Once
-    held, stale ``.tmp-*`` files in ``runs_dir`` are removed. The lock files are
-    never deleted (deleting a lock file races with the next locker). Without
-    ``fcntl`` (Windows) nothing is locked.
-
-    ``label`` names the folder in the message (the CLI passes ``'--out DIR'``).
-    """
-    runs_dir = os.fspath(runs_dir)
-    label = label or f"runs folder {runs_dir}"
-    os.makedirs(runs_dir, exist_ok=True)
-    if _fcntl is None:  # pragma: no cover - not POSIX
-        yield
-        return
-    key = os.path.realpath(runs_dir)
-    with _HELD_GUARD:
-        held = _HELD.get(key)
-        if held is not None:
-            held[1] += 1
-    if held is None:
-        f = open(os.path.join(runs_dir, LOCK_FILE), "a+")
-        try:
-            if not _flock(f):
-                raise InputError(f"{label} is in use by another rnndyn study "
-                                 f"(pid {_lock_owner(f)})")
-            previous = _lock_owner(f)
-            with open(os.path.join(runs_dir, WORKERS_LOCK_FILE), "a") as w:
-                deadline = time.monotonic() + wait_for_workers
-                while not _flock(w):
-                    if time.monotonic() > deadline:
-                        raise InputError(
-                            f"{label} is in use by worker processes of an earlier rnndyn "
-                            f"study (pid {previous}) that have not exited; try again "
-                            "when they have")
-                    time.sleep(0.1)
-                # released at once: this study's workers take it shared
-            f.seek(0)
-            f.truncate()
-            f.write(f"{os.getpid()}\n")
-            f.flush()
-            clean_stale_temp(runs_dir)
-        except BaseException:
-            f.close()
-            raise
-        with _HELD_GUARD:
-            _HELD[key] = [f, 1]
-    try:
-        yield
-    finally:
-        with _HELD_GUARD:
-            _HELD[key][1] -= 1
-            done = _HELD[key][1] == 0
-            if done:
-                f = _HELD.pop(key)[0]
-        if done:
-            f.close()  # closing the last descriptor releases the flock
-
-
-# ---------------------------------------------------------------- workers
-
-_WORKER_FILES = []  # open files a worker keeps for its lifetime (its shared lock)
-
-
-def _die_with_parent(parent_pid, poll=0.5, use_prctl=True):
-    """Make this process exit when ``parent_pid`` (its parent) dies.
-
-    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, immediate. Everywhere: a daemon
-    thread that exits the process once ``os.getppid()`` has changed (the parent
-    died and the process was re-parented). Returns True if the prctl was set.
-    ``use_prctl=False`` leaves only the watchdog (what other systems get).
-    """
-    armed = False
-    if use_prctl and sys.platform.startswith("linux"):
-        try:
-            import ctypes
-            libc = ctypes.CDLL(None, use_errno=True)
-            PR_SET_PDEATHSIG = 1
-            armed = libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
-        except (OSError, AttributeError):
-            armed = False
-    if os.getppid() != parent_pid:  # the parent died before the prctl
-        os._exit(1)
-
-    def watch():
-        while True:
-            time.sleep(poll)
-            if os.getppid() != parent_pid:
-                os._exit(1)
-
-    threading.Thread(target=watch, name="rnndyn-parent-watch", daemon=True).start()
-    return armed
-
-
-def _worker_init(parent_pid, workers_lock=None):
-    """Initializer of each study worker: die with the parent, hold the workers' lock."""
-    _die_with_parent(parent_pid)
-    if workers_lock is not None and _fcntl is not None:
-        f = open(workers_lock, "a")
-        _flock(f, shared=True, block=True)
-        _WORKER_FILES.append(f)
-
-
-@contextlib.contextmanager
-def _sigterm_exits():
-    """In the main thread, SIGTERM raises SystemExit(143) so that cleanup runs."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def on_term(signum, frame):
-        # once: a second SIGTERM during the cleanup kills at once (the workers then die
-        # with this process all the same)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, on_term)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
-
-
-def _stop_pool(pool, timeout=5.0):
-    """Cancel what is queued, terminate the running workers and wait for them.
-
-    ``ProcessPoolExecutor.shutdown`` alone lets the running workers finish their
-    runs (Python 3.14 adds ``terminate_workers``); this reads the pool's private
-    ``_processes`` to stop them now.
-    """
-    procs = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for p in procs:
-        with contextlib.suppress(Exception):
-            if p.is_alive():
-                p.terminate()
-    deadline = time.monotonic() + timeout
-    for p in procs:
-        with contextlib.suppress(Exception):
-            p.join(max(0.0, deadline - time.monotonic()))
-            if p.is_alive():
-                p.kill()
-                p.join(1.0)
-    # the pool's manager thread sees its workers gone and exits, releasing the queues
-    manager = getattr(pool, "_executor_manager_thread", None)
-    if manager is not None and manager is not threading.current_thread():
-        manager.join(max(0.5, deadline - time.monotonic()))
-
-
 # ---------------------------------------------------------------- running
 
-def _spec_hash(spec):
-    """8 hex digits that change with any setting of ``spec``."""
-    import hashlib
-    import json
-    text = json.dumps(spec, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:8]
+def _store(specs, runs_dir, overwrite):
+    """The :class:`rnndyn._runner.Store` of a study's run files in ``runs_dir``."""
+    from rnndyn import _study_run
+    from rnndyn._runner import Store
+    by_key = {run_key(s): s for s in specs}
+
+    def read(key):
+        # (training result, run) as train_run gives them; a reused run's training result
+        # stays on disk (<key>.train.*): only the run is aggregated
+        run = _study_run.read_run(by_key[key], runs_dir, overwrite)
+        return None if run is None else ((None, run), run.meta.get("source_sha256"))
+
+    def write(key, result):
+        _study_run.save_run(runs_dir, *result)
+
+    return Store(runs_dir, read, write, _study_run.SOURCES)
 
 
-_SOURCE_HASH = []
+def count_finished(specs, runs_dir, *, overwrite=False, any_code=False, in_process=False):
+    """How many of ``specs`` already have a finished run in ``runs_dir``.
 
-
-def _source_hash():
-    """12 hex digits of the SHA-256 of every rnndyn source file loaded in this process.
-
-    Computed once per process, at its first run, right after the trainer was
-    imported: the files may change on disk later, the imported code does not.
-    It tells apart runs made by different versions of the trainer.
+    Runs made by other rnndyn code than would train them now (this process's with
+    ``in_process``, else new workers') count only with ``any_code``: a resumed
+    study computes them again.
     """
-    if not _SOURCE_HASH:
-        import hashlib
-        import sys
-        h = hashlib.sha256()
-        for name in sorted(sys.modules):
-            path = getattr(sys.modules[name], "__file__", None)
-            if (name == "rnndyn" or name.startswith("rnndyn.")) and path \
-                    and path.endswith(".py"):
-                with open(path, "rb") as f:
-                    h.update(name.encode() + b"\0" + f.read())
-        _SOURCE_HASH.append(h.hexdigest()[:12])
-    return _SOURCE_HASH[0]
+    from rnndyn._runner import saved
+    store = _store(specs, runs_dir, overwrite)
+    found, stale = saved(store, [run_key(s) for s in specs], in_process=in_process)
+    return len(found) + (stale if any_code else 0)
 
 
-@pinned
-def execute_run(spec, runs_dir=None):
-    """Train the run ``spec`` and return its :class:`StudyRun` (saved if ``runs_dir``).
-
-    This is what each worker process calls. While it trains, the trainer keeps
-    a checkpoint ``<key>.<hash>.ckpt.npz`` (the hash of the spec, so a run with
-    other settings never resumes from it), from which a killed run continues.
-    At the end the trainer's own result (with its diagnostics) is saved as
-    ``<key>.train.npz/.json``, then the small :class:`StudyRun` as
-    ``<key>.npz/.json``: a run counts as finished when ``<key>.json`` exists.
-    The checkpoint is removed last.
-    """
-    from rnndyn import training
-    source = _source_hash()
-    key = run_key(spec)
-    checkpoint = None
-    if runs_dir is not None:
-        checkpoint = os.path.join(runs_dir, f"{key}.{_spec_hash(spec)}.ckpt.npz")
-    t0 = time.perf_counter()
-    res = training.train(spec["task"], spec["length"], spec["method"], spec["init"],
-                         seed=spec["seed"], max_updates=spec["budget"], checkpoint=checkpoint,
-                         **spec["options"])
-    threads = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS")}
-    # res.seconds sums the wall time over resumptions from the checkpoint
-    run = StudyRun(key=key, spec=spec, success=bool(res.success), updates=int(res.updates),
-                   final_error_rate=float(res.final_error_rate),
-                   seconds=round(float(res.seconds), 3),
-                   meta=make_meta(spec, seed=spec["seed"], pid=os.getpid(), threads=threads,
-                                  seconds_this_process=round(time.perf_counter() - t0, 3),
-                                  source_sha256=source,
-                                  skipped=int(getattr(res, "skipped", 0))))
-    if runs_dir is not None:
-        stem = os.path.join(runs_dir, key)
-        # overwrite: a leftover of a run killed while saving is incomplete by definition
-        res.save(stem + ".train", overwrite=True)
-        run.save(stem, overwrite=True)
-        # this run's checkpoint and any left by a run of the same key with other
-        # settings (keys end before a '.', so key + '.' never matches another run's
-        # files). Temporary files are left alone: one may be another process's write in
-        # flight; stale ones are removed by the next study_lock on this folder.
-        for name in os.listdir(runs_dir):
-            if name.startswith(key + ".") and name.endswith(".ckpt.npz"):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(os.path.join(runs_dir, name))
-    return run
-
-
-def _finished(spec, runs_dir, overwrite):
-    """The saved run of ``spec`` or None; a run saved with other settings is an error."""
-    if runs_dir is None:
-        return None
-    stem = os.path.join(runs_dir, run_key(spec))
-    if not os.path.exists(stem + ".json"):
-        return None
-    try:
-        run = load_result(stem)
-    except (ValueError, TypeError) as exc:
-        if overwrite:
-            return None
-        raise InputError(f"{stem}.json is unreadable ({exc}); delete it to recompute the run")
-    if run.spec != spec:
-        if overwrite:
-            return None
-        diff = sorted(k for k in set(spec) | set(run.spec) if spec.get(k) != run.spec.get(k))
-        raise InputError(f"{stem}.json was made with other settings ({', '.join(diff)} differ); "
-                         "use another --out, or --overwrite to recompute such runs")
-    return run
-
-
-@contextlib.contextmanager
-def _environment(values):
-    """Set environment variables for the duration of the block, then restore them."""
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def count_finished(specs, runs_dir, *, overwrite=False):
-    """How many of ``specs`` already have a finished run in ``runs_dir``."""
-    return sum(_finished(spec, runs_dir, overwrite) is not None for spec in specs)
-
-
-def run_study(specs, runs_dir=None, *, workers=2, overwrite=False, progress=None):
+def run_study(specs, runs_dir=None, *, workers=2, scheduler=None, dask_workers=None,
+              client=None, overwrite=False, progress=None, notice=None):
     """Run the specs that have no finished run in ``runs_dir``; return all runs.
 
     Parameters
@@ -614,13 +280,23 @@ def run_study(specs, runs_dir=None, *, workers=2, overwrite=False, progress=None
         From :func:`plan_clipping_study`.
     runs_dir : str or None
         Folder of the per-run files. Runs already there (with the same spec)
-        are reused, not recomputed. None keeps everything in memory.
+        are reused, not recomputed, unless other rnndyn code made them (their
+        source stamp differs: computed again, with one line on stderr). None keeps
+        everything in memory.
     workers : int
         Worker processes (spawned, 1 thread each); 0 runs in this process.
+    scheduler : str, optional
+        Address of a running ``dask.distributed`` scheduler: train there.
+    dask_workers : int, optional
+        Start a LocalCluster of this many workers on 127.0.0.1 and train there.
+    client : distributed.Client, optional
+        Train on this client (the caller's cluster).
     overwrite : bool
         Recompute runs saved with different settings instead of failing.
     progress : callable, optional
         ``progress(n)`` is called with 1 after each newly finished run.
+    notice : callable, optional
+        Takes the line about recomputed stale runs instead of stderr.
 
     Returns
     -------
@@ -631,77 +307,29 @@ def run_study(specs, runs_dir=None, *, workers=2, overwrite=False, progress=None
 
     Notes
     -----
-    Each run is saved by its worker as soon as it finishes, so an interrupted
-    study loses only the runs in progress. Longer sequences are started first
-    to keep the workers busy until the end. With ``runs_dir`` the folder's
-    :func:`study_lock` is held throughout (another study on it is refused).
-    The workers exit when this process dies; while they run, SIGTERM to this
-    process (main thread) raises ``SystemExit(143)`` after terminating them,
-    and Ctrl-C terminates them before the KeyboardInterrupt propagates.
+    Each run is saved as soon as it finishes, so an interrupted study loses only
+    the runs in progress. Longer sequences are started first to keep the workers
+    busy until the end. With ``runs_dir`` the folder's :func:`study_lock` is held
+    throughout (another study on it is refused). The workers exit when this
+    process dies; while they run, SIGTERM to this process (main thread) raises
+    ``SystemExit(143)`` after terminating them, and Ctrl-C terminates them before
+    the KeyboardInterrupt propagates. On a cluster given by ``scheduler`` or
+    ``client`` the trainer keeps no checkpoint in ``runs_dir`` (its workers may not
+    see the folder): a run stopped half-way starts over.
     """
-    workers = as_int(workers, "workers", minimum=0)
-    lock = contextlib.nullcontext() if runs_dir is None else study_lock(runs_dir)
-    with lock:
-        return _run_study(specs, runs_dir, workers, overwrite, progress)
-
-
-def _run_study(specs, runs_dir, workers, overwrite, progress):
-    done = {}
-    todo = []
-    for i, spec in enumerate(specs):
-        run = _finished(spec, runs_dir, overwrite)
-        if run is None:
-            todo.append(i)
-        else:
-            done[i] = run
-    todo.sort(key=lambda i: -specs[i]["length"])
-    advance = progress or (lambda n=1: None)
-    if workers == 0 or len(todo) == 0:
-        for i in todo:
-            done[i] = execute_run(specs[i], runs_dir)
-            advance(1)
-    else:
-        _run_in_processes(specs, todo, runs_dir, min(workers, len(todo)), done, advance)
-    return [done[i] for i in range(len(specs))], len(todo)
-
-
-def _run_in_processes(specs, todo, runs_dir, workers, done, advance):
-    import concurrent.futures as cf
-    import multiprocessing
-    # spawn, not fork: a forked child would inherit the parent's numba/BLAS
-    # thread pools; the worker environment must be set before the child
-    # imports numpy, so it is set around the submits, which start the workers.
-    ctx = multiprocessing.get_context("spawn")
-    workers_lock = None if runs_dir is None else os.path.join(runs_dir, WORKERS_LOCK_FILE)
-    with _sigterm_exits():
-        pool = None
-        try:
-            with _environment(WORKER_ENV):
-                pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                                              initializer=_worker_init,
-                                              initargs=(os.getpid(), workers_lock))
-                futures = {pool.submit(execute_run, specs[i], runs_dir): i for i in todo}
-            _collect(futures, specs, done, advance)
-        except BaseException:
-            if pool is not None:
-                _stop_pool(pool)
-            raise
-        pool.shutdown(wait=True)
-
-
-def _collect(futures, specs, done, advance):
-    import concurrent.futures as cf
-    for fut in cf.as_completed(futures):
-        i = futures[fut]
-        try:
-            done[i] = fut.result()
-        except InputError as exc:
-            raise InputError(f"run {run_key(specs[i])}: {exc}") from exc
-        except cf.process.BrokenProcessPool as exc:
-            raise RuntimeError(f"a worker process died during run {run_key(specs[i])} "
-                               "(finished runs are saved; start the study again to "
-                               "resume)") from exc
-        advance(1)
+    from rnndyn import _runner, _study_run
+    store = None if runs_dir is None else _store(specs, runs_dir, overwrite)
+    # the trainer's own checkpoints are written by the workers: only where they share
+    # this machine's folders
+    shared = scheduler is None and client is None
+    order = sorted(specs, key=lambda s: -s["length"])
+    tasks = [(run_key(s), (s, runs_dir if shared else None)) for s in order]
+    results, n_computed = _runner.run(
+        _study_run.train_run, tasks, store=store, workers=workers, scheduler=scheduler,
+        dask_workers=dask_workers, client=client, progress=progress, notice=notice,
+        describe=lambda key: f"run {key}",
+        resume_hint="finished runs are saved; start the study again to resume")
+    return [results[run_key(s)][1] for s in specs], n_computed
 
 
 # ---------------------------------------------------------------- aggregating
@@ -794,7 +422,8 @@ def _grid_of(specs):
 
 def clipping_study(task="temporal-order", lengths=(20, 50, 100), methods=METHODS,
                    inits=PAPER_INITS, n_seeds=5, *, seed=0, budget=20000, out=None,
-                   workers=2, overwrite=False, progress=None, **train_options):
+                   workers=2, scheduler=None, dask_workers=None, client=None,
+                   overwrite=False, progress=None, notice=None, **train_options):
     """Run (or resume) a success-rate study and aggregate it (the paper's Figure 7).
 
     Parameters
@@ -807,10 +436,14 @@ def clipping_study(task="temporal-order", lengths=(20, 50, 100), methods=METHODS
         while the study runs. None keeps the runs in memory (nothing written).
     workers : int
         Worker processes (0: in this process).
+    scheduler, dask_workers, client : optional
+        Train on a Dask cluster instead, see :func:`run_study`.
     overwrite : bool
         Recompute saved runs whose settings differ instead of failing.
     progress : callable, optional
         Called with 1 after each newly finished run.
+    notice : callable, optional
+        Takes the line about runs recomputed because other code made them.
 
     Returns
     -------
@@ -837,8 +470,9 @@ def clipping_study(task="temporal-order", lengths=(20, 50, 100), methods=METHODS
     lock = contextlib.nullcontext() if out is None else study_lock(runs_dir,
                                                                    f"out {os.fspath(out)}")
     with lock:  # re-entrant: run_study takes it again
-        runs, n_computed = run_study(specs, runs_dir, workers=workers, overwrite=overwrite,
-                                     progress=progress)
+        runs, n_computed = run_study(specs, runs_dir, workers=workers, scheduler=scheduler,
+                                     dask_workers=dask_workers, client=client,
+                                     overwrite=overwrite, progress=progress, notice=notice)
     grid = _grid_of(specs)
     params = dict(grid, n_seeds=n_seeds, first_seed=seed, workers=workers,
                   options={k: v for k, v in train_options.items() if v is not None})

@@ -4,16 +4,19 @@ A sweep is a grid of named parameters (:data:`PARAMETERS`: gain, input scale, N,
 activation, …) times a ``seed`` axis, and one or more measures (:data:`MEASURES`:
 the top Lyapunov exponent, the gradient-flow rate, ρ(W), …) computed at every point.
 Every point is independent, so the points are cut into tasks of ``batch`` points
-that run in this process, in a local process pool (one BLAS and one numba thread
-per worker) or on a ``dask.distributed`` cluster. The same serial library
-functions run everywhere; only the orchestration differs.
+(:func:`rnndyn._sweep_points.run_task`) that the runner of :mod:`rnndyn._runner`
+runs in this process, in a local process pool (one BLAS and one numba thread per
+worker) or on a ``dask.distributed`` cluster. The same serial library functions run
+everywhere; only the orchestration differs.
 
 With an output folder every finished task is saved at once (atomically) in
 ``<out>/tasks/``; a sweep started again with the same plan computes only the tasks
 that are missing and ends with the same Dataset, bit for bit, as an uninterrupted
-run (every point is seeded by its own seed and runs with one thread). The folder is
-locked while a sweep runs (the study lock of :mod:`rnndyn.study`, whose worker
-handling the local pool reuses: workers die with the sweep's process).
+run (every point is seeded by its own seed and runs with one thread). A task file
+holds the source stamp of the code that computed it (the modules of
+:mod:`rnndyn._sweep_points` and what they import); a file of other code is computed
+again, with one line on stderr. The folder is locked while a sweep runs, and the
+local workers die with the sweep's process.
 
 Bit-identity holds as far as the library functions are reproducible across
 processes. ``gradient_flow`` at small N once gave log norms differing in the last bit
@@ -48,9 +51,6 @@ TASKS_FOLDER = "tasks"
 PLAN_FILE = "plan.json"
 #: a sweep's Dataset ``attrs`` keys (JSON strings)
 ATTR_PLAN, ATTR_PROVENANCE = "plan", "provenance"
-
-#: seconds to wait for a --scheduler to answer
-CONNECT_TIMEOUT = 10
 
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear")
 FORMS = ("pascanu", "elman")
@@ -224,212 +224,10 @@ def read_grid_file(path):
     return {"grid": grid, "seeds": seeds, "measures": measures}
 
 
-# ---------------------------------------------------------------- measures
-
-@dataclasses.dataclass(frozen=True)
-class Measure:
-    """A quantity computed at every grid point.
-
-    ``compute(point)`` returns a scalar, or a 1-d array of length ``size(plan)``
-    along the extra dimension ``dim``.
-    """
-    name: str
-    help: str
-    units: str
-    compute: object
-    dtype: str = "float64"
-    dim: str = None
-    heavy: bool = True
-
-    @property
-    def variable(self):
-        return self.name.replace("-", "_")
-
-
-def _lyap_top(pt):
-    from rnndyn.lyapunov import largest_lyapunov
-    s = pt.settings
-    return largest_lyapunov(pt.rnn, pt.x0, s["steps"], transient=s["transient"],
-                            inputs=pt.inputs, history=False, seed=pt.seed).exponent
-
-
-def _lyap_spectrum(pt):
-    return pt.lyapunov(pt.plan_k)
-
-
-def _kaplan_yorke(pt):
-    from rnndyn.lyapunov import kaplan_yorke_dimension
-    return kaplan_yorke_dimension(pt.lyapunov(pt.rnn.N), pt.rnn.N)
-
-
-def _gradflow_rate(pt):
-    from rnndyn.gradflow import gradient_flow
-    s = pt.settings
-    u = None if pt.inputs is None else pt.inputs[s["transient"]:]
-    with np.errstate(all="ignore"):
-        res = gradient_flow(pt.rnn, pt.x_after_transient, s["steps"], u,
-                            jacobian_stats=False, seed=pt.seed)
-    if not np.isfinite(res.rate_per_step):
-        return res.rate_per_step
-    return _slope(res.lag, res.log_norm, res.fit_window)
-
-
-def _slope(lag, y, window):
-    """The least-squares slope of :func:`rnndyn.gradflow.fit_rate`, summed exactly
-    (``math.fsum``): ``np.dot`` goes through BLAS, whose result changes in the last bits
-    with the arrays' memory alignment, and a sweep must be bit-reproducible."""
-    lo, hi = window
-    x = [float(v) for v in lag[lo:hi + 1]]
-    y = [float(v) for v in y[lo:hi + 1]]
-    mx, my = math.fsum(x) / len(x), math.fsum(y) / len(y)
-    dx = [v - mx for v in x]
-    return math.fsum(a * (b - my) for a, b in zip(dx, y)) / math.fsum(a * a for a in dx)
-
-
-def _spectral_radius(pt):
-    return pt.spectrum.spectral_radius
-
-
-def _max_singular(pt):
-    return pt.spectrum.max_singular_value
-
-
-def _n_fixed_points(pt):
-    from rnndyn.fixedpoints import fixed_points
-    u = None if pt.rnn.M == 0 else np.zeros(pt.rnn.M)
-    return len(fixed_points(pt.rnn, u, n_starts=pt.settings["n_starts"], seed=pt.seed).points)
-
-
-def _train_success(pt):
-    return int(pt.training.success)
-
-
-def _train_updates(pt):
-    return int(pt.training.updates)
-
-
-def _train_error(pt):
-    return float(pt.training.final_error_rate)
-
-
-MEASURES = {m.name: m for m in (
-    Measure("lyapunov-top", "largest Lyapunov exponent (vector method)", "nats/step",
-            _lyap_top),
-    Measure("lyapunov-spectrum", "top k Lyapunov exponents (QR method; k = --k, default "
-            "min N)", "nats/step", _lyap_spectrum, dim="exponent"),
-    Measure("kaplan-yorke", "Kaplan–Yorke dimension of the full spectrum", "1",
-            _kaplan_yorke),
-    Measure("gradflow-rate", "growth rate of ‖∂x_T/∂x_k‖ per step (after the transient)",
-            "nats/step", _gradflow_rate, heavy=False),
-    Measure("spectral-radius", "spectral radius ρ(W)", "1", _spectral_radius, heavy=False),
-    Measure("max-singular-value", "largest singular value λ1(W)", "1", _max_singular,
-            heavy=False),
-    Measure("n-fixed-points", "number of fixed points found (u = 0; --n-starts starts)",
-            "1", _n_fixed_points, dtype="int64"),
-    Measure("train-success", "1 if BPTT training (--task, --method) succeeds within "
-            "--updates updates", "1", _train_success, dtype="int64"),
-    Measure("train-updates", "updates done by the training run (at success or budget)",
-            "1", _train_updates, dtype="int64"),
-    Measure("train-error", "error rate of the trained network on fresh sequences", "1",
-            _train_error),
-)}
-
-
-class _Point:
-    """One grid point: the model and what several measures share, built lazily."""
-
-    def __init__(self, plan, values, seed):
-        self.values, self.seed = values, seed
-        self.settings = plan["settings"]
-        self.plan_k = plan["k"]
-        self._cache = {}
-
-    def _get(self, key, make):
-        if key not in self._cache:
-            self._cache[key] = make()
-        return self._cache[key]
-
-    @property
-    def rnn(self):
-        def make():
-            from rnndyn.models import RNN, make_rnn
-            v = self.values
-            M = self.settings["n_inputs"]
-            rnn = make_rnn(v["n"], n_inputs=M, activation=v["activation"], form=v["form"],
-                           init=v["init"], gain=v["gain"], seed=self.seed)
-            if v["bias_scale"] > 0:
-                b = v["bias_scale"] * np.random.default_rng(self.seed + 3).standard_normal(
-                    rnn.N)
-                rnn = RNN(rnn.W, rnn.U, b, rnn.activation, rnn.form)
-            return rnn
-        return self._get("rnn", make)
-
-    @property
-    def x0(self):
-        from rnndyn.simulate import initial_state
-        return self._get("x0", lambda: initial_state(self.rnn, "random", seed=self.seed + 1))
-
-    @property
-    def inputs(self):
-        """u_1 … u_{transient+steps} (N(0, input_scale²)), or None when autonomous."""
-        def make():
-            from rnndyn.inputs import make_inputs
-            scale = self.values["input_scale"]
-            if scale == 0 or self.rnn.M == 0:
-                return None
-            s = self.settings
-            return make_inputs("gaussian", s["transient"] + s["steps"], self.rnn.M,
-                               scale=scale, seed=self.seed + 2)
-        return self._get("inputs", make)
-
-    @property
-    def x_after_transient(self):
-        def make():
-            from rnndyn.simulate import trajectory
-            tr = self.settings["transient"]
-            if tr == 0:
-                return self.x0
-            u = None if self.inputs is None else self.inputs[:tr]
-            with np.errstate(all="ignore"):
-                X, _ = trajectory(self.rnn, self.x0, tr, u)
-            return np.ascontiguousarray(X[-1])
-        return self._get("xt", make)
-
-    @property
-    def spectrum(self):
-        from rnndyn.spectra import spectrum
-        return self._get("spectrum", lambda: spectrum(self.rnn))
-
-    def lyapunov(self, k):
-        """The top k exponents (QR method, one thread), shared by the measures asking for
-        the same k (a top-k run is not the full one cut: its rounding differs, and a
-        point's numbers must not depend on which other measures were asked for)."""
-        def make():
-            from rnndyn.lyapunov import lyapunov_spectrum
-            s = self.settings
-            with np.errstate(all="ignore"):
-                return lyapunov_spectrum(self.rnn, self.x0, s["steps"], k=k,
-                                         transient=s["transient"], inputs=self.inputs,
-                                         history=False, seed=self.seed,
-                                         threads=1).exponents
-        return self._get(("lyap", k), make)
-
-    @property
-    def training(self):
-        def make():
-            from rnndyn.training import train
-            v, s = self.values, self.settings
-            return train(s["task"], v["length"], s["method"], v["init"], n_hidden=v["n"],
-                         gain=v["gain"], activation=v["activation"], form=v["form"],
-                         seed=self.seed, max_updates=s["budget"],
-                         eval_every=min(1000, s["budget"]), eval_size=s["eval_size"])
-        return self._get("train", make)
-
-
-def list_measures():
-    """``[(name, help, units)]`` of every measure."""
-    return [(m.name, m.help, m.units) for m in MEASURES.values()]
-
+# the measures and the code of one task (what the workers run)
+from rnndyn._sweep_points import (MEASURES, Measure, _measure_shape, grid_shape,  # noqa: F401
+                                  list_measures, point, run_task)
+from rnndyn._runner import dask_client, free_cores  # noqa: F401  (the CLI's, the tests')
 
 # ---------------------------------------------------------------- the plan
 
@@ -555,142 +353,10 @@ def plan_hash(plan):
     """12 hex digits that change with anything in the plan."""
     return hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:12]
 
-
-def grid_shape(plan):
-    return tuple(len(v) for _, v in plan["grid"]) + (len(plan["seeds"]),)
-
-
 def tasks_of(plan):
     """``[(start, stop)]``: the point ranges of the tasks, in order."""
     b, n = plan["batch"], plan["n_points"]
     return [(i, min(i + b, n)) for i in range(0, n, b)]
-
-
-def point(plan, index):
-    """The parameter values ``{name: value}`` and the seed of flat point ``index``."""
-    idx = np.unravel_index(index, grid_shape(plan))
-    values = dict(plan["fixed"])
-    for (name, vals), i in zip(plan["grid"], idx[:-1]):
-        values[name] = vals[i]
-    return values, plan["seeds"][idx[-1]]
-
-
-def _measure_shape(plan, m):
-    return (plan["k"],) if MEASURES[m].dim == "exponent" else ()
-
-
-def _limit_numba_threads():
-    with contextlib.suppress(Exception):
-        import numba
-        numba.set_num_threads(1)
-
-
-def run_task(plan, start, stop):
-    """Compute every measure at points ``start`` … ``stop - 1``: ``{variable: array}``.
-
-    What each worker runs (a local process, a Dask worker or this process): BLAS
-    and numba on one thread, so a point's numbers do not depend on where it ran.
-    """
-    from rnndyn._threads import blas_threads
-    _limit_numba_threads()
-    out = {MEASURES[m].variable: np.zeros((stop - start,) + _measure_shape(plan, m),
-                                          dtype=MEASURES[m].dtype)
-           for m in plan["measures"]}
-    with blas_threads(1):
-        for j, index in enumerate(range(start, stop)):
-            values, seed = point(plan, index)
-            pt = _Point(plan, values, seed)
-            for m in plan["measures"]:
-                try:
-                    out[MEASURES[m].variable][j] = MEASURES[m].compute(pt)
-                except InputError as exc:
-                    where = ", ".join(f"{n}={values[n]}" for n, _ in plan["grid"])
-                    raise InputError(f"{m} at {where or 'the point'}, seed {seed}: "
-                                     f"{exc}") from None
-    return out
-
-
-# ---------------------------------------------------------------- executors
-
-def free_cores():
-    """Cores this process may use minus the 1-minute load average (at least 1)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 1
-    try:
-        busy = int(os.getloadavg()[0] + 0.5)
-    except OSError:  # pragma: no cover
-        busy = 0
-    return max(1, min(cores, cores - busy))
-
-
-def _numba_cache_dir():
-    """A writable NUMBA_CACHE_DIR for workers, or None when numba's default is writable."""
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        return os.environ["NUMBA_CACHE_DIR"]
-    here = os.path.dirname(os.path.abspath(__file__))
-    if os.access(here, os.W_OK):
-        return None
-    path = os.path.join(os.path.expanduser("~"), ".cache", "rnndyn", "numba")
-    os.makedirs(path, exist_ok=True)
-    return path
-
-
-def _worker_env():
-    from rnndyn.study import WORKER_ENV
-    env = dict(WORKER_ENV)
-    cache = _numba_cache_dir()
-    if cache:
-        env["NUMBA_CACHE_DIR"] = cache
-    return env
-
-
-def _run_serial(plan, todo, done):
-    for start, stop in todo:
-        done(start, stop, run_task(plan, start, stop))
-
-
-def _run_pool(plan, todo, done, workers, workers_lock):
-    """The tasks on a spawned process pool (the study's worker handling)."""
-    import concurrent.futures as cf
-    import multiprocessing
-    from rnndyn import study as st
-    ctx = multiprocessing.get_context("spawn")
-    with st._sigterm_exits():
-        pool = None
-        try:
-            with st._environment(_worker_env()):
-                pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                                              initializer=st._worker_init,
-                                              initargs=(os.getpid(), workers_lock))
-                futures = {pool.submit(run_task, plan, a, b): (a, b) for a, b in todo}
-            for fut in cf.as_completed(futures):
-                a, b = futures[fut]
-                try:
-                    result = fut.result()
-                except cf.process.BrokenProcessPool as exc:
-                    raise RuntimeError(f"a worker process died during points {a}-{b - 1} "
-                                       "(finished tasks are saved with --out; run the "
-                                       "same sweep again to resume)") from exc
-                done(a, b, result)
-        except BaseException:
-            if pool is not None:
-                st._stop_pool(pool)
-            raise
-        pool.shutdown(wait=True)
-
-
-def _warm_worker(env):
-    """On a Dask worker: one BLAS/numba thread and a writable numba cache (when numba is
-    not imported yet: it reads its environment once)."""
-    import sys
-    for key, value in env.items():
-        if not (key.startswith("NUMBA_") and "numba" in sys.modules):
-            os.environ[key] = value
-    _limit_numba_threads()
-    return os.getpid()
-
 
 def _warm_plan(plan):
     """A one-point plan with the same measures on a tiny network (compiles the kernels)."""
@@ -705,85 +371,44 @@ def _warm_plan(plan):
     except InputError:
         return None
 
-
-@contextlib.contextmanager
-def dask_client(scheduler=None, dask_workers=None, *, processes=True):
-    """A ``distributed.Client`` on ``scheduler`` or on a new LocalCluster (127.0.0.1).
-
-    The caller owns an existing cluster (its workers must be able to import rnndyn);
-    a LocalCluster made here (``dask_workers`` workers, one thread each, one
-    BLAS/numba thread each; ``processes=False``: threads of this process, quick to
-    start) is closed at the end.
-    """
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise InputError("Dask is not installed: pip install 'rnndyn[dask]' (or "
-                         "'dask[distributed]')") from None
-    if scheduler is not None:
-        try:
-            client = Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise InputError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
-        try:
-            yield client
-        finally:
-            client.close()
-        return
-    n = as_int(dask_workers, "dask_workers", minimum=1)
-    # the environment reaches worker processes only (threads share this process's)
-    extra = {"env": _worker_env()} if processes else {}
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes,
-                           host="127.0.0.1", dashboard_address="127.0.0.1:0",
-                           silence_logs=50, **extra)
-    try:
-        client = Client(cluster, set_as_default=False)
-        try:
-            yield client
-        finally:
-            client.close()
-    finally:
-        cluster.close()
-
-
-def _run_dask(plan, todo, done, client):
-    import uuid
-    from distributed import as_completed
-    client.run(_warm_worker, _worker_env())
-    warm = _warm_plan(plan)
-    if warm is not None:  # every worker loads (or compiles) the kernels once
-        client.run(run_task, warm, 0, 1)
-    tag = f"rnndyn-sweep-{plan_hash(plan)}-{uuid.uuid4().hex[:8]}"
-    keys = [f"{tag}-{a}" for a, _ in todo]
-    futures = client.map(run_task, [plan] * len(todo), [a for a, _ in todo],
-                         [b for _, b in todo], key=keys, pure=False)
-    where = {f.key: ab for f, ab in zip(futures, todo)}
-    try:
-        for fut in as_completed(futures, loop=client.loop):
-            a, b = where[fut.key]
-            done(a, b, fut.result())
-            fut.release()
-    except BaseException:
-        client.cancel(futures)
-        raise
-
-
 # ---------------------------------------------------------------- checkpoints
 
-def _task_path(tasks_dir, a, b):
-    return os.path.join(tasks_dir, f"t{a:08d}-{b:08d}.npz")
+def _task_key(a, b):
+    """The name of the task of points ``a`` … ``b - 1`` (its file is ``<key>.npz``;
+    ``key[1:9]`` is ``a``, ``key[10:]`` is ``b``)."""
+    return f"t{a:08d}-{b:08d}"
+
+
+def _store(plan, tasks_dir):
+    """The :class:`rnndyn._runner.Store` of a sweep's task files in ``tasks_dir``."""
+    from rnndyn._runner import Store
+    from rnndyn._sweep_points import SOURCES
+    from rnndyn.io import atomic_savez
+    ranges = {_task_key(a, b): (a, b) for a, b in tasks_of(plan)}
+
+    def read(key):
+        path = os.path.join(tasks_dir, key + ".npz")
+        return _read_task(plan, path, *ranges[key]) if os.path.exists(path) else None
+
+    def write(key, arrays):
+        atomic_savez(os.path.join(tasks_dir, key + ".npz"), arrays, overwrite=True)
+
+    return Store(tasks_dir, read, write, SOURCES)
 
 
 def _read_task(plan, path, a, b):
+    """``(arrays, source stamp or None)`` of a task file."""
     from rnndyn.io import read_npz
     shapes = {MEASURES[m].variable: (b - a,) + _measure_shape(plan, m)
               for m in plan["measures"]}
-    arrays = read_npz(path, what="sweep task file", allowed_keys=shapes,
-                      required_keys=shapes, expected_shapes=shapes)
+    arrays = read_npz(path, what="sweep task file",
+                      allowed_keys=list(shapes) + ["source_stamp"], required_keys=shapes,
+                      expected_shapes=shapes)
     for m in plan["measures"]:
         v = MEASURES[m].variable
         arrays[v] = arrays[v].astype(MEASURES[m].dtype, copy=False)
-    return arrays
+    stamp = arrays.get("source_stamp")  # none in the files of rnndyn before the stamps
+    return arrays, None if stamp is None else str(stamp)
 
 
 def plan_differences(saved, planned):
@@ -816,20 +441,25 @@ def _prepare_tasks_dir(plan, tasks_dir, overwrite):
 
 # ---------------------------------------------------------------- running
 
-def count_finished(plan, out):
-    """Tasks of ``plan`` already saved under ``<out>/tasks`` (0 for another plan)."""
+def count_finished(plan, out, *, in_process=False):
+    """Tasks of ``plan`` saved under ``<out>/tasks`` (0 for another plan); tasks computed
+    by other rnndyn code than would compute them now (this process's with
+    ``in_process``, else new workers') do not count: they are computed again."""
     tasks_dir = os.path.join(os.fspath(out), TASKS_FOLDER)
     path = os.path.join(tasks_dir, PLAN_FILE)
     if not os.path.exists(path):
         return 0
+    from rnndyn._runner import saved
     from rnndyn.io import read_json
     if read_json(path, what="sweep plan") != plan:
         return 0
-    return sum(os.path.exists(_task_path(tasks_dir, a, b)) for a, b in tasks_of(plan))
+    keys = [_task_key(a, b) for a, b in tasks_of(plan)]
+    return len(saved(_store(plan, tasks_dir), keys, in_process=in_process)[0])
 
 
 def run_sweep(plan, out=None, *, workers=0, scheduler=None, dask_workers=None,
-              client=None, overwrite=False, progress=None, provenance=None, stats=None):
+              client=None, overwrite=False, progress=None, provenance=None, stats=None,
+              notice=None):
     """Run (or resume) the sweep ``plan``; return its Dataset.
 
     Parameters
@@ -838,8 +468,10 @@ def run_sweep(plan, out=None, *, workers=0, scheduler=None, dask_workers=None,
         From :func:`plan_sweep`.
     out : str, optional
         Folder: each finished task is saved at once in ``<out>/tasks/`` (with the
-        plan), and the tasks already there are not computed again. The folder is
-        locked for the duration. None: in memory, nothing written.
+        plan), and the tasks already there are not computed again, unless other
+        rnndyn code computed them (their source stamp differs: they are computed
+        again, said in one line on stderr). The folder is locked for the duration.
+        None: in memory, nothing written.
     workers : int
         Local worker processes (1 thread each); 0 runs in this process.
     scheduler : str, optional
@@ -856,6 +488,8 @@ def run_sweep(plan, out=None, *, workers=0, scheduler=None, dask_workers=None,
         Stored (as JSON) in ``attrs['provenance']``.
     stats : dict, optional
         Filled with this call's counts: n_tasks, n_computed, n_reused, seconds.
+    notice : callable, optional
+        Takes the line about recomputed stale tasks instead of stderr.
 
     Returns
     -------
@@ -863,53 +497,32 @@ def run_sweep(plan, out=None, *, workers=0, scheduler=None, dask_workers=None,
         See :func:`dataset`. The same plan gives the same Dataset, bit for bit,
         whatever ran it and however often it was interrupted.
     """
+    from rnndyn import _runner
+    from rnndyn._folder_lock import folder_lock
     t0 = time.perf_counter()
-    workers = as_int(workers, "workers", minimum=0)
-    n_exec = sum(x is not None for x in (scheduler, dask_workers, client))
-    if n_exec > 1:
-        raise InputError("give one of scheduler, dask_workers and client")
-    tasks = tasks_of(plan)
-    results = {}
-    advance = progress or (lambda n=1: None)
-    lock = contextlib.nullcontext()
-    tasks_dir = None
+    tasks = [(_task_key(a, b), (plan, a, b)) for a, b in tasks_of(plan)]
+    store, lock = None, contextlib.nullcontext()
+    label = None if out is None else f"--out {os.fspath(out)}"
     if out is not None:
-        from rnndyn.study import study_lock
         tasks_dir = os.path.join(os.fspath(out), TASKS_FOLDER)
-        lock = study_lock(tasks_dir, f"--out {os.fspath(out)}")
-    with lock:
-        if tasks_dir is not None:
-            _prepare_tasks_dir(plan, tasks_dir, overwrite)
-            for a, b in tasks:
-                path = _task_path(tasks_dir, a, b)
-                if os.path.exists(path):
-                    results[a] = _read_task(plan, path, a, b)
-        todo = [(a, b) for a, b in tasks if a not in results]
-
-        def done(a, b, arrays):
-            if tasks_dir is not None:
-                from rnndyn.io import atomic_savez
-                atomic_savez(_task_path(tasks_dir, a, b), arrays, overwrite=True)
-            results[a] = arrays
-            advance(1)
-
-        if todo:
-            if client is not None:
-                _run_dask(plan, todo, done, client)
-            elif scheduler is not None or dask_workers is not None:
-                with dask_client(scheduler, dask_workers) as c:
-                    _run_dask(plan, todo, done, c)
-            elif workers == 0 or len(todo) == 1:
-                _run_serial(plan, todo, done)
-            else:
-                from rnndyn.study import WORKERS_LOCK_FILE
-                wl = None if tasks_dir is None else os.path.join(tasks_dir,
-                                                                 WORKERS_LOCK_FILE)
-                _run_pool(plan, todo, done, min(workers, len(todo)), wl)
+        store, lock = _store(plan, tasks_dir), folder_lock(tasks_dir, label)
+    with lock:  # re-entrant: the runner takes it again
+        if store is not None:
+            _prepare_tasks_dir(plan, store.folder, overwrite)
+        on_dask = (scheduler, dask_workers, client) != (None, None, None)
+        warm = _warm_plan(plan) if on_dask else None
+        results, n_computed = _runner.run(
+            run_task, tasks, store=store, workers=workers, scheduler=scheduler,
+            dask_workers=dask_workers, client=client,
+            warm=None if warm is None else (warm, 0, 1), progress=progress, notice=notice,
+            describe=lambda key: f"points {int(key[1:9])}-{int(key[10:]) - 1}",
+            resume_hint="finished tasks are saved with --out; run the same sweep again to "
+                        "resume", label=label)
     if stats is not None:
-        stats.update(n_tasks=len(tasks), n_computed=len(todo), n_reused=len(tasks) - len(todo),
+        stats.update(n_tasks=len(tasks), n_computed=n_computed,
+                     n_reused=len(tasks) - n_computed,
                      seconds=round(time.perf_counter() - t0, 3))
-    return dataset(plan, [results[a] for a, _ in tasks], provenance)
+    return dataset(plan, [results[k] for k, _ in tasks], provenance)
 
 
 def dataset(plan, task_results, provenance=None):

@@ -13,9 +13,13 @@ TINY = dict(budget=3, eval_every=3, eval_size=40, n_hidden=6, batch_size=4)
 
 
 def _run(spec, success, updates, err=0.0):
-    """A StudyRun as a worker would return it (for the aggregation tests)."""
+    """A StudyRun as a worker would return it (for the aggregation tests), stamped with
+    the source stamp of the current code."""
+    from rnndyn import _study_run
+    from rnndyn._sources import source_stamp
     return st.StudyRun(key=st.run_key(spec), spec=spec, success=success, updates=updates,
-                       final_error_rate=err, seconds=0.1, meta=make_meta(spec))
+                       final_error_rate=err, seconds=0.1,
+                       meta=make_meta(spec, source_sha256=source_stamp(_study_run.SOURCES)))
 
 
 def _tiny_plan(**kw):
@@ -87,7 +91,8 @@ def test_plan_rejects_bad_input(kwargs, exc, match):
 def test_environment_is_restored(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "7")
     monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
-    with st._environment(st.WORKER_ENV):
+    from rnndyn import _runner
+    with _runner.environment(_runner.WORKER_ENV):
         assert os.environ["OMP_NUM_THREADS"] == "1" and os.environ["NUMBA_NUM_THREADS"] == "1"
     assert os.environ["OMP_NUM_THREADS"] == "7" and "NUMBA_NUM_THREADS" not in os.environ
 

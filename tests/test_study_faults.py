@@ -236,8 +236,8 @@ def test_workers_exit_when_the_study_process_is_killed(tmp_path, sig, status):
 @linux_proc
 def test_watchdog_fallback_exits_when_the_parent_dies(tmp_path):
     """Without prctl (any other OS), the watchdog thread notices the new parent pid."""
-    grandchild = ("import os, time; from rnndyn.study import _die_with_parent; "
-                  "_die_with_parent(os.getppid(), poll=0.1, use_prctl=False); "
+    grandchild = ("import os, time; from rnndyn._runner import die_with_parent; "
+                  "die_with_parent(os.getppid(), poll=0.1, use_prctl=False); "
                   "print(os.getpid(), flush=True); time.sleep(60)")
     child = ("import subprocess, sys, time; "
              f"subprocess.Popen([sys.executable, '-c', {grandchild!r}]); time.sleep(60)")

@@ -61,7 +61,8 @@ def test_identical_points_in_two_sweeps_are_not_collapsed(client):
 def test_workers_run_with_one_numba_and_blas_thread(client):
     def threads():
         import numba
-        sw._limit_numba_threads()
+        from rnndyn._runner import limit_numba_threads
+        limit_numba_threads()
         return numba.get_num_threads(), os.environ.get("OPENBLAS_NUM_THREADS")
     for n_numba, blas in client.run(threads).values():
         assert n_numba == 1 and blas == "1"
@@ -81,7 +82,8 @@ def test_cli_json_is_identical_locally_and_on_a_local_cluster(tmp_path, monkeypa
 
 
 def test_unreachable_scheduler_is_one_line_exit_2(monkeypatch):
-    monkeypatch.setattr(sw, "CONNECT_TIMEOUT", 1)
+    from rnndyn import _runner
+    monkeypatch.setattr(_runner, "CONNECT_TIMEOUT", 1)
     res = CliRunner().invoke(cli, ["sweep", "--measure", "spectral-radius", "--n", "3",
                                    "--scheduler", "tcp://127.0.0.1:9", "--quiet"])
     assert res.exit_code == 2, res.output
