@@ -125,6 +125,14 @@ MEASURES = {m.name: m for m in (
 )}
 
 
+def _cell_options(v):
+    """The model keywords of a point's cell: activation and form for the vanilla cell, the
+    cell and its forget bias for the gated ones (which fix their activations)."""
+    if v.get("cell", "vanilla") == "vanilla":
+        return {"activation": v["activation"], "form": v["form"]}
+    return {"cell": v["cell"], "forget_bias": v["forget_bias"]}
+
+
 class _Point:
     """One grid point: the model and what several measures share, built lazily."""
 
@@ -145,12 +153,12 @@ class _Point:
             from rnndyn.models import RNN, make_rnn
             v = self.values
             M = self.settings["n_inputs"]
-            rnn = make_rnn(v["n"], n_inputs=M, activation=v["activation"], form=v["form"],
-                           init=v["init"], gain=v["gain"], seed=self.seed)
+            rnn = make_rnn(v["n"], n_inputs=M, init=v["init"], gain=v["gain"],
+                           seed=self.seed, **_cell_options(v))
             if v["bias_scale"] > 0:
                 b = v["bias_scale"] * np.random.default_rng(self.seed + 3).standard_normal(
-                    rnn.N)
-                rnn = RNN(rnn.W, rnn.U, b, rnn.activation, rnn.form)
+                    rnn.b.shape[0])
+                rnn = RNN(rnn.W, rnn.U, rnn.b + b, rnn.activation, rnn.form, cell=rnn.cell)
             return rnn
         return self._get("rnn", make)
 
@@ -210,8 +218,8 @@ class _Point:
             from rnndyn.training import train
             v, s = self.values, self.settings
             return train(s["task"], v["length"], s["method"], v["init"], n_hidden=v["n"],
-                         gain=v["gain"], activation=v["activation"], form=v["form"],
-                         seed=self.seed, max_updates=s["budget"],
+                         gain=v["gain"], seed=self.seed, max_updates=s["budget"],
+                         **_cell_options(v),
                          eval_every=min(1000, s["budget"]), eval_size=s["eval_size"])
         return self._get("train", make)
 

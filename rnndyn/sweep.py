@@ -86,6 +86,11 @@ PARAMETERS = {p.name: p for p in (
               choices=("gaussian", "orthogonal", "identity", "sparse", "sigmoid",
                        "basic-tanh", "smart-tanh")),
     Parameter("bias_scale", "float", 0.0, "std of the biases b ~ N(0, s²)", minimum=0.0),
+    Parameter("cell", "choice", "vanilla", "recurrent cell (rnndyn.cells): vanilla, lstm, gru; "
+              "activation and form apply to the vanilla cell only",
+              choices=("vanilla", "lstm", "gru")),
+    Parameter("forget_bias", "float", 0.0, "added to the LSTM forget-gate (GRU update-gate) "
+              "bias; the vanilla cell has none and ignores it"),
     Parameter("length", "int", 20, "sequence length of the training task (train-* measures)",
               minimum=2),
 )}
@@ -315,6 +320,7 @@ def plan_sweep(grid, *, seeds=1, measures=("lyapunov-top",), seed=0, fixed=None,
     s["task"] = as_choice(s["task"], "task", TASKS)
     s["method"] = as_choice(s["method"], "method", ("sgd", "sgd-c", "sgd-cr"))
     values_of = dict(axes)
+    _check_cells(values_of.get("cell", [fixed_out.get("cell")]), measures)
     if "length" in values_of and not any(m.startswith("train-") for m in measures):
         raise InputError("length is the training task's sequence length: sweep it with a "
                          "train-* measure (the other measures do not depend on it)")
@@ -347,6 +353,20 @@ def plan_sweep(grid, *, seeds=1, measures=("lyapunov-top",), seed=0, fixed=None,
                         "measures": measures, "fixed": fixed_out, "settings": s, "k": k,
                         "batch": batch, "n_points": n_points,
                         "n_tasks": -(-n_points // batch)})
+
+
+# measures that use maths only the vanilla cell has (rnndyn.cells.CAPABILITIES)
+_VANILLA_ONLY = {"spectral-radius": "spectra", "max-singular-value": "spectra"}
+
+
+def _check_cells(cells_swept, measures):
+    """Refuse, before any work, a measure a swept or fixed cell does not support."""
+    from rnndyn.cells import require
+    for cell in cells_swept:
+        for m in measures:
+            if m in _VANILLA_ONLY:
+                require(cell, _VANILLA_ONLY[m], f"measure {m} (ρ and λ1 of W as the map's "
+                        "linearisation)")
 
 
 def plan_hash(plan):

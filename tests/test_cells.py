@@ -313,3 +313,22 @@ def test_cli_gated_initialisers_and_forget_bias():
     assert d["cell"] == "lstm" and d["provenance"]["network"]["forget_bias"] == "chrono"
     res = _cli("gradflow", "--n", 4, "--forget-bias", 1)
     assert res.exit_code == 2 and "gated cells" in getattr(res, "stderr", res.output)
+
+
+def test_sweep_has_a_cell_axis():
+    """`cell` and `forget_bias` are sweep parameters; a point equals the direct call."""
+    from rnndyn.models import make_rnn
+    from rnndyn.simulate import initial_state
+    from rnndyn.sweep import sweep
+    ds = sweep([("cell", "vanilla,lstm,gru"), ("forget_bias", "0,2")], seeds=1,
+               measures=["lyapunov-top"], fixed={"n": 6, "gain": 2.0}, steps=200,
+               transient=50, n_inputs=0)
+    assert ds["lyapunov_top"].dims == ("cell", "forget_bias", "seed")
+    v = ds["lyapunov_top"].values
+    assert v[0, 0, 0] == v[0, 1, 0]          # the vanilla cell has no forget gate
+    rnn = make_rnn(6, gain=2.0, seed=0, cell="lstm", forget_bias=2.0)
+    ref = largest_lyapunov(rnn, initial_state(rnn, "random", seed=1), 200, transient=50,
+                           history=False, seed=0).exponent
+    assert v[1, 1, 0] == pytest.approx(ref, abs=1e-12)
+    with pytest.raises(InputError, match="gru cell"):
+        sweep([("cell", "vanilla,gru")], measures=["spectral-radius"], fixed={"n": 4})
