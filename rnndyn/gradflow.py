@@ -225,7 +225,7 @@ def backward_products(rnn, D, *, store_lags=(), rtol=config.SINGULAR_VALUE_RTOL,
 
     Gated cells: J_{k+1} is formed densely (S × S) from the auxiliary row, scaled by a
     power of two near its largest entry, and multiplied in (one S×S product per lag);
-    the LSTM's block norms come from a power iteration on each block warm-started with
+    the LSTM's block norms come from a Lanczos iteration on each block warm-started with
     its left singular vector (its pairs are counted in ``power_iterations``).
     """
     D = _check_factors(rnn, D)
