@@ -12,13 +12,16 @@ from rnndyn.cli.options import (draw_if, CONTEXT_SETTINGS, cli_errors, common_op
 @model_options(n=2, gain=2.0)
 @click.option("--u", "u", type=NUMBERS, default=None, help=U_HELP)
 @click.option("--xlim", type=SPAN, default="-3:3", help="Range LOW:HIGH along the first axis.")
-@click.option("--ylim", type=SPAN, default="-3:3", help="Range LOW:HIGH along the second axis (N >= 2).")
+@click.option("--ylim", type=SPAN, default="-3:3",
+              help="Range LOW:HIGH along the second axis (a state of 2 or more numbers).")
 @click.option("--grid", type=click.IntRange(min=2), default=200,
               help="Cells per axis (grid × grid; grid cells for one neuron).")
 @click.option("--axes", type=PAIR, default="0,1",
-              help="The two units spanning the slice 'i,j' (others fixed at --base).")
+              help="The two state coordinates spanning the slice 'i,j' (others fixed at "
+                   "--base); for --cell lstm, 0..N-1 are h and N..2N-1 are c.")
 @click.option("--base", type=NUMBERS, default=None,
-              help="Base point of the slice: N comma-separated numbers [default: zeros].")
+              help="Base point of the slice: S comma-separated numbers, S the state size (N; "
+                   "2N for --cell lstm) [default: zeros].")
 @click.option("--max-steps", type=click.IntRange(min=1), default=2000,
               help="Iterations before a cell counts as unsettled.")
 @click.option("--max-period", type=click.IntRange(min=1), default=16,
@@ -29,8 +32,11 @@ def basins(**opts):
     """Label a grid of initial states by the attractor each reaches (fixed point,
     p-cycle, divergence) and extract the basin boundary.
 
-    For one neuron the grid is a line over --xlim; for two a plane; for more a
-    2-D slice through --base spanned by the units --axes.
+    The map is the cell's step under the constant input --u: for a vanilla cell
+    x ← F(x), for --cell gru the state h, for --cell lstm the state (h, c) (2N
+    numbers, h first). For a state of one number (one vanilla or GRU unit) the
+    grid is a line over --xlim; for two a plane; for more a 2-D slice through
+    --base spanned by the state coordinates --axes.
 
     With --out DIR, writes basins.npz/.json, basins.<format> and the network
     (basins.weights.npz) there; without it, nothing.
@@ -49,11 +55,12 @@ def basins(**opts):
     axes = opts["axes"]
     base = opts["base"]
     quiet = opts["quiet"] or opts["as_json"]
-    rows = opts["grid"] if rnn.N > 1 else 1
+    # the grid is a line when the state is one number (a one-unit vanilla cell or GRU)
+    rows = opts["grid"] if rnn.S > 1 else 1
     with progress(rows, quiet=quiet, label="basins (grid rows)") as advance:
         result = run(rnn, u, xlim=opts["xlim"],
                      ylim=opts["ylim"], nx=opts["grid"],
-                     axes=axes if rnn.N > 1 else axes[:1], base=base,
+                     axes=axes if rnn.S > 1 else axes[:1], base=base,
                      max_steps=opts["max_steps"], max_period=opts["max_period"],
                      callback=advance)
     fig = draw_if(paths, lambda: recipe.plot(result))

@@ -41,7 +41,10 @@ U_HELP = ("Constant input u: one number for every input channel, or M comma-sepa
 def fixedpoints(**opts):
     """Find the fixed points of x ← F(x) (constant input) and classify them.
 
-    Minimises q(x) = ½‖F(x) − x‖² from many seeded starts, polishes with Newton
+    F is the cell's step under the constant input --u: a vanilla map, or for
+    --cell gru|lstm the gated step on the whole state (GRU h; LSTM (h, c), 2N
+    numbers, h first: each x below is the whole state). Minimises
+    q(x) = ½‖F(x) − x‖² from many seeded starts, polishes with Newton
     (residual <= 1e-12), deduplicates and classifies each point by the
     eigenvalues of the Jacobian: stable, saddle (with its unstable dimension),
     unstable or marginal. Slow points are minima of q with 0 < q <= --slow-q.

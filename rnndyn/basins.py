@@ -4,9 +4,9 @@ Each cell of a grid (a line for a one-dimensional state, a plane for two, a 2-D
 slice through a base point for larger states) is iterated under x ← F(x) with a
 constant input until it settles on a p-cycle (p = 1: a fixed point) or
 diverges. F is a vanilla map or a gated cell's step on its whole state (GRU
-s = h; LSTM s = (h, c), h first), see :mod:`rnndyn.fixedpoints`. Cells reaching the same attractor get the same label across the
-grid, and the basin boundary is the set of cells with a differently labelled
-neighbour.
+s = h; LSTM s = (h, c), h first), see :mod:`rnndyn.fixedpoints`. Cells
+reaching the same attractor get the same label across the grid, and the basin
+boundary is the set of cells with a differently labelled neighbour.
 """
 
 import numpy as np
@@ -108,11 +108,12 @@ def settle_grid(rnn, c, base, e1, e2, xs, ys, *, max_steps, max_period, tol, bou
     steps = np.empty((ny, nx), dtype=np.int64)
     rep = np.empty((ny, nx, rnn.S))
     block = ny if callback is None else max(1, -(-ny // 50))
+    # the gated cells have their own kernel, so a vanilla run never compiles their step
+    grid = _k._basin_grid if rnn.cell == "vanilla" else _k._gated_basin_grid
     for i0 in range(0, ny, block):
         i1 = min(ny, i0 + block)
-        _k._basin_grid(rnn.W, c, rnn.act_code, rnn.form_code, base, e1, e2, xs, ys[i0:i1],
-                       max_steps, max_period, tol, bound, period[i0:i1], steps[i0:i1],
-                       rep[i0:i1])
+        grid(rnn.W, c, rnn.act_code, rnn.cell_code, base, e1, e2, xs, ys[i0:i1], max_steps,
+             max_period, tol, bound, period[i0:i1], steps[i0:i1], rep[i0:i1])
         if callback is not None:
             callback(i1 - i0)
     return period, steps, rep

@@ -64,6 +64,15 @@ def drive(rnn, u=None):
     return c
 
 
+def _cell_kernels(rnn):
+    """The residual-Jacobian and Newton kernels of ``rnn``'s cell, both called as
+    (W, c, act, cell code, x, ...): the gated cells have their own, so that a vanilla
+    run never compiles the gated step."""
+    if rnn.cell == "vanilla":
+        return _k._residual_jacobian, _k._newton
+    return _k._gated_residual_jacobian, _k._gated_newton
+
+
 def _given_drive(rnn, c):
     """A drive passed in by the caller, checked against the cell (N vanilla, 4N gated)."""
     return as_array(c, "c", shape=rnn.b.shape)
@@ -93,7 +102,7 @@ def residual_jacobian(rnn, x, u=None, *, c=None):
     c = drive(rnn, u) if c is None else _given_drive(rnn, c)
     r = np.empty(rnn.S)
     J = np.empty((rnn.S, rnn.S))
-    _k._residual_jacobian(rnn.W, c, rnn.act_code, rnn.form_code, x, r, J)
+    _cell_kernels(rnn)[0](rnn.W, c, rnn.act_code, rnn.cell_code, x, r, J)
     return r, J
 
 
@@ -123,7 +132,8 @@ def newton(rnn, x0, u=None, *, tol=config.FIXED_POINT_TOL, max_iter=NEWTON_MAX_I
     Notes
     -----
     Iterates x ← x − (J − I)⁻¹ (F(x) − x), J = ∂F/∂x; quadratic convergence
-    near a regular fixed point (det(J − I) ≠ 0).
+    near a regular fixed point (det(J − I) ≠ 0). For a gated cell ``converged``
+    also needs σ_min(J − I) >= 16ε/``DEDUP_RTOL`` (see :func:`fixed_points`).
     """
     x = as_array(x0, "x0", shape=(rnn.S,)).copy()
     tol = as_float(tol, "tol", minimum=0.0)
@@ -135,7 +145,7 @@ def newton(rnn, x0, u=None, *, tol=config.FIXED_POINT_TOL, max_iter=NEWTON_MAX_I
 def _newton(rnn, c, x, tol, max_iter):
     """Newton in place on x without validation; (x, residual, converged)."""
     try:
-        _, res = _k._newton(rnn.W, c, rnn.act_code, rnn.form_code, x, tol, max_iter)
+        _, res = _cell_kernels(rnn)[1](rnn.W, c, rnn.act_code, rnn.cell_code, x, tol, max_iter)
     except np.linalg.LinAlgError:  # J − I singular: a fold or a degenerate start
         r, _ = residual_jacobian(rnn, x, c=c) if np.all(np.isfinite(x)) else (np.inf, None)
         res = float(np.linalg.norm(r))
@@ -365,12 +375,17 @@ def fixed_points(rnn, u=None, *, n_starts=64, starts=None, trajectory_steps=200,
     F is the map under the constant input (see the module docstring; for a gated
     cell its step f(s, u) on the whole state, with the analytic Jacobian of
     :mod:`rnndyn.cells`). Each start is moved by Levenberg–Marquardt on
-    q(x) = ½‖F(x) − x‖² (residual r = F(x) − x, its Jacobian J − I), which ends at a root of r or at a local
-    minimum of q (∇q = (J − I)ᵀ r = 0), then by Newton x ← x − (J − I)⁻¹(F(x) − x)
-    (Powell's hybrid method when Newton fails). Points are deduplicated in the
-    ∞-norm (relative tolerance ``DEDUP_RTOL``) and classified by the eigenvalues
-    of J = ∂F/∂x at x*: stable if all |λ| < 1, a saddle with unstable dimension
-    #{|λ| > 1}, unstable if all |λ| > 1, marginal if some |λ| = 1 within
+    q(x) = ½‖F(x) − x‖² (residual r = F(x) − x, its Jacobian J − I), which ends
+    at a root of r or at a local minimum of q (∇q = (J − I)ᵀ r = 0), then by
+    Newton x ← x − (J − I)⁻¹(F(x) − x) (Powell's hybrid method when Newton
+    fails). For a gated cell a point must also be located: σ_min(J − I) >=
+    16ε/``DEDUP_RTOL``, which refuses the states where a saturated gate (the
+    GRU's z, the LSTM's f rounding to 1) makes the rounded map the identity:
+    roots of the floating-point map that are no fixed points of the cell.
+    Points are deduplicated in the ∞-norm (relative tolerance ``DEDUP_RTOL``)
+    and classified by the eigenvalues of J = ∂F/∂x at x*: stable if all
+    |λ| < 1, a saddle with unstable dimension #{|λ| > 1}, unstable if all
+    |λ| > 1, marginal if some |λ| = 1 within
     ``MARGINAL_TOL``. Slow points are local minima of q with q > 0, where the
     dynamics is slow but not stopped (Sussillo & Barak 2013). A search from
     finitely many starts can miss fixed points with small basins of attraction
@@ -395,17 +410,18 @@ def fixed_points(rnn, u=None, *, n_starts=64, starts=None, trajectory_steps=200,
             raise InputError(f"starts must have shape (K, {rnn.S}) (K states of the "
                              f"{rnn.cell} cell), got {extra.shape}")
         X0 = np.concatenate([X0, extra])
-    W, act, form = rnn.W, rnn.act_code, rnn.form_code
+    W, act, form = rnn.W, rnn.act_code, rnn.cell_code
+    residual_kernel = _cell_kernels(rnn)[0]
     r = np.empty(rnn.S)
     J = np.empty((rnn.S, rnn.S))
     eye = np.eye(rnn.S)
 
     def res_fun(x):
-        _k._residual_jacobian(W, c, act, form, np.ascontiguousarray(x), r, J)
+        residual_kernel(W, c, act, form, np.ascontiguousarray(x), r, J)
         return r.copy()
 
     def jac_fun(x):
-        _k._residual_jacobian(W, c, act, form, np.ascontiguousarray(x), r, J)
+        residual_kernel(W, c, act, form, np.ascontiguousarray(x), r, J)
         return J - eye
 
     found, slow = [], []

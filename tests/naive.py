@@ -205,38 +205,11 @@ def settle(W, c, act, form, x0, max_steps, max_period, tol, bound):
     """Twin of rnndyn._kernels.basins._settle: (period, steps, representative).
 
     Keeps the whole orbit; the anchor is the state at index ``a``, renewed
-    every max_period steps, or at once after a slow spiral mistaken for a cycle.
+    every max_period steps, or at once after a slow spiral mistaken for a cycle
+    (see :func:`settle_with`, the same for any map).
     """
-    xs = [np.array(x0, dtype=float)]
-    a = 0
-    sep = max(1e-8, 1e3 * tol)
-    for t in range(1, max_steps + 1):
-        x = map_step(W, c, act, form, xs[-1])
-        if not np.all(np.abs(x) <= bound):
-            return -1, t, None
-        xs.append(x)
-        big = max(1.0, np.max(np.abs(x)))
-        p = t - a
-        if np.max(np.abs(x - xs[-2])) <= tol * big:
-            return 1, t, x
-        if np.max(np.abs(x - xs[a])) <= tol * big:
-            if p > 1 and np.max(np.abs(x - xs[-2])) <= sep * big:
-                a = t
-                continue
-            cycle = [x]
-            for _ in range(p - 1):
-                cycle.append(map_step(W, c, act, form, cycle[-1]))
-            rep = cycle[0]
-            for y in cycle[1:]:
-                for i in range(len(y)):
-                    if abs(y[i] - rep[i]) > sep * max(1.0, abs(rep[i])):
-                        if y[i] < rep[i]:
-                            rep = y
-                        break
-            return p, t, rep
-        if p == max_period:
-            a = t
-    return 0, max_steps, None
+    return settle_with(lambda x: map_step(W, c, act, form, x), x0, max_steps, max_period,
+                       tol, bound)
 
 
 def basin_grid(W, c, act, form, base, e1, e2, xs, ys, max_steps, max_period, tol, bound):
@@ -716,11 +689,11 @@ def gated_qr_lyapunov(cell, W, U, b, x0, u, Q0, transient):
 
 
 # ---------------------------------------------------------------- gated fixed points and basins
-# (the gated branches of rnndyn._kernels.fixedpoints and rnndyn._kernels.basins)
+# (the gated kernels of rnndyn._kernels.fixedpoints and rnndyn._kernels.basins)
 
 def gated_map_residual_jacobian(cell, W, c, x):
-    """Twin of _residual_jacobian (and _gated_residual_jacobian) for a gated cell: (f(x) − x,
-    ∂f/∂x), the constant input folded into the bias c = b + [U u; 0] (4N)."""
+    """Twin of rnndyn._kernels.fixedpoints._gated_residual_jacobian: (f(x) − x, ∂f/∂x),
+    the constant input folded into the bias c = b + [U u; 0] (4N)."""
     U0, u0 = np.zeros((W.shape[0], 0)), np.zeros(0)
     return gated_step(cell, W, U0, c, x, u0) - x, gated_jacobian(cell, W, U0, c, x, u0)
 
@@ -760,8 +733,8 @@ def settle_with(step, x0, max_steps, max_period, tol, bound):
 
 
 def gated_basin_grid(cell, W, c, base, e1, e2, xs, ys, max_steps, max_period, tol, bound):
-    """Twin of the gated branch of rnndyn._kernels.basins._basin_grid: period, steps
-    (ny, nx), rep (ny, nx, S), the map f(s) of :func:`gated_step` with the bias c (4N)."""
+    """Twin of rnndyn._kernels.basins._gated_basin_grid: period, steps (ny, nx), rep
+    (ny, nx, S), the map f(s) of :func:`gated_step` with the bias c (4N)."""
     U0, u0 = np.zeros((W.shape[0], 0)), np.zeros(0)
     ny, nx, S = len(ys), len(xs), len(base)
     period = np.zeros((ny, nx), dtype=np.int64)
@@ -870,3 +843,138 @@ def gated_bptt(cell, W, U, b, V, c, loss, labels, targets, u, err_rule, err_tol)
                 gb += np.concatenate([dar, daz, dan, dq])
                 dh_next = dh * z + W[:N].T @ dar + W[N:2 * N].T @ daz + W[2 * N:].T @ dq
     return gW, gU, gb, gV, gc, wrong, E
+
+
+# ---------------------------------------------------------------- stacks (rnndyn._kernels.stack)
+
+def _stack_sigma(name, x):
+    """σ for the stack twins, complex-safe (complex-step derivatives): tanh, sigmoid, linear."""
+    if name == "tanh":
+        return np.tanh(x)
+    if name == "sigmoid":
+        return 1.0 / (1.0 + np.exp(-x))
+    if name == "linear":
+        return x
+    return np.maximum(x, 0.0)
+
+
+def stack_part_step(p, s, v):
+    """One step of a stack part p (an RNN: cell, form, activation, W, U, b) from state s
+    with input v: vanilla as written in rnndyn.models, gated by :func:`gated_step`."""
+    if p.cell != "vanilla":
+        return gated_step(p.cell, p.W, p.U, p.b, s, v)
+    if p.form == "pascanu":
+        return p.W @ _stack_sigma(p.activation, s) + p.U @ v + p.b
+    return _stack_sigma(p.activation, p.W @ s + p.U @ v + p.b)
+
+
+def stack_trajectory(stack, x0, u):
+    """Twin of rnndyn._kernels.stack._stack_trajectory: the joint states X (T+1, ΣS),
+    layer by layer over the whole sequence, written from the definitions of rnndyn.stack
+    (dense inputs [u, h^1, …], residual + truncated identity from layer 2, a reverse
+    direction reading u_T … u_1 from its row-0 state). Works in complex arithmetic."""
+    T = u.shape[0]
+    off = stack.offsets
+    n_dirs = stack.n_dirs
+    X = np.zeros((T + 1, stack.S), dtype=np.result_type(x0, u, float))
+    X[0] = x0
+    outs = []           # outs[l]: (T, n_dirs · N_l), the layer's output at t = 1 … T
+    for l, layer in enumerate(stack.layers):
+        if l == 0:
+            V = u
+        elif stack.skip == "dense":
+            V = np.concatenate([u] + outs, axis=1)
+        else:
+            V = outs[l - 1]
+        out = []
+        for d, p in enumerate(layer):
+            q = l * n_dirs + d
+            s = X[0, off[q]:off[q + 1]]
+            H = np.zeros((T, p.N), dtype=X.dtype)
+            order = range(T, 0, -1) if d else range(1, T + 1)
+            for t in order:
+                s = stack_part_step(p, s, V[t - 1])
+                if stack.skip == "residual" and l > 0:
+                    low = V[t - 1][d * stack.hidden[l - 1]:(d + 1) * stack.hidden[l - 1]]
+                    m = min(p.N, len(low))
+                    s = np.concatenate([s[:m] + low[:m], s[m:]])
+                X[t, off[q]:off[q + 1]] = s
+                H[t - 1] = s[:p.N]
+            out.append(H)
+        outs.append(np.concatenate(out, axis=1))
+    return X
+
+
+def _stack_layers_at(stack, s, prev, u_t, first):
+    """Recompute layers first … L−1 of the joint state s (in place) at one step from their
+    previous states ``prev`` and the outputs of the layers below in s."""
+    off = stack.offsets
+    for j in range(first, stack.L):
+        p = stack.layers[j][0]
+        outs = [s[off[i]:off[i] + stack.hidden[i]] for i in range(j)]
+        if j == 0:
+            v = u_t
+        elif stack.skip == "dense":
+            v = np.concatenate([u_t] + outs)
+        else:
+            v = outs[j - 1]
+        new = stack_part_step(p, prev[off[j]:off[j + 1]], v)
+        if stack.skip == "residual" and j > 0:
+            m = min(p.N, stack.hidden[j - 1])
+            new = np.concatenate([new[:m] + outs[j - 1][:m], new[m:]])
+        s[off[j]:off[j + 1]] = new
+
+
+def _stack_run_from(stack, X, u, k, l, delta):
+    """h^L_T of a unidirectional stack rerun from time k with h^l_k += delta (complex),
+    the layers above l recomputed at k (they consume h^l_k; at k = 0 none does: initial
+    states are free), every other s_k as in X."""
+    T = u.shape[0]
+    off = stack.offsets
+    s = X[k].astype(complex)
+    s[off[l]:off[l] + stack.hidden[l]] += delta
+    if k > 0:
+        _stack_layers_at(stack, s, X[k - 1], u[k - 1], l + 1)
+    for t in range(k + 1, T + 1):
+        _stack_layers_at(stack, s, s.copy(), u[t - 1], 0)
+    top = off[stack.L - 1]
+    return s[top:top + stack.hidden[-1]]
+
+
+def stack_depth(stack, x0, u, eps=1e-30):
+    """Twin of rnndyn._kernels.stack._stack_depth (depth map only): ln ‖∂h^L_T/∂h^l_{T−ℓ}‖₂
+    (L, T+1) by complex-step derivatives (exact to rounding): each column of the Jacobian
+    is Im h^L_T / eps after h^l_k += i·eps·e_c, the run redone from k. Analytic activations
+    only (not relu)."""
+    T = u.shape[0]
+    X = stack_trajectory(stack, np.asarray(x0, float), u).real
+    out = np.empty((stack.L, T + 1))
+    for l in range(stack.L):
+        N = stack.hidden[l]
+        for k in range(T + 1):
+            J = np.empty((stack.hidden[-1], N))
+            for c in range(N):
+                e = np.zeros(N, dtype=complex)
+                e[c] = 1j * eps
+                J[:, c] = _stack_run_from(stack, X, u, k, l, e).imag / eps
+            out[l, T - k] = np.log(np.linalg.norm(J, 2))
+    return out
+
+
+def stack_joint_log_norms(stack, x0, u, eps=1e-30):
+    """Twin of the joint-state norms of rnndyn._kernels.stack._stack_depth: ln ‖∂s_T/∂s_{T−ℓ}‖₂
+    (T+1,) of the joint state, by complex-step derivatives (each entry of s_k perturbed in
+    turn, the whole stack rerun from k + 1)."""
+    T = u.shape[0]
+    X = stack_trajectory(stack, np.asarray(x0, float), u).real
+    out = np.empty(T + 1)
+    for k in range(T + 1):
+        J = np.empty((stack.S, stack.S))
+        for c in range(stack.S):
+            s = X[k].astype(complex)
+            s[c] += 1j * eps
+            for t in range(k + 1, T + 1):
+                _stack_layers_at(stack, s, s.copy(), u[t - 1], 0)
+            J[:, c] = s.imag / eps
+        out[T - k] = np.log(np.linalg.norm(J, 2))
+    return out

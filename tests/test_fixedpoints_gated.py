@@ -56,10 +56,43 @@ def test_newton_kernel_converges_to_a_root(cell, rng):
     rnn = random_cell(cell, rng, N=3, scale=0.5)
     c = drive(rnn)
     x = np.zeros(rnn.S)
-    it, res = _k._newton(rnn.W, c, rnn.act_code, rnn.form_code, x, 1e-13, 50)
+    it, res = _k._gated_newton(rnn.W, c, rnn.act_code, rnn.cell_code, x, 1e-13, 50)
     assert res <= 1e-13 and it < 50
     r, _ = naive.gated_map_residual_jacobian(cell, rnn.W, c, x)
     assert np.linalg.norm(r) <= 1e-12
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_gated_residual_kernel_matches_naive(cell, rng):
+    rnn = random_cell(cell, rng, N=3)
+    c = drive(rnn, rng.standard_normal(2))
+    x = rng.standard_normal(rnn.S)
+    r, J = np.empty(rnn.S), np.empty((rnn.S, rnn.S))
+    _k._gated_residual_jacobian(rnn.W, c, rnn.act_code, rnn.cell_code, x, r, J)
+    rn, Jn = naive.gated_map_residual_jacobian(cell, rnn.W, c, x)
+    np.testing.assert_allclose(r, rn, rtol=RTOL_EXACT, atol=1e-14)
+    np.testing.assert_allclose(J, Jn, rtol=RTOL_EXACT, atol=1e-14)
+
+
+@pytest.mark.slow
+def test_vanilla_kernels_do_not_compile_the_gated_step(tmp_path):
+    # a fresh process and numba cache: the vanilla fixed-point and basin kernels run
+    # without compiling (or loading) the gated step (the gated branch is pruned)
+    import subprocess
+    import sys
+    code = ("import numpy as np\n"
+            "from rnndyn.models import RNN\n"
+            "from rnndyn.fixedpoints import fixed_points\n"
+            "from rnndyn.basins import basins\n"
+            "from rnndyn._kernels.cells import _gated_step\n"
+            "rnn = RNN([[2.0, 0.5], [-0.3, 1.5]], None, [0.1, 0.0])\n"
+            "fixed_points(rnn, n_starts=4); basins(rnn, nx=4)\n"
+            "print(len(getattr(_gated_step, 'signatures', ())))\n")
+    env = dict(__import__("os").environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "0"
 
 
 def test_scratch_size_is_the_cell_table():
@@ -138,7 +171,8 @@ def test_w_zero_lstm_has_the_closed_form_fixed_point(rng):
     U, b, u = rng.standard_normal((4 * N, 2)), rng.standard_normal(4 * N), rng.standard_normal(2)
     rnn = RNN(np.zeros((4 * N, N)), U, b, cell="lstm")
     a = U @ u + b
-    i, f, g, o = _sigmoid(a[:N]), _sigmoid(a[N:2 * N]), np.tanh(a[2 * N:3 * N]), _sigmoid(a[3 * N:])
+    i, f, g, o = (_sigmoid(a[:N]), _sigmoid(a[N:2 * N]), np.tanh(a[2 * N:3 * N]),
+                  _sigmoid(a[3 * N:]))
     c = i * g / (1 - f)
     res = fixed_points(rnn, u, n_starts=16, seed=0)
     assert len(res.points) == 1 and res.kinds == ["stable"]
@@ -230,21 +264,24 @@ def test_jacobian_at_fixed_points_matches_torch(cell, rng):
 
 def bistable_gru():
     """Two GRU units excite each other through the candidate (W_n = 2·ones, r ≈ 1):
-    h* = tanh(4 h*) along (1, 1) gives two stable points ±(0.9993, 0.9993) and a saddle
-    at 0 (z = ½)."""
+    h* ≈ tanh(4 h*) along (1, 1) gives two stable points near ±(0.9993, 0.9993) and a
+    saddle near 0 (z = ½). The small b_in breaks the symmetry, so that no grid cell sits
+    on the saddle's stable manifold (the anti-diagonal if b_in were 0)."""
     W = np.zeros((6, 2))
     W[4:] = 2.0
     b = np.zeros(8)
     b[:2] = 10.0  # r ≈ 1
+    b[4:6] = (0.05, -0.02)
     return RNN(W, None, b, cell="gru")
 
 
 def bistable_lstm():
-    """One LSTM unit, i ≈ o ≈ 1, f = ½ and a strong candidate weight: c* = 2 tanh(5 tanh c*)
-    has two stable solutions near ±2 and an unstable one at 0."""
+    """One LSTM unit, i ≈ o ≈ 1, f = ½ and a strong candidate weight: c* ≈ 2 tanh(5 tanh c*)
+    has two stable solutions near ±2 and an unstable one near 0 (b_g = 0.05 moves it off
+    the grid point at the origin)."""
     W = np.zeros((4, 1))
     W[2, 0] = 5.0
-    return RNN(W, None, [10.0, 0.0, 0.0, 10.0], cell="lstm")
+    return RNN(W, None, [10.0, 0.0, 0.05, 10.0], cell="lstm")
 
 
 def _simulated_labels(rnn, res, n_steps):
@@ -275,7 +312,6 @@ def test_bistable_cells_have_two_basins_that_simulation_confirms(make, axes):
     assert all(a["max_multiplier"] < 1 for a in res.attractors)
     assert "saddle" in fps.kinds or "unstable" in fps.kinds
     np.testing.assert_array_equal(res.labels, _simulated_labels(rnn, res, 400))
-    # symmetric cells: the boundary passes through the unstable point at the origin
     assert res.boundary.any()
 
 
@@ -283,12 +319,12 @@ def test_lstm_basin_slice_along_the_cell_state():
     rnn = bistable_lstm()
     res = basins(rnn, xlim=(-3, 3), nx=61, axes=(1, 0), base=[0.0, 0.0])
     np.testing.assert_array_equal(res.e1, [0.0, 1.0])
-    left, right = res.labels[:, 0], res.labels[:, -1]
-    assert np.all(left != right)
-    # along c the cells beyond ±0.2 go to the attractor of their sign
+    # at h = 0 (the middle row) the sign of c decides, at c = 0 (the middle column) the
+    # sign of h through the candidate tanh(5 h), for |c|, |h| beyond 0.2
+    assert res.ys[30] == 0.0 and res.xs[30] == 0.0
     lo = res.attractor_points[:, 1].argmin()
-    assert np.all(res.labels[:, res.xs < -0.2] == lo)
-    assert np.all(res.labels[:, res.xs > 0.2] == 1 - lo)
+    for line, coord in ((res.labels[30], res.xs), (res.labels[:, 30], res.ys)):
+        assert np.all(line[coord < -0.2] == lo) and np.all(line[coord > 0.2] == 1 - lo)
 
 
 # ---------------------------------------------------------------- refusals
@@ -309,3 +345,48 @@ def test_vanilla_only_analyses_refuse_gated_cells(cell, rng):
         fixed_points(rnn, n_starts=2, starts=np.zeros((1, rnn.S + 1)))
     with pytest.raises(InputError, match="u must have shape"):
         drive(rnn, np.zeros(3))
+
+
+# ---------------------------------------------------------------- CLI
+
+def _cli(args):
+    from click.testing import CliRunner
+    from rnndyn.cli.main import cli
+    return CliRunner().invoke(cli, args)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_cli_fixedpoints_gated(cell):
+    import json
+    res = _cli(["fixedpoints", "--cell", cell, "--n", "3", "--gain", "2", "--starts", "12",
+                "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    S = 6 if cell == "lstm" else 3
+    assert doc["model"]["cell"] == cell and doc["n_fixed_points"] >= 1
+    for fp in doc["fixed_points"]:
+        assert len(fp["x"]) == S and fp["residual"] <= 1e-12 * max(1, max(map(abs, fp["x"])))
+
+
+@pytest.mark.parametrize("cell, n, base, grid", [("gru", 1, None, (1, 12)),
+                                                 ("lstm", 1, "0.1,0.2", (12, 12)),
+                                                 ("lstm", 2, "0,0,0.5,0", (12, 12))])
+def test_cli_basins_gated(cell, n, base, grid):
+    import json
+    args = ["basins", "--cell", cell, "--n", str(n), "--grid", "12", "--json"]
+    res = _cli(args + (["--base", base, "--axes", "0,2"] if n == 2 else
+                       ["--base", base] if base else []))
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["grid"] == list(grid) and sum(a["cells"] for a in doc["attractors"]) >= 1
+
+
+def test_cli_gated_refusals():
+    for args, text in ((["continuation", "--cell", "gru", "--n", "2"],
+                        "not available for the gru cell"),
+                       (["basins", "--cell", "lstm", "--n", "1", "--base", "0.1"],
+                        "base must have shape")):
+        res = _cli(args)
+        assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+        lines = [ln for ln in res.output.strip().splitlines() if ln.startswith("Error:")]
+        assert len(lines) == 1 and text in lines[0], res.output

@@ -3,15 +3,16 @@ settles on a cycle (period 1 = fixed point) or diverges.
 
 Cells are independent, so the grid rows of a vanilla map run in parallel (prange);
 each cell iterates its own small state vector with plain loops (no BLAS inside prange).
-The gated cells (form = cell code >= LSTM; the constant input folded into the bias c,
-see rnndyn._kernels.fixedpoints) step through rnndyn._kernels.cells, whose W·h is a BLAS
-product, so their rows run one after another.
+The gated cells (_gated_basin_grid; the constant input folded into the bias c, see
+rnndyn._kernels.fixedpoints) step through rnndyn._kernels.cells, whose W·h is a BLAS
+product, so their rows run one after another. The step's scratch g is None for a vanilla
+map: numba prunes the gated branch, so the vanilla kernels never compile the gated step.
 """
 
 import numpy as np
 
 from rnndyn._jit import jit, prange
-from rnndyn.codes import LSTM, PASCANU
+from rnndyn.codes import PASCANU
 from rnndyn._kernels.activations import _act
 from rnndyn._kernels.fixedpoints import _gated_map, _gated_scratch_size
 
@@ -19,13 +20,14 @@ DIVERGED, UNSETTLED = -1, 0
 
 
 @jit(inline="always")
-def _step(W, c, act, form, x, s, out):
+def _step(W, c, act, form, x, s, out, g):
     """out = F(x) (pascanu W σ(x) + c, elman σ(W x + c)); s is scratch of shape (N,).
 
-    Gated cells: out = f(x) (S,), c the folded bias; s of length _gated_scratch_size.
+    g None: the vanilla map; else the gated cell ``form`` (out = f(x) (S,), c the folded
+    bias) with g (_gated_scratch_size) as scratch.
     """
-    if form >= LSTM:
-        _gated_map(W, c, form, x, out, s)
+    if g is not None:
+        _gated_map(W, c, form, x, out, g)
         return
     N = x.shape[0]
     if form == PASCANU:
@@ -45,13 +47,13 @@ def _step(W, c, act, form, x, s, out):
 
 
 @jit
-def _settle(W, c, act, form, x, max_steps, max_period, tol, bound, rep, s, xn, anchor):
+def _settle(W, c, act, form, x, max_steps, max_period, tol, bound, rep, s, xn, anchor, g):
     """Iterate x ← F(x) from x (N, in place) until it settles; returns (period, steps).
 
     period 1: ‖x_t − x_{t−1}‖∞ <= tol·max(1, ‖x‖∞); p > 1: first return to an anchor renewed
     every max_period steps; -1: ‖x‖∞ > bound or NaN; 0: unsettled. rep (N,) gets the cycle's
-    lexicographically smallest point; s, xn, anchor (N,) are scratch from the caller
-    (gated cells: N is the state size S, s as in _step).
+    lexicographically smallest point; s, xn, anchor (N,) are scratch from the caller.
+    g: None, or the gated scratch of _step (then N is the state size S).
     """
     N = x.shape[0]
     sep = max(1e-8, 1e3 * tol)
@@ -60,7 +62,7 @@ def _settle(W, c, act, form, x, max_steps, max_period, tol, bound, rep, s, xn, a
     t = 0
     since = 0
     while t < max_steps:
-        _step(W, c, act, form, x, s, xn)
+        _step(W, c, act, form, x, s, xn, g)
         t += 1
         since += 1
         big = 0.0
@@ -90,7 +92,7 @@ def _settle(W, c, act, form, x, max_steps, max_period, tol, bound, rep, s, xn, a
             for i in range(N):
                 rep[i] = x[i]
             for _ in range(since - 1):
-                _step(W, c, act, form, x, s, xn)
+                _step(W, c, act, form, x, s, xn, g)
                 smaller = False
                 for i in range(N):
                     # coordinates equal up to the settling noise do not decide the order,
@@ -114,20 +116,20 @@ def _settle(W, c, act, form, x, max_steps, max_period, tol, bound, rep, s, xn, a
 
 @jit(inline="always")
 def _basin_row(W, c, act, form, base, e1, e2, xs, y, max_steps, max_period, tol, bound,
-               period, steps, rep):
+               period, steps, rep, g):
     """One grid row: cell j starts at base + xs[j] e1 + y e2; writes period (nx,), steps
-    (nx,) and rep (nx, N) as _basin_grid does."""
+    (nx,) and rep (nx, N) as _basin_grid does; g as in _settle."""
     N = base.shape[0]
     x = np.empty(N)
     r = np.empty(N)
-    s = np.empty(_gated_scratch_size(W, form) if form >= LSTM else N)
+    s = np.empty(N)
     xn = np.empty(N)
     anchor = np.empty(N)
     for j in range(xs.shape[0]):
         for k in range(N):
             x[k] = base[k] + xs[j] * e1[k] + y * e2[k]
         p, t = _settle(W, c, act, form, x, max_steps, max_period, tol, bound, r, s, xn,
-                       anchor)
+                       anchor, g)
         period[j] = p
         steps[j] = t
         for k in range(N):
@@ -141,18 +143,24 @@ def _basin_grid(W, c, act, form, base, e1, e2, xs, ys, max_steps, max_period, to
     steps (ny, nx) and the cycle's representative point rep (ny, nx, N).
 
     period: p >= 1 settled on a p-cycle, -1 diverged, 0 unsettled (see _settle).
-    Gated cells: N is the state size S, c the folded bias; rows run serially.
     """
-    ny = ys.shape[0]
-    if form >= LSTM:
-        # the gated step's W·h is a BLAS call, which must not run inside prange
-        for i in range(ny):
-            _basin_row(W, c, act, form, base, e1, e2, xs, ys[i], max_steps, max_period, tol,
-                       bound, period[i], steps[i], rep[i])
-    else:
-        for i in prange(ny):
-            _basin_row(W, c, act, form, base, e1, e2, xs, ys[i], max_steps, max_period, tol,
-                       bound, period[i], steps[i], rep[i])
+    for i in prange(ys.shape[0]):
+        _basin_row(W, c, act, form, base, e1, e2, xs, ys[i], max_steps, max_period, tol,
+                   bound, period[i], steps[i], rep[i], None)
+
+
+@jit
+def _gated_basin_grid(W, c, act, cell, base, e1, e2, xs, ys, max_steps, max_period, tol,
+                      bound, period, steps, rep):
+    """_basin_grid for a gated cell: states (S,), c the folded bias (4N,), ``act`` unused.
+
+    The rows run serially: the gated step's W·h is a BLAS call, which must not run
+    inside prange.
+    """
+    g = np.empty(_gated_scratch_size(W, cell))
+    for i in range(ys.shape[0]):
+        _basin_row(W, c, act, cell, base, e1, e2, xs, ys[i], max_steps, max_period, tol,
+                   bound, period[i], steps[i], rep[i], g)
 
 
 @jit(parallel=True)

@@ -4,10 +4,13 @@ With the constant input folded into the drive c = U u + b:
 
 * pascanu: F(x) = W σ(x) + c,  ∂F/∂x = W diag(σ'(x))
 * elman:   F(h) = σ(W h + c),  ∂F/∂h = diag(σ'(W h + c)) W
-* lstm, gru (form = cell code >= LSTM): F(s) = f(s, u) the gated step of
-  rnndyn._kernels.cells, with the constant input folded into the bias,
-  c = b + [U u; 0] (length 4N), and ∂F/∂s its dense Jacobian (S, S)
+* lstm, gru (_gated_residual_jacobian, _gated_newton; form = the cell code):
+  F(s) = f(s, u), the gated step of rnndyn._kernels.cells, with the constant input
+  folded into the bias, c = b + [U u; 0] (length 4N), and ∂F/∂s its dense Jacobian (S, S)
 
+The vanilla and gated kernels share their code through helpers whose gated scratch g is
+None for a vanilla map: numba prunes that branch at compile time, so a vanilla run never
+compiles the gated step (the cold-cache cost of the trajectory kernels' split).
 Used by the fixed-point search (residual, Jacobian, Newton), by basins and by
 continuation (vanilla only). N is small (<= a few hundred), so plain loops beat a
 BLAS call's overhead.
@@ -21,15 +24,16 @@ from rnndyn._kernels.activations import _act, _dact
 from rnndyn._kernels.cells import _gated_jacobian, _gated_step
 
 
-
-@jit
-def _residual_jacobian(W, c, act, form, x, r, J):
-    """r = F(x) − x (N,) and J = ∂F/∂x (N, N), both written in place.
-
-    Gated cells: x, r (S,), J (S, S), c the folded bias (see the module docstring).
-    """
-    if form >= LSTM:
-        _gated_residual_jacobian(W, c, form, x, r, J)
+@jit(inline="always")
+def _residual_any(W, c, act, form, x, r, J, g):
+    """r = F(x) − x and J = ∂F/∂x in place: a vanilla map when g is None (numba prunes the
+    gated branch at compile time, so vanilla kernels never compile the gated step), else
+    the gated cell ``form`` with g (>= _gated_scratch_size) as scratch."""
+    if g is not None:
+        _gated_map(W, c, form, x, r, g)
+        for i in range(x.shape[0]):
+            r[i] -= x[i]
+        _gated_jacobian(W, form, g[W.shape[0]:], J)
         return
     N = x.shape[0]
     if form == PASCANU:
@@ -56,6 +60,12 @@ def _residual_jacobian(W, c, act, form, x, r, J):
 
 
 @jit
+def _residual_jacobian(W, c, act, form, x, r, J):
+    """r = F(x) − x (N,) and J = ∂F/∂x (N, N) of a vanilla map, both written in place."""
+    _residual_any(W, c, act, form, x, r, J, None)
+
+
+@jit
 def _dfdp(W, c, WB, cB, act, form, x, out):
     """out = ∂F/∂p (N,) for W(p) = WA + p WB, c(p) = cA + p cB, at W = W(p), c = c(p).
 
@@ -78,18 +88,19 @@ def _dfdp(W, c, WB, cB, act, form, x, out):
             out[i] = _dact(act, a) * v
 
 
-@jit
-def _newton(W, c, act, form, x, tol, max_iter):
-    """Newton on F(x) − x = 0 from x (N,), updated in place; returns (iterations, ‖F(x) − x‖₂).
+@jit(inline="always")
+def _newton_any(W, c, act, form, x, tol, max_iter, g):
+    """Newton on F(x) − x = 0 from x, in place; returns (iterations, ‖F(x) − x‖₂).
 
-    Stops when the residual is <= tol·max(1, ‖x‖∞); a singular or non-finite step stops early.
+    Stops when the residual is <= tol·max(1, ‖x‖∞); a singular or non-finite step stops
+    early. g: None (vanilla map) or the gated scratch, as in _residual_any.
     """
     N = x.shape[0]
     r = np.empty(N)
     J = np.empty((N, N))
     res = np.inf
     for it in range(max_iter + 1):
-        _residual_jacobian(W, c, act, form, x, r, J)
+        _residual_any(W, c, act, form, x, r, J, g)
         res = np.sqrt(np.sum(r * r))
         scale = max(1.0, np.max(np.abs(x)))
         if not np.isfinite(res) or res <= tol * scale:
@@ -104,6 +115,13 @@ def _newton(W, c, act, form, x, tol, max_iter):
         for i in range(N):
             x[i] -= dx[i]
     return max_iter, res
+
+
+@jit
+def _newton(W, c, act, form, x, tol, max_iter):
+    """Newton on F(x) − x = 0 of a vanilla map from x (N,), updated in place; returns
+    (iterations, ‖F(x) − x‖₂). See _newton_any."""
+    return _newton_any(W, c, act, form, x, tol, max_iter, None)
 
 
 # ------------------------------------------------------------------ gated cells
@@ -130,10 +148,15 @@ def _gated_map(W, c, cell, x, out, scratch):
 
 
 @jit
-def _gated_residual_jacobian(W, c, cell, x, r, J):
-    """r = f(x) − x (S,) and J = ∂f/∂x (S, S) of a gated cell, c the folded bias (4N,)."""
-    scratch = np.empty(_gated_scratch_size(W, cell))
-    _gated_map(W, c, cell, x, r, scratch)
-    for i in range(x.shape[0]):
-        r[i] -= x[i]
-    _gated_jacobian(W, cell, scratch[W.shape[0]:], J)
+def _gated_residual_jacobian(W, c, act, cell, x, r, J):
+    """r = f(x) − x (S,) and J = ∂f/∂x (S, S) of a gated cell, c the folded bias (4N,);
+    ``act`` is unused (the signature of _residual_jacobian)."""
+    _residual_any(W, c, act, cell, x, r, J, np.empty(_gated_scratch_size(W, cell)))
+
+
+@jit
+def _gated_newton(W, c, act, cell, x, tol, max_iter):
+    """_newton for a gated cell: x (S,) in place, c the folded bias (4N,); returns
+    (iterations, ‖f(x) − x‖₂)."""
+    return _newton_any(W, c, act, cell, x, tol, max_iter,
+                       np.empty(_gated_scratch_size(W, cell)))
