@@ -1,7 +1,9 @@
 """PyTorch state dicts of recurrent modules as rnndyn networks.
 
-Reads the state dict of a one-layer, one-direction ``nn.RNN``, ``nn.LSTM``, ``nn.GRU``
-(keys ``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0``) or of
+Reads the state dict of an ``nn.RNN``, ``nn.LSTM``, ``nn.GRU`` (keys ``weight_ih_l0``,
+``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0``; a one-layer, one-direction module is an
+:class:`~rnndyn.models.RNN`, one with ``num_layers > 1`` (``_l1``, ``_l2``, … keys) or
+``bidirectional=True`` (``_reverse`` keys) a :class:`~rnndyn.stack.Stack`) or of
 ``nn.RNNCell``, ``nn.LSTMCell``, ``nn.GRUCell`` (keys ``weight_ih``, ``weight_hh``,
 ``bias_ih``, ``bias_hh``), from a ``.pt`` file (``torch.save(module.state_dict(), path)``,
 read with ``torch.load(weights_only=True)``, so never an arbitrary pickle) or, without
@@ -64,7 +66,7 @@ def is_torch_path(path):
 
 
 def load_torch_weights(path, *, activation=None):
-    """Read a PyTorch recurrent module's state dict as an :class:`~rnndyn.models.RNN`.
+    """Read a PyTorch recurrent module's state dict as an RNN, or a Stack of them.
 
     Parameters
     ----------
@@ -77,8 +79,12 @@ def load_torch_weights(path, *, activation=None):
 
     Returns
     -------
-    RNN
-        ``nn.RNN``/``nn.RNNCell``: the vanilla cell in the ``elman`` form; ``nn.LSTM(Cell)``:
+    RNN or Stack
+        A module with ``num_layers > 1`` or ``bidirectional=True``: a
+        :class:`~rnndyn.stack.Stack` (skip 'none'; layer k's parts from the ``_l{k}`` and
+        ``_l{k}_reverse`` keys, each as below; ``origin`` as below plus ``num_layers`` and
+        ``bidirectional``). Otherwise one RNN: ``nn.RNN``/``nn.RNNCell``: the vanilla cell in
+        the ``elman`` form; ``nn.LSTM(Cell)``:
         the ``lstm`` cell; ``nn.GRU(Cell)``: the ``gru`` cell. ``origin`` records
         ``source='torch'``, ``module`` (e.g. ``'nn.LSTM'``), the source ``dtype`` (values
         are converted to float64), ``bias`` (False for a ``bias=False`` module, whose
@@ -90,9 +96,9 @@ def load_torch_weights(path, *, activation=None):
     InputError
         Naming the file: torch missing for a ``.pt``; a file that is not a state dict (a
         whole pickled module, which ``weights_only=True`` refuses; a training checkpoint);
-        stacked (``_l1``, …) or bidirectional (``_reverse``) modules, or ``proj_size > 0``;
-        unknown or missing keys; shapes that do not fit one cell; non-float tensors;
-        non-finite values.
+        ``proj_size > 0``; unknown or missing keys (a layer or direction missing from a
+        stack); shapes that do not fit one cell (or layers of different cells or sizes);
+        non-float tensors; non-finite values.
 
     Notes
     -----
@@ -124,18 +130,15 @@ def load_torch_weights(path, *, activation=None):
 # ---------------------------------------------------------------- keys and shapes
 
 def _layout(path, names):
-    """The key set the state dict uses (LAYER_KEYS or CELL_KEYS), after every key check."""
+    """The key set the state dict uses (LAYER_KEYS or CELL_KEYS), after every key check;
+    for a stacked or bidirectional module the dict {(layer, direction): its four keys}."""
     names = set(names)
-    deep = sorted(n for n in names if (m := _LAYER_KEY.fullmatch(n))
-                  and (int(m.group(3)) > 0 or m.group(4)))
-    if deep:
-        raise InputError(f"{_WHAT} {path}: holds {', '.join(deep[:4])}"
-                         f"{', …' if len(deep) > 4 else ''}: stacked (num_layers > 1) and "
-                         "bidirectional modules are issue 12's and not supported yet; save a "
-                         "one-layer, one-direction module")
     if any(n.startswith("weight_hr") for n in names):
         raise InputError(f"{_WHAT} {path}: holds weight_hr_l0: an LSTM with proj_size > 0 is "
                          "not supported")
+    if any((m := _LAYER_KEY.fullmatch(n)) and (int(m.group(3)) > 0 or m.group(4))
+           for n in names):
+        return _stack_layout(path, names)
     layer, cell = names & set(LAYER_KEYS), names & set(CELL_KEYS)
     if layer and cell:
         raise InputError(f"{_WHAT} {path}: mixes the keys of nn.RNN/LSTM/GRU ({sorted(layer)}) "
@@ -161,6 +164,60 @@ def _layout(path, names):
         raise InputError(f"{_WHAT} {path}: holds {have} but not {lack} (a module has both "
                          "biases, or none with bias=False)")
     return keys
+
+
+def _stack_layout(path, names):
+    """{(k, d): (weight_ih, weight_hh, bias_ih, bias_hh) keys} of a module with num_layers
+    > 1 or bidirectional=True: layers 0 … K−1 without gaps, both directions of every layer
+    if any has a reverse one, both biases everywhere or nowhere."""
+    unknown = sorted(n for n in names if not _LAYER_KEY.fullmatch(n))
+    if unknown:
+        raise InputError(f"{_WHAT} {path}: unknown key(s) {unknown[:6]}"
+                         f"{' …' if len(unknown) > 6 else ''}; a stacked nn.RNN/LSTM/GRU's "
+                         "state dict holds weight_ih_l{k}, weight_hh_l{k}, bias_ih_l{k}, "
+                         "bias_hh_l{k} (and their _reverse keys)")
+    found = {(int(m.group(3)), 1 if m.group(4) else 0)
+             for m in map(_LAYER_KEY.fullmatch, names)}
+    K = 1 + max(k for k, _ in found)
+    n_dirs = 2 if any(d for _, d in found) else 1
+    groups = {}
+    for k in range(K):
+        for d in range(n_dirs):
+            sfx = f"_l{k}" + ("_reverse" if d else "")
+            keys = tuple(base + sfx for base in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+            missing = [key for key in keys[:2] if key not in names]
+            if missing:
+                raise InputError(f"{_WHAT} {path}: missing {', '.join(missing)} (a module with "
+                                 f"{K} layer(s){' and two directions' if n_dirs == 2 else ''}"
+                                 " has both weights of every layer and direction)")
+            groups[(k, d)] = keys
+    biased = {(keys[2] in names, keys[3] in names) for keys in groups.values()}
+    if len(biased) != 1 or len(set(next(iter(biased)))) != 1:
+        raise InputError(f"{_WHAT} {path}: some layers or directions have biases and others "
+                         "do not, or only one of bias_ih and bias_hh (a module has both "
+                         "biases everywhere, or none with bias=False)")
+    return groups
+
+
+def _infer_layout(path, layout, shapes):
+    """(cell, H) of a one-layer ``layout`` (:func:`_infer`) or of every part of a stacked
+    one, which must agree (PyTorch's stacks share cell and hidden_size), with layer k > 0
+    taking n_dirs·H inputs."""
+    if not isinstance(layout, dict):
+        return _infer(path, layout, shapes)
+    n_dirs = 1 + max(d for _, d in layout)
+    kinds = {key: _infer(path, keys, shapes) for key, keys in layout.items()}
+    cell, H = kinds[(0, 0)]
+    for (k, d), (c, h) in kinds.items():
+        if (c, h) != (cell, H):
+            raise InputError(f"{_WHAT} {path}: layer {k}{' (reverse)' if d else ''} is a "
+                             f"{_MODULE[c][0]} with H={h}, layer 0 a {_MODULE[cell][0]} with "
+                             f"H={H}; one module's layers share cell and hidden_size")
+        ih = layout[(k, d)][0]
+        if k > 0 and tuple(shapes[ih])[1] != n_dirs * H:
+            raise InputError(f"{_WHAT} {path}: {ih} has shape {tuple(shapes[ih])}; layer {k} "
+                             f"takes the {n_dirs * H} outputs of layer {k - 1}")
+    return cell, H
 
 
 def _infer(path, keys, shapes):
@@ -211,7 +268,7 @@ def _read_npz(path, names):
     for key, (_, dtype) in headers.items():
         _check_float(path, key, str(dtype), dtype.kind == "f")
     shapes = {k: h[0] for k, h in headers.items()}
-    cell, H = _infer(path, keys, shapes)
+    cell, H = _infer_layout(path, keys, shapes)
     _check_fits(path, shapes, H)
     data = io.read_npz(path, what=_WHAT)
     return (keys, cell, H, {k: np.asarray(v, dtype=np.float64) for k, v in data.items()},
@@ -243,7 +300,7 @@ def _read_pt(path):
     for key, t in state.items():
         _check_float(path, key, str(t.dtype).replace("torch.", ""),
                      t.is_floating_point() and t.layout == torch.strided)
-    cell, H = _infer(path, keys, {k: tuple(t.shape) for k, t in state.items()})
+    cell, H = _infer_layout(path, keys, {k: tuple(t.shape) for k, t in state.items()})
     return (keys, cell, H,
             {k: t.detach().to(torch.float64).numpy().copy() for k, t in state.items()},
             {k: str(t.dtype).replace("torch.", "") for k, t in state.items()})
@@ -288,6 +345,8 @@ def _network(path, keys, cell, H, arrays, dtypes, activation):
         if bad:
             raise InputError(f"{_WHAT} {path}: {key} holds {bad} non-finite value(s) "
                              "(NaN or inf)")
+    if isinstance(keys, dict):
+        return _stack_network(path, keys, cell, H, arrays, dtypes, activation)
     ih, hh, bih, bhh = keys
     has_bias = bih in arrays
     b = (pack_bias(cell, arrays[bih], arrays[bhh]) if has_bias
@@ -303,3 +362,28 @@ def _network(path, keys, cell, H, arrays, dtypes, activation):
                          f"nonlinearity, tanh or relu); {_WHAT} {path} holds an {module}, "
                          "whose gates fix their activations")
     return RNN(arrays[hh], arrays[ih], b, origin=origin, cell=cell)
+
+
+def _stack_network(path, groups, cell, H, arrays, dtypes, activation):
+    """The Stack of a checked stacked or bidirectional state dict: one RNN per (layer,
+    direction), each read as a one-layer module's keys would be."""
+    from rnndyn.stack import Stack
+    n_layers = 1 + max(k for k, _ in groups)
+    n_dirs = 1 + max(d for _, d in groups)
+    layers = []
+    for k in range(n_layers):
+        parts = []
+        for d in range(n_dirs):
+            keys = groups[(k, d)]
+            part = {key: arrays[key] for key in keys if key in arrays}
+            part_keys = tuple(base + "_l0" for base in ("weight_ih", "weight_hh", "bias_ih",
+                                                        "bias_hh"))
+            renamed = {new: part[old] for old, new in zip(keys, part_keys) if old in part}
+            parts.append(_network(path, part_keys, cell, H, renamed,
+                                  {n: dtypes[o] for o, n in zip(keys, part_keys) if o in part},
+                                  activation))
+        layers.append(tuple(parts))
+    origin = dict(layers[0][0].origin)
+    origin.update(num_layers=n_layers, bidirectional=n_dirs == 2,
+                  dtype=", ".join(sorted(set(dtypes.values()))))
+    return Stack(layers, "none", origin=origin)

@@ -56,6 +56,29 @@ def _trajectory(W, U, b, act, form, x0, u, X, D):
             D[t - 1, :] = ds
 
 
+@jit(inline="always")
+def _vanilla_step(W, U, b, act, form, x, u_t, x_new, d, a, s):
+    """One vanilla step, the arithmetic of :func:`_trajectory`: x_new = f(x, u_t) and d its
+    derivative factors (the auxiliary row). x, x_new, d, a, s (N,) (a, s scratch), u_t (M,).
+    """
+    N = x.shape[0]
+    M = U.shape[1]
+    if form == PASCANU:
+        _apply_act_and_dact(act, x, s, d)
+        a[:] = np.dot(W, s)
+    else:
+        a[:] = np.dot(W, x)
+    for i in range(N):
+        acc = a[i] + b[i]
+        for j in range(M):
+            acc += U[i, j] * u_t[j]
+        a[i] = acc
+    if form == PASCANU:
+        x_new[:] = a
+    else:
+        _apply_act_and_dact(act, a, x_new, d)
+
+
 @jit
 def _trajectories(W, U, b, act, form, X0, u, X, D):
     """Batch version: X0 (B, N), u (B, T, M), X (B, T+1, N), D (B, T, N).
