@@ -43,7 +43,8 @@ def _problem(T, form="elman"):
 
 def _rnndyn_fn(P, batch, omega="off", alpha=0.0):
     from rnndyn import optim
-    from rnndyn.training import _OMEGA_CODES, _grad
+    from rnndyn.codes import OMEGA_CODES as _OMEGA_CODES
+    from rnndyn.training import _grad
     from rnndyn._kernels import bptt as _k
     g = np.empty(P.size)
     buf = (g, P.views(g))
@@ -70,14 +71,7 @@ def _numpy_fn(P, batch):
         Z = (u.reshape(T * B, M) @ U.T + b).reshape(T, B, N)
         for t in range(T):
             np.tanh(H[t] @ W.T + Z[t], out=H[t + 1])
-        y = H[T] @ V.T + c
-        p = np.exp(y - y.max(axis=1, keepdims=True))
-        p /= p.sum(axis=1, keepdims=True)
-        p[np.arange(B), y_lab] -= 1.0
-        e = p / B
-        gV = e.T @ H[T]
-        gc = e.sum(axis=0)
-        dh = e @ V
+        gV, gc, dh = ce_last_numpy(H[T], V, c, y_lab)
         for t in range(T - 1, -1, -1):
             g = dh * (1.0 - H[t + 1] * H[t + 1])
             G[t] = g
@@ -86,14 +80,29 @@ def _numpy_fn(P, batch):
         gW = G2.T @ H[:T].reshape(T * B, N)
         gU = G2.T @ u.reshape(T * B, M)
         gb = G2.sum(axis=0)
-        grads = (gW, gU, gb, gV, gc)
-        norm = np.sqrt(sum(float(np.sum(x * x)) for x in grads))
-        coef = THRESHOLD / (norm + 1e-6)
-        if coef < 1.0:
-            for x in grads:
-                x *= coef
-        return grads
+        return clip_numpy((gW, gU, gb, gV, gc))
     return fn
+
+
+def ce_last_numpy(h, V, c, labels):
+    """The readout's part of a NumPy BPTT for the mean softmax cross-entropy of y = V h + c
+    at the last step: (dE/dV, dE/dc, dE/dh) for h (B, N), labels (B,)."""
+    y = h @ V.T + c
+    p = np.exp(y - y.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    p[np.arange(h.shape[0]), labels] -= 1.0
+    e = p / h.shape[0]
+    return e.T @ h, e.sum(axis=0), e @ V
+
+
+def clip_numpy(grads, threshold=THRESHOLD):
+    """Algorithm 1 on a tuple of NumPy gradients, in place (torch's clip_grad_norm_ rule)."""
+    norm = np.sqrt(sum(float(np.sum(x * x)) for x in grads))
+    coef = threshold / (norm + 1e-6)
+    if coef < 1.0:
+        for x in grads:
+            x *= coef
+    return grads
 
 
 def _torch_fn(P, batch, torch):
@@ -107,6 +116,12 @@ def _torch_fn(P, batch, torch):
         rnn.bias_hh_l0.zero_()
         lin.weight.copy_(torch.tensor(P.V))
         lin.bias.zero_()
+    return torch_gradient_fn(torch, rnn, lin, batch)
+
+
+def torch_gradient_fn(torch, rnn, lin, batch, threshold=THRESHOLD):
+    """fn() = one clipped gradient in torch: cross-entropy of lin(y_T) at the batch's last
+    labels, backward, clip_grad_norm_ of every parameter (``rnn``: nn.RNN/LSTM/GRU)."""
     params = list(rnn.parameters()) + list(lin.parameters())
     x = torch.tensor(batch.inputs)
     y = torch.tensor(batch.labels[-1])
@@ -117,7 +132,7 @@ def _torch_fn(P, batch, torch):
         out, _ = rnn(x)
         loss = torch.nn.functional.cross_entropy(lin(out[-1]), y)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, THRESHOLD)
+        torch.nn.utils.clip_grad_norm_(params, threshold)
     return fn
 
 

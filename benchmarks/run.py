@@ -2,6 +2,7 @@
 
     python benchmarks/run.py                 # every benchmarks/bench_*.py
     python benchmarks/run.py gradflow        # only bench_gradflow.py
+    python benchmarks/run.py gated --quick   # only bench_gated.py, small sizes
     python benchmarks/run.py --quick         # small sizes, a look in under 5 minutes
 
 With more than one bench, each runs in its own process (conditions cannot leak).

