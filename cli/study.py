@@ -41,6 +41,14 @@ def _finished_study(stem, collect, overwrite):
 @click.option("--inits", type=NAMES, default="sigmoid,basic-tanh,smart-tanh",
               help="Initialisations, comma-separated (the paper's: sigmoid, basic-tanh, "
                    "smart-tanh).")
+@click.option("--cells", type=NAMES, default="vanilla",
+              help="Recurrent cells, comma-separated: vanilla (once per --inits), lstm, gru "
+                   "(once each, from --gated-init; they skip sgd-cr: Ω is the vanilla "
+                   "cell's). A gated cell appears in the table's init column by its name.")
+@click.option("--gated-init", default="pytorch",
+              help="Initialiser of the gated cells: pytorch, gaussian or orthogonal.")
+@click.option("--forget-bias", type=float, default=None,
+              help="Gated cells only: added to the forget-gate (GRU: update-gate) bias.")
 @click.option("--seeds", type=int, default=5,
               help="Seeds per cell; run seeds are --seed, --seed+1, … in every cell "
                    "(paired: every method starts from the same weights and data).")
@@ -68,13 +76,15 @@ def _finished_study(stem, collect, overwrite):
 # Ctrl-C is not held up by a kernel here: the main thread waits on the pool in Python, and
 # stops the workers (finished runs are kept) before it leaves.
 @cli_errors(interruptible=False)
-def study(kind, task, lengths, methods, inits, seeds, budget, workers, n_hidden, lr, threshold,
-          alpha, batch_size, eval_every, eval_size, collect, scheduler, dask_workers, seed,
-          out, fmt, as_json, quiet, overwrite):
+def study(kind, task, lengths, methods, inits, cells, gated_init, forget_bias, seeds, budget,
+          workers, n_hidden, lr, threshold, alpha, batch_size, eval_every, eval_size, collect,
+          scheduler, dask_workers, seed, out, fmt, as_json, quiet, overwrite):
     """Run a study; KIND is `clipping`: success rate against sequence length.
 
     Trains one RNN per length × method × init × seed (in parallel processes) until
-    success (under 1% errors on fresh sequences) or --updates updates.
+    success (under 1% errors on fresh sequences) or --updates updates. With --cells
+    lstm,gru the gated cells are trained too (vanilla SGD-C and SGD-CR against LSTM and
+    GRU SGD-C: `--cells vanilla,lstm,gru --inits smart-tanh`).
 
     With --out DIR each finished run is saved at once in DIR/runs/, and the study
     is resumable: started again with the same command it only computes the runs
@@ -122,8 +132,9 @@ def study(kind, task, lengths, methods, inits, seeds, budget, workers, n_hidden,
         raise InputError("--collect needs --out DIR, the folder of the study to collect")
     show = not (quiet or as_json)
     options = dict(n_hidden=n_hidden, lr=lr, threshold=threshold, alpha=alpha,
-                   batch_size=batch_size, eval_every=eval_every, eval_size=eval_size)
-    grid = dict(seed=seed, budget=budget, **options)
+                   batch_size=batch_size, eval_every=eval_every, eval_size=eval_size,
+                   forget_bias=forget_bias)
+    grid = dict(seed=seed, budget=budget, cells=cells, gated_init=gated_init, **options)
     run = dict(workers=workers, scheduler=scheduler, dask_workers=dask_workers,
                notice=notice_unless(quiet))
     # every grid option is checked before any folder is made or any run starts

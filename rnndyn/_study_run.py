@@ -82,9 +82,12 @@ def train_run(spec, checkpoint_dir=None):
                                   f"{key}.{_checkpoint_hash(spec, stamp)}.ckpt.npz")
     t0 = time.perf_counter()
     try:
-        res = training.train(spec["task"], spec["length"], spec["method"], spec["init"],
-                             seed=spec["seed"], max_updates=spec["budget"],
-                             checkpoint=checkpoint, **spec["options"])
+        # a gated cell's spec names its cell and initialiser (its init is the cell's label)
+        cell = {"cell": spec["cell"]} if "cell" in spec else {}
+        res = training.train(spec["task"], spec["length"], spec["method"],
+                             spec.get("model_init", spec["init"]), seed=spec["seed"],
+                             max_updates=spec["budget"], checkpoint=checkpoint, **cell,
+                             **spec["options"])
     except InputError as exc:
         raise InputError(f"run {key}: {exc}") from exc
     threads = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS")}

@@ -45,7 +45,7 @@ METHODS = ("sgd", "sgd-c", "sgd-cr")
 PAPER_INITS = ("sigmoid", "basic-tanh", "smart-tanh")
 # Options passed through to rnndyn.training.train (None = the trainer's default).
 TRAIN_OPTIONS = ("n_hidden", "lr", "threshold", "alpha", "batch_size", "eval_every",
-                 "eval_size")
+                 "eval_size", "forget_bias")
 RUNS_FOLDER = "runs"
 
 
@@ -124,7 +124,7 @@ def _choices(value, name, known):
 
 def plan_clipping_study(task="temporal-order", lengths=(20, 50, 100), methods=METHODS,
                         inits=PAPER_INITS, n_seeds=5, *, seed=0, budget=20000,
-                        **train_options):
+                        cells=("vanilla",), gated_init="pytorch", **train_options):
     """The list of run specifications of a study (nothing is computed).
 
     Parameters
@@ -145,6 +145,13 @@ def plan_clipping_study(task="temporal-order", lengths=(20, 50, 100), methods=ME
         First run seed (>= 0).
     budget : int
         Maximum parameter updates per run (>= 1).
+    cells : str or sequence of str
+        The cells (:mod:`rnndyn.cells`): ``vanilla`` trains once per init of ``inits``;
+        each gated cell (``lstm``, ``gru``) trains once, from ``gated_init``, and stands
+        in the result's init axis under its own name. Ω is the vanilla cell's, so a gated
+        cell skips ``sgd-cr`` (those table cells have no runs).
+    gated_init : {'pytorch', 'gaussian', 'orthogonal'}
+        Initialiser of the gated cells.
     **train_options
         Passed to :func:`rnndyn.training.train`; see :data:`TRAIN_OPTIONS`.
         ``None`` values are dropped (the trainer's default applies).
@@ -152,7 +159,8 @@ def plan_clipping_study(task="temporal-order", lengths=(20, 50, 100), methods=ME
     Returns
     -------
     list of dict
-        One spec per run: task, length, method, init, seed, budget, options.
+        One spec per run: task, length, method, init, seed, budget, options (a gated
+        cell's spec also has ``cell`` and ``model_init``).
     """
     from rnndyn.models import INITS
     task = as_choice(task, "task", TASKS)
@@ -169,14 +177,31 @@ def plan_clipping_study(task="temporal-order", lengths=(20, 50, 100), methods=ME
         raise InputError(f"unknown training option(s) {sorted(unknown)}; "
                         f"known: {', '.join(TRAIN_OPTIONS)}")
     options = {k: v for k, v in train_options.items() if v is not None}
+    from rnndyn.cells import CELLS
+    from rnndyn.gated import GATED_INITS
+    cells = _choices(cells, "cell", CELLS)
+    gated_init = as_choice(gated_init, "gated_init", GATED_INITS)
+    # (label on the init axis, cell, the initialiser it trains from)
+    models = [(init, "vanilla", init) for init in inits] if "vanilla" in cells else []
+    models += [(c, c, gated_init) for c in cells if c != "vanilla"]
+    if options.get("forget_bias") and "vanilla" in cells:
+        raise InputError("forget_bias applies to the gated cells; leave it out when the "
+                         "study trains the vanilla cell too")
     specs = []
-    for init in inits:
+    for label, cell, model_init in models:
         for method in methods:
+            if cell != "vanilla" and method == "sgd-cr":
+                continue  # Ω (the regulariser of SGD-CR) is defined for the vanilla cell
             for length in lengths:
                 for s in range(seed, seed + n_seeds):
-                    specs.append(to_jsonable({"task": task, "length": length, "method": method,
-                                              "init": init, "seed": s, "budget": budget,
-                                              "options": dict(options)}))
+                    spec = {"task": task, "length": length, "method": method, "init": label,
+                            "seed": s, "budget": budget, "options": dict(options)}
+                    if cell != "vanilla":
+                        spec.update(cell=cell, model_init=model_init)
+                    specs.append(to_jsonable(spec))
+    if not specs:
+        raise InputError("the study has no runs: the gated cells do not train with sgd-cr "
+                         "(its regulariser Ω is the vanilla cell's)")
     return specs
 
 
@@ -423,12 +448,13 @@ def _grid_of(specs):
 def clipping_study(task="temporal-order", lengths=(20, 50, 100), methods=METHODS,
                    inits=PAPER_INITS, n_seeds=5, *, seed=0, budget=20000, out=None,
                    workers=2, scheduler=None, dask_workers=None, client=None,
-                   overwrite=False, progress=None, notice=None, **train_options):
+                   overwrite=False, progress=None, notice=None, cells=("vanilla",),
+                   gated_init="pytorch", **train_options):
     """Run (or resume) a success-rate study and aggregate it (the paper's Figure 7).
 
     Parameters
     ----------
-    task, lengths, methods, inits, n_seeds, seed, budget, **train_options
+    task, lengths, methods, inits, n_seeds, seed, budget, cells, gated_init, **train_options
         The grid and the training settings, see :func:`plan_clipping_study`.
     out : str, optional
         Study folder; the runs are saved in ``<out>/runs/`` and reused when
@@ -465,7 +491,8 @@ def clipping_study(task="temporal-order", lengths=(20, 50, 100), methods=METHODS
     """
     t0 = time.perf_counter()
     specs = plan_clipping_study(task, lengths, methods, inits, n_seeds, seed=seed,
-                                budget=budget, **train_options)
+                                budget=budget, cells=cells, gated_init=gated_init,
+                                **train_options)
     runs_dir = None if out is None else os.path.join(os.fspath(out), RUNS_FOLDER)
     lock = contextlib.nullcontext() if out is None else study_lock(runs_dir,
                                                                    f"out {os.fspath(out)}")

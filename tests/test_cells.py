@@ -332,3 +332,26 @@ def test_sweep_has_a_cell_axis():
     assert v[1, 1, 0] == pytest.approx(ref, abs=1e-12)
     with pytest.raises(InputError, match="gru cell"):
         sweep([("cell", "vanilla,gru")], measures=["spectral-radius"], fixed={"n": 4})
+
+
+def test_study_clipping_has_a_cell_axis():
+    """Gated cells join the study on its init axis, skip SGD-CR (Ω is vanilla-only), and a
+    run equals the direct training call."""
+    from rnndyn.study import clipping_study, plan_clipping_study
+    from rnndyn.training import train
+    specs = plan_clipping_study("temporal-order", [10], ["sgd-c", "sgd-cr"], ["smart-tanh"], 1,
+                                budget=30, cells=["vanilla", "gru"], n_hidden=6)
+    assert [(s["init"], s["method"]) for s in specs] == [
+        ("smart-tanh", "sgd-c"), ("smart-tanh", "sgd-cr"), ("gru", "sgd-c")]
+    res = clipping_study("temporal-order", [10], ["sgd-c", "sgd-cr"], ["smart-tanh"], 1,
+                         budget=30, cells=["vanilla", "gru"], n_hidden=6, workers=0,
+                         eval_every=30, eval_size=50)
+    rows = {(r["init"], r["method"]): r for r in res.rows}
+    assert rows[("gru", "sgd-cr")]["n_runs"] == 0 and rows[("gru", "sgd-c")]["n_runs"] == 1
+    direct = train("temporal-order", 10, "sgd-c", "pytorch", cell="gru", n_hidden=6, seed=0,
+                   max_updates=30, eval_every=30, eval_size=50)
+    assert rows[("gru", "sgd-c")]["mean_final_error_rate"] == pytest.approx(
+        direct.final_error_rate, abs=1e-12)
+    with pytest.raises(InputError, match="no runs"):
+        plan_clipping_study("temporal-order", [10], ["sgd-cr"], ["smart-tanh"], 1,
+                            cells=["lstm"])
