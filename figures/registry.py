@@ -44,6 +44,7 @@ RECIPES = (
     # gated cells: LSTM and GRU beside the vanilla RNN
     "gated_gradnorm",
     "gated_lyap_gain",
+    "gated_clipping_study",
 )
 
 
