@@ -145,6 +145,13 @@ def _jacobian(W, form, d, J):
 
 # ------------------------------------------------------------------ gated cells
 
+@jit(inline="always")
+def _gated_aux_size(cell, N):
+    """Length A of a gated cell's auxiliary row: 6N (LSTM) or 5N (GRU), the layout of
+    rnndyn.cells (AUX_BLOCKS, which a test checks against this)."""
+    return (6 if cell == LSTM else 5) * N
+
+
 @jit
 def _gated_step(W, U, b, cell, s, u_t, s_new, aux, a):
     """One step of a gated cell: s_new = f(s, u_t), aux = its auxiliary row (rnndyn.cells).
@@ -297,21 +304,27 @@ def _gated_vj(W, cell, d, w, out, g):
 def _gated_tangent_step(Wt, cell, d, Pt, out):
     """out (k, S) = (J Ptᵀ)ᵀ for a block of k tangent vectors, rows of Pt (k, S).
 
-    Wt = Wᵀ (N, G N): Y = Pt_h Wᵀ is one BLAS product, the rest is elementwise.
+    Wt = Wᵀ (N, G N). LSTM: Y = Pt_h Wᵀ is one BLAS product (the work of a dense (2N)²
+    Jacobian), the rest is elementwise; GRU: one product with the dense Jᵀ.
     """
     k = Pt.shape[0]
     N = Wt.shape[0]
+    if cell != LSTM:
+        # GRU: Jᵀ formed densely (3N² work) and one k×N×N product, a third of the work of
+        # going through Wᵀ (N × 3N); J_ij = z_i δ_ij + Σ_g a_g,i W_g,ij
+        Jt = np.empty((N, N))
+        for j in range(N):
+            for i in range(N):
+                Jt[j, i] = (d[i] * Wt[j, i] + d[N + i] * Wt[j, N + i]
+                            + d[2 * N + i] * Wt[j, 2 * N + i])
+            Jt[j, j] += d[4 * N + j]
+        out[:, :] = np.dot(Pt, Jt)
+        return
     # the h part of the rows (for the LSTM a strided slice: BLAS wants it contiguous)
     Y = np.dot(np.ascontiguousarray(Pt[:, :N]), Wt)
-    if cell == LSTM:
-        for q in range(k):
-            for i in range(N):
-                dc = d[i] * Y[q, i] + d[N + i] * Y[q, N + i] + d[2 * N + i] * Y[q, 2 * N + i] \
-                    + d[4 * N + i] * Pt[q, N + i]
-                out[q, N + i] = dc
-                out[q, i] = d[3 * N + i] * Y[q, 3 * N + i] + d[5 * N + i] * dc
-    else:
-        for q in range(k):
-            for i in range(N):
-                out[q, i] = (d[4 * N + i] * Pt[q, i] + d[i] * Y[q, i] + d[N + i] * Y[q, N + i]
-                             + d[2 * N + i] * Y[q, 2 * N + i])
+    for q in range(k):
+        for i in range(N):
+            dc = d[i] * Y[q, i] + d[N + i] * Y[q, N + i] + d[2 * N + i] * Y[q, 2 * N + i] \
+                + d[4 * N + i] * Pt[q, N + i]
+            out[q, N + i] = dc
+            out[q, i] = d[3 * N + i] * Y[q, 3 * N + i] + d[5 * N + i] * dc

@@ -19,9 +19,9 @@ BLAS call's overhead.
 import numpy as np
 
 from rnndyn._jit import jit
-from rnndyn.codes import LSTM, PASCANU
+from rnndyn.codes import PASCANU
 from rnndyn._kernels.activations import _act, _dact
-from rnndyn._kernels.cells import _gated_jacobian, _gated_step
+from rnndyn._kernels.cells import _gated_aux_size, _gated_jacobian, _gated_step
 
 
 @jit(inline="always")
@@ -130,10 +130,9 @@ def _newton(W, c, act, form, x, tol, max_iter):
 def _gated_scratch_size(W, cell):
     """G N + A: room for one gated step's pre-activations (G N) and auxiliary row (A).
 
-    A = 6N (LSTM) or 5N (GRU), the row layout of rnndyn.cells (AUX_BLOCKS).
+    A from rnndyn._kernels.cells._gated_aux_size (the row layout of rnndyn.cells).
     """
-    N = W.shape[1]
-    return W.shape[0] + (6 if cell == LSTM else 5) * N
+    return W.shape[0] + _gated_aux_size(cell, W.shape[1])
 
 
 @jit(inline="always")
