@@ -7,6 +7,7 @@ from rnndyn.cli.options import (draw_if, CONTEXT_SETTINGS, build_inputs, build_m
                                 progress, provenance, save_outputs, trajectory_options)
 from rnndyn.cli.types import AutoOrInt, Numbers, Span
 from rnndyn._validate import InputError
+from rnndyn.cli.depth import stack_options
 
 
 def _fit(span, T):
@@ -53,6 +54,7 @@ def _delta(spec, rnn, seed):
                    "128 that keeps their eig + SVD below the cost of the products).")
 @click.option("--delta", default="none",
               help="Error vector δ_T = ∂E/∂x_T to transport back: none, random or FILE.npy.")
+@stack_options
 @common_options
 @cli_errors
 def gradflow(**opts):
@@ -84,6 +86,13 @@ def gradflow(**opts):
     jac_min_sv, model, provenance, files}; for --cell lstm also log10_norm_hh
     (log10 ‖∂h_T/∂h_{T-lag}‖₂, c held fixed) and log10_norm_cc (log10 ‖∂c_T/∂c_{T-lag}‖₂).
     bound_rate_per_step is null for the gated cells.
+
+    A stacked model (--layers L, --hidden N1,N2,…, --skip residual|dense, --bidirectional,
+    or --weights of a stacked PyTorch module) prints {lag, log10_norm (the joint state of
+    every layer), depth_log10_norm (L × (T+1): entry [l-1][lag] = log10
+    ‖∂h^L_T/∂h^l_{T-lag}‖₂, for the LSTM h only with c^l held fixed), finite,
+    states_finite, overflow_step, model, provenance, files}; the depth map needs one
+    direction (a bidirectional stack is refused).
     """
     import numpy as np
     from rnndyn.figures.gradnorm_lag import plot_single
@@ -98,6 +107,11 @@ def gradflow(**opts):
             raise InputError(f"--k-singular values must be in 0..{T} (--steps), got {k}")
     fit = _fit(opts["fit"], T)
     stride = opts["jacobian_stride"]
+    from rnndyn.cli import depth
+    if depth.wants_stack(opts):
+        payload, lines = depth.run(opts, T, paths)
+        emit(payload, as_json=opts["as_json"], quiet=opts["quiet"], lines=lines)
+        return
     rnn = build_model(opts)
     x0 = build_x0(opts, rnn)
     u = build_inputs(opts, rnn)

@@ -365,7 +365,9 @@ def save_outputs(result, fig, paths, overwrite, opts=None):
         if rnn is not None:
             from rnndyn.io import file_sha256
             from rnndyn.models import save_weights
-            wpath = save_weights(rnn, paths["weights"], overwrite=overwrite)
+            from rnndyn.stack import Stack, save_stack
+            save = save_stack if isinstance(rnn, Stack) else save_weights
+            wpath = save(rnn, paths["weights"], overwrite=overwrite)
             record["network"] = dict(record["network"], saved=os.path.basename(wpath),
                                      saved_sha256=file_sha256(wpath))
             written.append(wpath)
