@@ -355,3 +355,16 @@ def test_study_clipping_has_a_cell_axis():
     with pytest.raises(InputError, match="no runs"):
         plan_clipping_study("temporal-order", [10], ["sgd-cr"], ["smart-tanh"], 1,
                             cells=["lstm"])
+
+
+def test_exp_nonpos_matches_libm():
+    """The gates' vectorisable e^y (y <= 0): within 2 ulp of libm where normal, the same
+    subnormals and zeros below, NaN kept."""
+    from rnndyn._kernels.activations import _exp_nonpos
+    y = -np.concatenate([np.linspace(0.0, 720.0, 4001), [1e-300, 744.4, 745.2, 800.0, np.inf]])
+    got = np.array([_exp_nonpos(v) for v in y])
+    ref = np.exp(y)
+    normal = ref > np.finfo(float).tiny
+    np.testing.assert_allclose(got[normal], ref[normal], rtol=4.5e-16, atol=0)
+    np.testing.assert_allclose(got[~normal], ref[~normal], rtol=0, atol=5e-324)
+    assert np.isnan(_exp_nonpos(np.nan))

@@ -162,15 +162,45 @@ def _apply_act_and_dact(code, a, s, ds):
                 ds[i] = 1.0
 
 
+# ln 2 in two parts (fdlibm's e_exp.c): k·LN2_HI is exact for |k| < 2^11, so the reduced
+# argument of _exp_nonpos keeps full precision down to e^-745
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+
+
+@jit(inline="always")
+def _exp_nonpos(y):
+    """e^y for y <= 0 (NaN stays NaN), made only of arithmetic, floor and bit casts, so
+    that loops calling it vectorise (libm's exp is a scalar call: 4.7 ns against about
+    1 ns here, measured in the gated BPTT kernel).
+
+    y = k ln2 + r, |r| <= ln2/2 (two-part ln2), e^r = (R + r)/(R − r) with fdlibm's R(r²)
+    (as in :func:`_tanh_fast`), times 2^k built from exponent bits in two normal factors
+    so that subnormal results (y < -708) come out right and y < -745 gives 0.
+    """
+    y = -750.0 if y < -750.0 else y        # NaN < c is false: NaN passes through
+    k = np.floor(y * _INV_LN2 + 0.5)
+    r = (y - k * _LN2_HI) - k * _LN2_LO
+    z = r * r
+    R = 2.0 + z * (_R1 + z * (_R2 + z * (_R3 + z * (_R4 + z * _R5))))
+    er = (R + r) / (R - r)
+    kk = k if k > -1100.0 else -1100.0     # NaN: a finite k (r carries the NaN)
+    k1 = kk if kk > -1022.0 else -1022.0
+    k2 = kk - k1                           # <= 0; 2^k2 is normal for kk >= -2044
+    s1 = np.int64((np.int64(k1) + 1023) << 52).view(np.float64)
+    s2 = np.int64((np.int64(k2) + 1023) << 52).view(np.float64)
+    return (er * s1) * s2
+
+
 @jit(inline="always")
 def _sigmoid_pair(x):
     """(σ(x), σ(-x)) = (1/(1+e), e/(1+e)) with e = exp(-|x|), swapped for x < 0.
 
     Both are accurate to a few ulp in both tails (σ(-x) = 1 - σ(x) is never formed by a
     subtraction, which would lose everything below 1e-16), so σ'(x) = σ(x) σ(-x) is
-    tail-accurate too. The gated cells' gates use it.
+    tail-accurate too. The gated cells' gates use it; e comes from :func:`_exp_nonpos`.
     """
-    e = math.exp(-abs(x))
+    e = _exp_nonpos(-abs(x))
     p = 1.0 / (1.0 + e)
     q = e * p
     if x >= 0.0:

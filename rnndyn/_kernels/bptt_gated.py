@@ -21,9 +21,8 @@ hidden side (e r) w: the reset gate acts after the hidden product).
 import numpy as np
 
 from rnndyn._jit import jit
-from rnndyn._kernels.activations import _sigmoid_pair, _tanh_fast
 from rnndyn._kernels.bptt import _at_b, _count_targets, _has_target, _readout_loss
-from rnndyn._kernels.cells import _gated_vj_gates
+from rnndyn._kernels.cells import _gated_vj_gates, _gru_unit, _lstm_unit
 from rnndyn.codes import LOSS_BERNOULLI, LOSS_MSE, LSTM
 
 
@@ -59,7 +58,8 @@ def _gated_batch_step(cell, N, A, Z, b, h, c, h_new, c_new, aux):
 
     A (B, G N) = h_{t-1} Wᵀ, Z (B, G N) = u_t Uᵀ + b[:G N]; h, c the previous state (B, N)
     (c unused by the GRU), h_new, c_new the new one; aux (B, A N) the auxiliary rows.
-    Batched twin of the elementwise part of ``_gated_step`` (one product for the batch).
+    The units come from ``_lstm_unit`` / ``_gru_unit`` of rnndyn._kernels.cells, as in
+    ``_gated_step``; the products are one per step for the whole batch.
     """
     B = A.shape[0]
     # every block is its own 1-D view indexed by i alone: indices like A[k, N + i] carry a
@@ -72,21 +72,8 @@ def _gated_batch_step(cell, N, A, Z, b, h, c, h_new, c_new, aux):
             x0, x1, x2 = aux[k, :N], aux[k, N:2 * N], aux[k, 2 * N:3 * N]
             x3, x4, x5 = aux[k, 3 * N:4 * N], aux[k, 4 * N:5 * N], aux[k, 5 * N:]
             for i in range(N):
-                gi, gi_ = _sigmoid_pair(Ai[i] + Zi[i])
-                gf, gf_ = _sigmoid_pair(Af[i] + Zf[i])
-                gg = _tanh_fast(Ag[i] + Zg[i])
-                go, go_ = _sigmoid_pair(Ao[i] + Zo[i])
-                c_prev = ck[i]
-                ct = gf * c_prev + gi * gg
-                tc = _tanh_fast(ct)
-                hk[i] = go * tc
-                cn[i] = ct
-                x0[i] = gg * (gi * gi_)
-                x1[i] = c_prev * (gf * gf_)
-                x2[i] = gi * (1.0 - gg * gg)
-                x3[i] = tc * (go * go_)
-                x4[i] = gf
-                x5[i] = go * (1.0 - tc * tc)
+                hk[i], cn[i], x0[i], x1[i], x2[i], x3[i], x4[i], x5[i] = _lstm_unit(
+                    Ai[i] + Zi[i], Af[i] + Zf[i], Ag[i] + Zg[i], Ao[i] + Zo[i], ck[i])
     else:  # GRU: q = W_n h + b_hn stays apart from the input part of n
         bhn = b[3 * N:]
         for k in range(B):
@@ -96,18 +83,8 @@ def _gated_batch_step(cell, N, A, Z, b, h, c, h_new, c_new, aux):
             x0, x1, x2 = aux[k, :N], aux[k, N:2 * N], aux[k, 2 * N:3 * N]
             x3, x4 = aux[k, 3 * N:4 * N], aux[k, 4 * N:]
             for i in range(N):
-                r, r_ = _sigmoid_pair(Ar[i] + Zr[i])
-                z, z_ = _sigmoid_pair(Az[i] + Zz[i])
-                q = An[i] + bhn[i]
-                n = _tanh_fast(Zn[i] + r * q)
-                hp = hp_[i]
-                hk[i] = z_ * n + z * hp
-                e = z_ * (1.0 - n * n)
-                x0[i] = e * q * (r * r_)
-                x1[i] = (hp - n) * (z * z_)
-                x2[i] = e * r
-                x3[i] = e
-                x4[i] = z
+                hk[i], x0[i], x1[i], x2[i], x3[i], x4[i] = _gru_unit(
+                    Ar[i] + Zr[i], Az[i] + Zz[i], Zn[i], An[i] + bhn[i], hp_[i])
 
 
 @jit

@@ -152,6 +152,33 @@ def _gated_aux_size(cell, N):
     return (6 if cell == LSTM else 5) * N
 
 
+@jit(inline="always")
+def _lstm_unit(ai, af, ag, ao, c_prev):
+    """One LSTM unit from its four gate pre-activations and c_{t-1}: (h_t, c_t, and the
+    six entries of its auxiliary row, see rnndyn.cells). The one home of the LSTM's
+    elementwise step (the trajectory and the batched BPTT kernel call it)."""
+    gi, gi_ = _sigmoid_pair(ai)
+    gf, gf_ = _sigmoid_pair(af)
+    gg = _tanh_fast(ag)
+    go, go_ = _sigmoid_pair(ao)
+    c = gf * c_prev + gi * gg
+    tc = _tanh_fast(c)
+    return (go * tc, c, gg * (gi * gi_), c_prev * (gf * gf_), gi * (1.0 - gg * gg),
+            tc * (go * go_), gf, go * (1.0 - tc * tc))
+
+
+@jit(inline="always")
+def _gru_unit(ar, az, an, q, hp):
+    """One GRU unit from the r and z pre-activations, the input part an of n, q = W_n h
+    + b_hn and h_{t-1}: (h_t and the five entries of its auxiliary row, see rnndyn.cells).
+    The one home of the GRU's elementwise step."""
+    r, r_ = _sigmoid_pair(ar)
+    z, z_ = _sigmoid_pair(az)
+    n = _tanh_fast(an + r * q)
+    e = z_ * (1.0 - n * n)
+    return z_ * n + z * hp, e * q * (r * r_), (hp - n) * (z * z_), e * r, e, z
+
+
 @jit
 def _gated_step(W, U, b, cell, s, u_t, s_new, aux, a):
     """One step of a gated cell: s_new = f(s, u_t), aux = its auxiliary row (rnndyn.cells).
@@ -171,21 +198,9 @@ def _gated_step(W, U, b, cell, s, u_t, s_new, aux, a):
                 acc += U[r, j] * u_t[j]
             a[r] = acc
         for i in range(N):
-            gi, gi_ = _sigmoid_pair(a[i])
-            gf, gf_ = _sigmoid_pair(a[N + i])
-            gg = _tanh_fast(a[2 * N + i])
-            go, go_ = _sigmoid_pair(a[3 * N + i])
-            c_prev = s[N + i]
-            c = gf * c_prev + gi * gg
-            tc = _tanh_fast(c)
-            s_new[i] = go * tc
-            s_new[N + i] = c
-            aux[i] = gg * (gi * gi_)
-            aux[N + i] = c_prev * (gf * gf_)
-            aux[2 * N + i] = gi * (1.0 - gg * gg)
-            aux[3 * N + i] = tc * (go * go_)
-            aux[4 * N + i] = gf
-            aux[5 * N + i] = go * (1.0 - tc * tc)
+            (s_new[i], s_new[N + i], aux[i], aux[N + i], aux[2 * N + i], aux[3 * N + i],
+             aux[4 * N + i], aux[5 * N + i]) = _lstm_unit(a[i], a[N + i], a[2 * N + i],
+                                                         a[3 * N + i], s[N + i])
     else:  # GRU: a = W h; the n block keeps b_hn apart (reset after the product)
         for i in range(N):
             ar = a[i] + b[i]
@@ -196,17 +211,8 @@ def _gated_step(W, U, b, cell, s, u_t, s_new, aux, a):
                 az += U[N + i, j] * u_t[j]
                 an += U[2 * N + i, j] * u_t[j]
             q = a[2 * N + i] + b[3 * N + i]
-            r, r_ = _sigmoid_pair(ar)
-            z, z_ = _sigmoid_pair(az)
-            n = _tanh_fast(an + r * q)
-            hp = h[i]
-            s_new[i] = z_ * n + z * hp
-            e = z_ * (1.0 - n * n)
-            aux[i] = e * q * (r * r_)
-            aux[N + i] = (hp - n) * (z * z_)
-            aux[2 * N + i] = e * r
-            aux[3 * N + i] = e
-            aux[4 * N + i] = z
+            (s_new[i], aux[i], aux[N + i], aux[2 * N + i], aux[3 * N + i],
+             aux[4 * N + i]) = _gru_unit(ar, az, an, q, h[i])
 
 
 @jit
