@@ -135,18 +135,14 @@ def _numpy_fn(P, batch):
 
 
 def _torch_fn(P, batch, torch):
+    from rnndyn.models import RNN
+    from rnndyn.torch_weights import state_dict
     dt = torch.float64
     mod = (torch.nn.LSTM if P.cell == "lstm" else torch.nn.GRU)(M, N, dtype=dt)
     lin = torch.nn.Linear(N, K, dtype=dt)
-    b_ih = P.b[:(4 if P.cell == "lstm" else 3) * N]
-    b_hh = np.zeros_like(b_ih)
-    if P.cell == "gru":
-        b_hh[2 * N:] = P.b[3 * N:]
+    sd = state_dict(RNN(P.W, P.U, P.b, cell=P.cell))
+    mod.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sd.items()})
     with torch.no_grad():
-        mod.weight_hh_l0.copy_(torch.tensor(P.W))
-        mod.weight_ih_l0.copy_(torch.tensor(P.U))
-        mod.bias_ih_l0.copy_(torch.tensor(b_ih))
-        mod.bias_hh_l0.copy_(torch.tensor(b_hh))
         lin.weight.copy_(torch.tensor(P.V))
         lin.bias.copy_(torch.tensor(P.c))
     return torch_gradient_fn(torch, mod, lin, batch, THRESHOLD)

@@ -62,8 +62,9 @@ def compute(params):
     return clipping_study(params["task"], params["lengths"], params["methods"],
                           params["inits"], params["n_seeds"], seed=params["seed"],
                           budget=params["budget"], eval_every=params["eval_every"],
-                          eval_size=params["eval_size"],
-                          workers=params["workers"], out=None)
+                          eval_size=params["eval_size"], workers=params["workers"],
+                          cells=params.get("cells", ("vanilla",)),
+                          gated_init=params.get("gated_init", "pytorch"), out=None)
 
 
 def _n_hidden(result):

@@ -12,7 +12,7 @@ vanilla,lstm,gru --inits smart-tanh --methods sgd-c,sgd-cr --out DIR`, re-plotte
 
 import numpy as np
 
-from rnndyn.figures.clipping_study import _n_hidden, wilson_interval
+from rnndyn.figures.clipping_study import _n_hidden, compute, wilson_interval  # noqa: F401
 
 NAME = "gated-clipping-study"
 TITLE = ("Success rate vs sequence length: vanilla SGD-C, SGD-CR; LSTM, GRU SGD-C "
@@ -34,19 +34,6 @@ DEFAULTS = {
 }
 STYLE = {("sgd-c", "vanilla"): ("C3", "s", "-"), ("sgd-cr", "vanilla"): ("C3", "^", "--"),
          ("sgd-c", "lstm"): ("C0", "o", "-"), ("sgd-c", "gru"): ("C1", "D", "-")}
-
-
-def compute(params):
-    """The small study in memory (parallel processes), or the runs of a study folder."""
-    from rnndyn.study import clipping_study, collect_study
-    if params.get("study"):
-        return collect_study(params["study"])
-    return clipping_study(params["task"], params["lengths"], params["methods"],
-                          params["inits"], params["n_seeds"], seed=params["seed"],
-                          budget=params["budget"], eval_every=params["eval_every"],
-                          eval_size=params["eval_size"], cells=params["cells"],
-                          gated_init=params["gated_init"], workers=params["workers"],
-                          out=None)
 
 
 def plot(result):

@@ -34,6 +34,19 @@ def pack_bias(cell, b_ih, b_hh):
     return np.concatenate([b_ih[:2 * N] + b_hh[:2 * N], b_ih[2 * N:], b_hh[2 * N:]])
 
 
+def unpack_bias(cell, b):
+    """(bias_ih, bias_hh) of PyTorch's layout that :func:`pack_bias` packs into ``b``: the
+    whole bias on ``bias_ih`` (``bias_hh`` zero) except the GRU's b_hn, which stays on
+    ``bias_hh``. ``pack_bias(cell, *unpack_bias(cell, b))`` is ``b`` exactly."""
+    N = b.shape[0] // cells.BIAS_BLOCKS[cell]
+    G = cells.GATES[cell]
+    b_ih = np.array(b[:G * N])
+    b_hh = np.zeros(G * N)
+    if cell == "gru":
+        b_hh[2 * N:] = b[3 * N:]
+    return b_ih, b_hh
+
+
 def make_gated_bytes(cell, n, n_inputs=0, init="gaussian"):
     """Peak bytes :func:`make_gated` allocates.
 

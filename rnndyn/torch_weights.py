@@ -387,3 +387,28 @@ def _stack_network(path, groups, cell, H, arrays, dtypes, activation):
     origin.update(num_layers=n_layers, bidirectional=n_dirs == 2,
                   dtype=", ".join(sorted(set(dtypes.values()))))
     return Stack(layers, "none", origin=origin)
+
+
+def state_dict(rnn):
+    """``rnn`` as the state dict of the PyTorch module it equals: {key: float64 array}.
+
+    A gated cell gives ``nn.LSTM`` / ``nn.GRU`` keys (``weight_ih_l0``, ``weight_hh_l0``,
+    ``bias_ih_l0``, ``bias_hh_l0``; the packed bias split by
+    :func:`rnndyn.gated.unpack_bias`), a vanilla elman tanh/relu network ``nn.RNN``'s (with
+    ``nonlinearity`` to set by the caller); the pascanu form has no PyTorch module. Load
+    it with ``module.load_state_dict({k: torch.from_numpy(v) for k, v in d.items()})``;
+    :func:`load_torch_weights` reads it back as the same network.
+    """
+    from rnndyn.gated import unpack_bias
+    from rnndyn.models import RNN
+    if not isinstance(rnn, RNN):
+        raise InputError(f"rnn must be an rnndyn.models.RNN, got {type(rnn).__name__}")
+    if rnn.cell == "vanilla" and (rnn.form != "elman" or rnn.activation not in NONLINEARITIES):
+        raise InputError("only an elman tanh or relu vanilla network is a PyTorch nn.RNN, "
+                         f"got {rnn.activation} {rnn.form}")
+    if rnn.cell == "vanilla":
+        b_ih, b_hh = np.array(rnn.b), np.zeros(rnn.N)
+    else:
+        b_ih, b_hh = unpack_bias(rnn.cell, rnn.b)
+    return {"weight_ih_l0": np.array(rnn.U), "weight_hh_l0": np.array(rnn.W),
+            "bias_ih_l0": b_ih, "bias_hh_l0": b_hh}

@@ -37,17 +37,9 @@ def random_cell(cell, N, M, rng, gain=1.5):
 
 def torch_module(rnn):
     """nn.LSTM / nn.GRU (float64) holding ``rnn``'s packed parameters."""
-    N, M = rnn.N, rnn.M
-    mod = (torch.nn.LSTM if rnn.cell == "lstm" else torch.nn.GRU)(M, N).double()
-    b_ih = rnn.b[:G[rnn.cell] * N].copy()
-    b_hh = np.zeros(G[rnn.cell] * N)
-    if rnn.cell == "gru":  # b = [b_r, b_z, b_in, b_hn]: the hidden bias of n stays apart
-        b_hh[2 * N:] = rnn.b[3 * N:]
-    with torch.no_grad():
-        mod.weight_hh_l0.copy_(torch.tensor(rnn.W))
-        mod.weight_ih_l0.copy_(torch.tensor(rnn.U))
-        mod.bias_ih_l0.copy_(torch.tensor(b_ih))
-        mod.bias_hh_l0.copy_(torch.tensor(b_hh))
+    from rnndyn.torch_weights import state_dict
+    mod = (torch.nn.LSTM if rnn.cell == "lstm" else torch.nn.GRU)(rnn.M, rnn.N).double()
+    mod.load_state_dict({k: torch.from_numpy(v) for k, v in state_dict(rnn).items()})
     return mod
 
 
@@ -368,3 +360,18 @@ def test_exp_nonpos_matches_libm():
     np.testing.assert_allclose(got[normal], ref[normal], rtol=4.5e-16, atol=0)
     np.testing.assert_allclose(got[~normal], ref[~normal], rtol=0, atol=5e-324)
     assert np.isnan(_exp_nonpos(np.nan))
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_state_dict_round_trip(cell, rng, tmp_path):
+    """torch_weights.state_dict exports what load_torch_weights reads back, bit for bit."""
+    from rnndyn.torch_weights import load_torch_weights, state_dict
+    rnn = random_cell(cell, 4, 2, rng)
+    path = tmp_path / "sd.npz"
+    np.savez(path, **state_dict(rnn))
+    back = load_torch_weights(path)
+    for name in ("W", "U", "b"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(rnn, name))
+    with pytest.raises(InputError, match="pascanu"):
+        state_dict(RNN(np.eye(3), None, None))
+

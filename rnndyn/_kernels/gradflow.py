@@ -31,6 +31,18 @@ def _fill_after(arr, lag, value):
 
 
 @jit(inline="always")
+def _absmax(v):
+    """max |v_j| of a 1-D array, NaN if any entry is NaN (a NaN must not pass as a zero
+    factor)."""
+    m = 0.0
+    for j in range(v.shape[0]):
+        a = abs(v[j])
+        if a > m or a != a:
+            m = a
+    return m
+
+
+@jit(inline="always")
 def _top_eig_tridiag(alpha, beta, m, lo, hi):
     """Largest eigenvalue θ of the m×m symmetric tridiagonal T (diagonal alpha[:m],
     off-diagonal beta[:m-1]), known to lie in [lo, hi], and s_m², the squared last
@@ -459,11 +471,7 @@ def _backward_products(W, form, D, u0, rtol, max_iter, store_slot, P_store, log_
     unconverged = 0
     for lag in range(1, T + 1):
         k = T - lag
-        dmax = 0.0
-        for j in range(D.shape[1]):
-            a = abs(D[k, j])
-            if a > dmax or a != a:      # a != a: NaN, which must not pass as a zero factor
-                dmax = a
+        dmax = _absmax(D[k])
         if dmax == 0.0 or not np.isfinite(dmax):
             # J_{k+1} = 0 exactly (relu, all units off), or a non-finite factor
             val = -np.inf if dmax == 0.0 else np.nan
@@ -718,11 +726,7 @@ def _transport(W, form, D, delta, log_norm):
     log_norm[0] = log_scale
     for lag in range(1, T + 1):
         k = T - lag
-        dmax = 0.0
-        for j in range(N):
-            a = abs(D[k, j])
-            if a > dmax or a != a:
-                dmax = a
+        dmax = _absmax(D[k])
         if not np.isfinite(dmax):
             _fill_after(log_norm, lag, np.nan)
             return -1, lag
@@ -780,11 +784,7 @@ def _gated_transport(W, cell, D, delta, log_norm):
     log_norm[0] = log_scale
     for lag in range(1, T + 1):
         _gated_vj(W, cell, D[T - lag], v, y, g)
-        ymax = 0.0
-        for j in range(S):
-            a = abs(y[j])
-            if a > ymax or a != a:
-                ymax = a
+        ymax = _absmax(y)
         if not np.isfinite(ymax):
             _fill_after(log_norm, lag, np.nan)
             return -1, lag
