@@ -260,4 +260,9 @@ def _throughput_cases(quick):
 
 
 def run(quick):
-    return _gradient_cases(quick) + _throughput_cases(quick)
+    # every contender on one BLAS thread, as train() runs (rnndyn._threads pins it): with
+    # two, the elman + Ω gradient's larger products woke OpenBLAS's second thread, whose
+    # spinning doubled the CPU time measured (4.1 ms instead of 1.8 ms at T = 100)
+    from rnndyn._threads import blas_threads
+    with blas_threads(1):
+        return _gradient_cases(quick) + _throughput_cases(quick)
