@@ -24,6 +24,21 @@ RUNS = (
     ("basins", ["basins", "--n", "2", "--grid", "8"]),
     ("surface", ["surface", "--w", "5", "--b=-2.7:-2.5:5"]),
     ("train", ["train", "temporal-order", "--length", "10", "--n", "6", "--updates", "3"]),
+    # the gated cells and stacks have kernels of their own (chosen in Python, so that a
+    # vanilla command never compiles them)
+    ("gradflow", ["gradflow", "--cell", "lstm", "--n", "3", "--steps", "10"]),
+    ("gradflow", ["gradflow", "--cell", "gru", "--n", "3", "--steps", "10"]),
+    ("gradflow", ["gradflow", "--layers", "2", "--n", "3", "--steps", "10"]),
+    ("lyapunov", ["lyapunov", "--cell", "gru", "--n", "3", "--steps", "20", "--transient",
+                  "5"]),
+    ("lyapunov", ["lyapunov", "--cell", "lstm", "--n", "3", "--steps", "20", "--transient",
+                  "5"]),
+    ("fixedpoints", ["fixedpoints", "--cell", "gru", "--n", "2"]),
+    ("basins", ["basins", "--cell", "gru", "--n", "2", "--grid", "6"]),
+    ("train", ["train", "temporal-order", "--length", "10", "--cell", "gru", "--n", "4",
+               "--updates", "3"]),
+    ("train", ["train", "temporal-order", "--length", "10", "--cell", "lstm", "--n", "4",
+               "--updates", "3"]),
 )
 
 
