@@ -238,7 +238,19 @@ def _train_corpus(task, method, init, picked, clip, diag_every, activation, form
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
-    files = save_outputs(res, None, paths, overwrite, {"seed": seed})
+    # the trained network beside the result (what --weights of every analysis reads), and
+    # its learning curves
+    from rnndyn.cli.options import _note
+    from rnndyn.figures.training import plot_corpus
+    from rnndyn.models import RNN
+    model = res.meta.get("model") or {}
+    rnn = RNN(res.W, res.U, res.b, model.get("activation", activation or "tanh"),
+              model.get("form", form or "pascanu"), cell=cell or "vanilla")
+    record = {"seed": seed}
+    _note(record, "network", dict(model, trained=f"{task} ({method})"))
+    _note(record, "_rnn", rnn)
+    files = save_outputs(res, draw_if(paths, lambda: plot_corpus(res)), paths, overwrite,
+                         record)
     payload = res.to_dict(arrays=False, meta=False)
     payload.update(seconds=round(res.seconds, 3),
                    updates_per_second=round(res.updates / res.seconds, 1) if res.seconds

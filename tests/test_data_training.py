@@ -152,8 +152,12 @@ def test_cli_train_bach_chorales_json_and_files(cache):
         assert key in doc
     assert doc["unit"] == "nats per step" and doc["updates"] == 20
     assert (out / "train.npz").exists() and (out / "train.json").exists()
+    assert (out / "train.png").exists() and (out / "train.weights.npz").exists()
     from rnndyn.results import load_result
     assert load_result(out / "train").test_nll == doc["test_nll"]
+    from rnndyn.models import load_weights    # the trained network, for every analysis
+    net = load_weights(out / "train.weights.npz")
+    np.testing.assert_array_equal(net.W, load_result(out / "train").W)
 
 
 def test_cli_train_chars_ahead(cache):
