@@ -45,6 +45,8 @@ RECIPES = (
     "gated_gradnorm",
     "gated_lyap_gain",
     "gated_clipping_study",
+    # deep RNNs: the gradient through time and depth
+    "depth_map",
 )
 
 
