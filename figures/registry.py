@@ -47,6 +47,7 @@ RECIPES = (
     "gated_clipping_study",
     # deep RNNs: the gradient through time and depth
     "depth_map",
+    "depth_scaling",
 )
 
 
