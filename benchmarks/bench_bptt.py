@@ -105,7 +105,9 @@ def clip_numpy(grads, threshold=THRESHOLD):
     return grads
 
 
-def _torch_fn(P, batch, torch):
+def torch_modules(torch, P, M=M, N=N, K=K):
+    """nn.RNN (tanh, float64) and nn.Linear holding P's W, U, V, biases zero (as trained
+    from init_params): the PyTorch contender of the BPTT benches."""
     dt = torch.float64
     rnn = torch.nn.RNN(M, N, nonlinearity="tanh", dtype=dt)
     lin = torch.nn.Linear(N, K, dtype=dt)
@@ -116,6 +118,11 @@ def _torch_fn(P, batch, torch):
         rnn.bias_hh_l0.zero_()
         lin.weight.copy_(torch.tensor(P.V))
         lin.bias.zero_()
+    return rnn, lin
+
+
+def _torch_fn(P, batch, torch):
+    rnn, lin = torch_modules(torch, P)
     return torch_gradient_fn(torch, rnn, lin, batch)
 
 

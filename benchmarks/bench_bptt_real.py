@@ -55,16 +55,8 @@ def _rnndyn_fn(P, u, tgt):
 
 
 def _torch_fn(P, u, z, torch):
-    dt = torch.float64
-    rnn = torch.nn.RNN(M, N, nonlinearity="tanh", dtype=dt)
-    lin = torch.nn.Linear(N, K, dtype=dt)
-    with torch.no_grad():
-        rnn.weight_hh_l0.copy_(torch.tensor(P.W))
-        rnn.weight_ih_l0.copy_(torch.tensor(P.U))
-        rnn.bias_ih_l0.zero_()
-        rnn.bias_hh_l0.zero_()
-        lin.weight.copy_(torch.tensor(P.V))
-        lin.bias.zero_()
+    from bench_bptt import torch_modules
+    rnn, lin = torch_modules(torch, P, M, N, K)
     params = list(rnn.parameters()) + list(lin.parameters())
     x = torch.tensor(u)
     zt = torch.tensor(z)

@@ -81,6 +81,29 @@ def _sigma2(name, p):
     return np.zeros_like(p)
 
 
+def _omega_term(delta, J, W, p, r, k, form, name, terms, grads):
+    """Ω's term (‖δ J‖/‖δ‖ − 1)² of transition k and its W-gradient, appended to terms and
+    grads. δ is scaled to max|δ_i| = 1 first (the ratio ignores scale; deep in a vanishing
+    regime |δ| ~ 1e-150 would underflow in the norms); numerically zero δ (below 1e-290)
+    adds nothing."""
+    s = np.abs(delta).max()
+    if s <= 1e-290:
+        return
+    N = W.shape[0]
+    delta = delta / s
+    v = delta @ J
+    nd, nv = np.linalg.norm(delta), np.linalg.norm(v)
+    terms.append((nv / nd - 1.0) ** 2)
+    dnv = np.zeros((N, N))
+    if nv > 0.0:
+        if form == 0:
+            dnv = np.outer(delta, v * dsigma(name, p[k])) / nv
+        else:
+            d1, d2 = dsigma(name, p[k + 1]), _sigma2(name, p[k + 1])
+            dnv = (np.outer(delta * d1, v) + np.outer(delta * d2 * (W @ v), r[k])) / nv
+    grads.append(2.0 * (nv / nd - 1.0) / nd * dnv)
+
+
 def bptt(W, U, b, V, c, act, form, loss, labels, targets, u, err_rule, err_tol,
          omega_mode, alpha):
     """Twin of rnndyn._kernels.bptt._bptt, one sequence at a time.
@@ -144,25 +167,7 @@ def bptt(W, U, b, V, c, act, form, loss, labels, targets, u, err_rule, err_tol,
             else:
                 delta = dr[k + 1]                                 # dE/dh_{k+1}
                 J = np.diag(dsigma(name, p[k + 1])) @ W           # ∂h_{k+1}/∂h_k
-            # Ω and its gradient depend on δ only through its direction, so δ is scaled
-            # to max|δ_i| = 1 first: deep in a vanishing regime |δ| ~ 1e-150 would
-            # underflow in the norms (numerically zero δ, below 1e-290, is left out)
-            s = np.abs(delta).max()
-            if s <= 1e-290:
-                continue
-            delta = delta / s
-            v = delta @ J
-            nd, nv = np.linalg.norm(delta), np.linalg.norm(v)
-            terms.append((nv / nd - 1.0) ** 2)
-            dnv = np.zeros((N, N))
-            if nv > 0.0:
-                if form == 0:
-                    dnv = np.outer(delta, v * dsigma(name, p[k])) / nv
-                else:
-                    d1, d2 = dsigma(name, p[k + 1]), _sigma2(name, p[k + 1])
-                    dnv = (np.outer(delta * d1, v)
-                           + np.outer(delta * d2 * (W @ v), r[k])) / nv
-            grads.append(2.0 * (nv / nd - 1.0) / nd * dnv)
+            _omega_term(delta, J, W, p, r, k, form, name, terms, grads)
         if omega_mode and terms:
             scale = 1.0 / len(terms) if omega_mode == 2 else 1.0
             omega += scale * sum(terms) / B
@@ -547,22 +552,7 @@ def bptt_bernoulli(W, U, b, V, c, act, form, targets, u, omega_mode, alpha):
                 delta, J = g[k + 1], W @ np.diag(dsigma(name, p[k]))
             else:
                 delta, J = dr[k + 1], np.diag(dsigma(name, p[k + 1])) @ W
-            sc = np.abs(delta).max()
-            if sc <= 1e-290:
-                continue
-            delta = delta / sc
-            v = delta @ J
-            nd, nv = np.linalg.norm(delta), np.linalg.norm(v)
-            terms.append((nv / nd - 1.0) ** 2)
-            dnv = np.zeros((N, N))
-            if nv > 0.0:
-                if form == 0:
-                    dnv = np.outer(delta, v * dsigma(name, p[k])) / nv
-                else:
-                    d1, d2 = dsigma(name, p[k + 1]), _sigma2(name, p[k + 1])
-                    dnv = (np.outer(delta * d1, v)
-                           + np.outer(delta * d2 * (W @ v), r[k])) / nv
-            grads.append(2.0 * (nv / nd - 1.0) / nd * dnv)
+            _omega_term(delta, J, W, p, r, k, form, name, terms, grads)
         if omega_mode and terms:
             scale = 1.0 / len(terms) if omega_mode == 2 else 1.0
             omega += scale * sum(terms) / B
