@@ -87,7 +87,7 @@ def _summary(r, files):
 @click.option("--tol", type=float, default=1e-5, help="Refinement tolerance (bracket length).")
 @click.option("--start", "starts", type=POINT, multiple=True,
               help="Start of a descent path; repeat for several "
-                   "[default: 6,-3  5.5,-2.9  6,-3.5].")
+                   "[default: 6,-3  5.5,-2.9  5.8,-3.2].")
 @click.option("--lr", type=float, default=0.3, help="Learning rate of paths and wall steps.")
 @click.option("--path-steps", type=int, default=200, help="Updates per descent path.")
 @click.option("--clip", type=click.Choice(("norm", "value")), default="norm",

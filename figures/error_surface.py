@@ -14,7 +14,7 @@ DEFAULTS = {
     "n_steps": 50,
     "target": 0.7,
     "activation": "sigmoid",
-    "starts": [[6.0, -3.0], [5.5, -2.9], [6.0, -3.5]],
+    "starts": [[6.0, -3.0], [5.5, -2.9], [5.8, -3.2]],
     "lr": 0.3,
     "path_steps": 200,
     "clip": "norm",

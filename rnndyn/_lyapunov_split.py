@@ -15,11 +15,14 @@ from rnndyn._lyapunov_runs import _chunks, _initial_basis, _new_state, _run_qr
 # Split method for the full spectrum ('auto' choice, see lyapunov_spectrum Notes):
 SPLIT_MIN_N = 16            # below this a QR costs nothing worth saving
 SPLIT_MAX_COND = 1e10       # κ(W) above this: forward QR only (W^-1 too inaccurate)
-# ‖J_t^-T‖ <= ‖W^-1‖·max 1/d above this: forward QR from there (the kernel ends a block
-# once its columns pass 1e100, so one step of at most 1e100 more cannot overflow). Small
-# d alone costs no accuracy: scaling by diag(1/d) is exact to rounding (checked against
-# an extended-precision QR at g = 3 and 4, where min d ~ 1e-7 and 1e-10).
-SPLIT_MAX_STEP_GROWTH = 1e100
+# ‖J_t^-T‖ <= ‖W^-1‖·max 1/d above this: forward QR from there. Small d alone costs no
+# accuracy: scaling by diag(1/d) is exact to rounding (checked against an
+# extended-precision QR at g = 3 and 4, where min d ~ 1e-7 and 1e-10). But one step of
+# the inverse graded by more than ~1/u resolves nothing of its weak directions (read as
+# annihilated: −inf, i.e. +inf exponents of the forward map): measured at g = 30, where
+# the tail-accurate σ' reaches 1e-87. With 1 − tanh², d was either above ~1e-16 or exactly
+# 0 (a fallback), so 1e20 keeps the split where it always ran.
+SPLIT_MAX_STEP_GROWTH = 1e20
 # chunks with fewer than this many N² x steps run their two parts one after the
 # other: starting threads costs more than it saves (N = 16, 200 steps: 0.7 ms on one
 # thread, 1.5 ms on two; N = 32: 2.8 vs 2.1 ms)

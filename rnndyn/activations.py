@@ -24,6 +24,16 @@ def gamma(name):
     return GAMMA[as_choice(name, "activation", tuple(CODES))]
 
 
+def _sigmoid_pair(x):
+    """(σ(x), σ(−x)) = (1/(1 + e), e/(1 + e)), e = e^{−|x|}, swapped for x < 0: both tails
+    accurate (1 − σ is never formed by a subtraction)."""
+    e = np.exp(-np.abs(x))
+    p = 1.0 / (1.0 + e)
+    q = e * p
+    neg = x < 0
+    return np.where(neg, q, p), np.where(neg, p, q)
+
+
 def sigma(name, x):
     """σ(x) in NumPy (reference implementation, not for hot loops)."""
     name = as_choice(name, "activation", tuple(CODES))
@@ -31,7 +41,8 @@ def sigma(name, x):
     if name == "tanh":
         return np.tanh(x)
     if name == "sigmoid":
-        return 0.5 * (1.0 + np.tanh(0.5 * x))
+        p, _ = _sigmoid_pair(x)
+        return p
     if name == "relu":
         return np.maximum(x, 0.0)
     return x.copy()
@@ -42,11 +53,13 @@ def dsigma(name, x):
     name = as_choice(name, "activation", tuple(CODES))
     x = np.asarray(x, dtype=np.float64)
     if name == "tanh":
-        t = np.tanh(x)
-        return 1.0 - t * t
+        # sech² x = 4e/(1 + e)², e = e^{-2|x|}: no cancellation (1 − tanh² has none of
+        # its digits left beyond |x| ≈ 19)
+        e = np.exp(-2.0 * np.abs(x))
+        return 4.0 * e / ((1.0 + e) * (1.0 + e))
     if name == "sigmoid":
-        s = 0.5 * (1.0 + np.tanh(0.5 * x))
-        return s * (1.0 - s)
+        p, q = _sigmoid_pair(x)
+        return p * q
     if name == "relu":
         return (x > 0).astype(np.float64)
     return np.ones_like(x)

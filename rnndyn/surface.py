@@ -23,7 +23,7 @@ from rnndyn.activations import CODES, activation_code, dsigma, sigma
 from rnndyn.results import Result, make_meta, result_type
 
 REFINE_AXES = ("auto", "b", "w", "both", "none")
-DEFAULT_STARTS = ((6.0, -3.0), (5.5, -2.9), (6.0, -3.5))
+DEFAULT_STARTS = ((6.0, -3.0), (5.5, -2.9), (5.8, -3.2))
 DEFAULT_STAT_OFFSETS = (-1e-3, -3e-4, -1e-4, -1e-5, 1e-5, 1e-4, 3e-4, 1e-3)
 
 

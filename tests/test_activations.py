@@ -91,3 +91,49 @@ def test_fast_tanh_near_reduction_boundaries(rng):
     ulp = np.abs(got - ref) / np.spacing(np.abs(ref))
     assert ulp.max() <= MAX_ULP, (x[np.argmax(ulp)], ulp.max())
     assert np.mean(ulp) < 1.0
+
+
+# σ' in the tails: the one tail-accurate derivative (sech² and σ(x)σ(−x)), measured within
+# 3.5 ulp of the references below over ±354; allow 6
+MAX_ULP_DERIV = 6
+
+
+def _ulp_err(got, ref):
+    return np.abs(got - ref) / np.spacing(np.abs(ref))
+
+
+def test_tanh_derivative_is_tail_accurate(rng):
+    """sech² x against 1/cosh² x (libm's cosh, a few ulp) out to |x| = 350, where
+    1 − tanh² has long been 0; the kernels' array, fused and scalar forms agree."""
+    x = np.concatenate([rng.uniform(-350, 350, 20000), rng.uniform(-25, 25, 20000),
+                        rng.standard_normal(2000) * 1e-3, [0.0, 19.06, 19.07, 20.0, -300.0]])
+    ref = 1.0 / np.cosh(x) ** 2
+    code = CODES["tanh"]
+    s, ds, ds2 = (np.empty_like(x) for _ in range(3))
+    _apply_act_and_dact(code, x, s, ds)
+    _apply_dact(code, x, ds2)
+    assert _ulp_err(ds, ref).max() <= MAX_ULP_DERIV, x[np.argmax(_ulp_err(ds, ref))]
+    np.testing.assert_array_equal(ds2, ds)
+    np.testing.assert_array_equal(s, _tanh(x))        # the value keeps _tanh_fast's bits
+    np.testing.assert_array_equal(np.array([_dact(code, v) for v in x[:500]]), ds[:500])
+    assert _ulp_err(dsigma("tanh", x), ref).max() <= MAX_ULP_DERIV
+    # beyond the range: the floor, finite and positive (log σ' stays finite)
+    big = np.array([400.0, -1e6, np.inf])
+    _apply_act_and_dact(code, big, s[:3], ds[:3])
+    assert np.all(ds[:3] > 0) and np.all(np.isfinite(np.log(ds[:3])))
+
+
+def test_sigmoid_and_its_derivative_are_tail_accurate(rng):
+    """σ(x) = e^x/(1 + e^x) for x < 0 and σ'(x) = e^{-|x|}/(1 + e^{-|x|})², out to
+    |x| = 700 (where 1 + tanh(x/2) and σ(1 − σ) are exactly 0)."""
+    x = np.concatenate([rng.uniform(-700, 700, 20000), rng.uniform(-40, 40, 20000)])
+    e = np.exp(-np.abs(x))
+    ref_s = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    ref_d = e / (1.0 + e) ** 2
+    code = CODES["sigmoid"]
+    s, ds = np.empty_like(x), np.empty_like(x)
+    _apply_act_and_dact(code, x, s, ds)
+    assert _ulp_err(s, ref_s).max() <= MAX_ULP_DERIV
+    assert _ulp_err(ds, ref_d).max() <= MAX_ULP_DERIV
+    assert _ulp_err(sigma("sigmoid", x), ref_s).max() <= MAX_ULP_DERIV
+    assert _ulp_err(dsigma("sigmoid", x), ref_d).max() <= MAX_ULP_DERIV

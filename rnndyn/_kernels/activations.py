@@ -1,15 +1,24 @@
-"""σ and σ' by integer code (see rnndyn.activations), scalar and in-place 1-D.
+"""σ and σ' by integer code (see rnndyn.activations), scalar and in-place 1-D: the one
+home of the activations the kernels use.
 
-The sigmoid is written through tanh, σ(x) = (1 + tanh(x/2))/2, which neither
-overflows nor loses the tail the way 1/(1+exp(-x)) does.
+σ' is tail-accurate everywhere (a few ulp, also deep in saturation, where the usual
+1 − tanh² or σ(1 − σ) keep no significant digit: at |x| = 15, 1 − tanh² has about 1e-4
+of its relative accuracy left and at |x| ≥ 19.1 it is exactly 0):
+
+- tanh' = sech² x = 4e/(1 + e)², e = e^{−2|x|}, from the same reduction as tanh itself
+  (:func:`_tanh_sech2`); it is accurate down to |x| = 354 and held at its value there
+  (≈ 1e-307) beyond, a floor that keeps log σ' finite;
+- the logistic sigmoid as the pair (σ(x), σ(−x)) = (1/(1 + e), e/(1 + e)), e = e^{−|x|}
+  (:func:`_sigmoid_pair`): neither 1 − σ nor 1 + tanh(x/2) is ever formed by a
+  subtraction, so σ, 1 − σ and σ' = σ(x)σ(−x) keep their tails.
 
 The in-place array routines use :func:`_tanh_fast`, a tanh made only of
 arithmetic, ``floor``, an integer bit cast and ``copysign``, so that LLVM
 vectorises the loops that call it (AVX2/AVX-512). numba's ``np.tanh`` is a scalar libm call (~15 ns per
 element here, against ~0.75 ns for the vectorised version (one division, a
 degree-5 polynomial in r²: ~26 vector instructions per 8 values) and ~2 ns for
-NumPy's SIMD tanh). It agrees with ``np.tanh`` to within 3 ulp. The scalar
-``_act``/``_dact`` keep libm's tanh.
+NumPy's SIMD tanh). It agrees with ``np.tanh`` to within 3 ulp. The scalar ``_act``
+keeps libm's tanh.
 """
 
 import math
@@ -22,9 +31,12 @@ from rnndyn.codes import LINEAR, RELU, SIGMOID, TANH  # noqa: F401
 
 _INV_LN2 = 1.4426950408889634
 _LN2 = 0.6931471805599453
-# |x| beyond which tanh(x) rounds to ±1 in float64 is 19.06...; clamping there
-# keeps exp(-2|x|) in range and 2^k a normal number.
-_TANH_CLAMP = 20.0
+_LN2_DELTA = 2.3190468138462996e-17     # ln 2 − _LN2 (the rounding of the constant)
+# tanh(x) rounds to ±1 in float64 beyond |x| = 19.06..., but sech² x = 1 − tanh² x
+# keeps its tail down to e^{-708}: clamping |x| at 354 keeps 2^k (k >= -1022 below) a
+# normal number, so :func:`_tanh_sech2` is accurate up to there; tanh itself is ±1
+# exactly long before (the clamp does not change a bit of it).
+_TANH_CLAMP = 354.0
 
 
 # exp(r) = (R + r)/(R − r) with R(r²) = r coth(r/2) = 2 + r²/6 − r⁴/360 + ..., a
@@ -37,12 +49,16 @@ _R5 = 4.13813679705723846039e-08
 
 
 @jit(inline="always")
-def _tanh_fast(x):
-    """tanh(x) = (1 − e^y)/(1 + e^y), y = −2|x|, with the sign of x (NaN stays NaN).
+def _tanh_parts(x):
+    """The shared reduction of :func:`_tanh_fast` and :func:`_tanh_sech2`.
 
-    y = k ln2 + r, |r| <= ln2/2, s = 2^k, e^r = (R + r)/(R − r) (fdlibm's rational
-    form, R even in r), so that tanh|x| = ((1 − s)(R + r) − 2r) / ((1 + s)(R + r) − 2r):
-    one division, and for k = 0 (small |x|) the numerator is −2r exactly.
+    y = −2|x| = k ln2 + r, |r| <= ln2/2, s = 2^k, e^r = (R + r)/(R − r) (fdlibm's rational
+    form, R even in r), so that with e = e^y = s (R + r)/(R − r):
+    tanh|x| = (1 − e)/(1 + e) = ((1 − s)(R + r) − 2r) / ((1 + s)(R + r) − 2r) (one division;
+    for k = 0, small |x|, the numerator is −2r exactly), and
+    sech² x = 4e/(1 + e)² = 4 s (R + r)(R − r) / ((1 + s)(R + r) − 2r)², a sum of positive
+    terms over a square with no cancellation anywhere.
+    Returns (num, den, q) with tanh|x| = num/den and sech² x = q/den².
     """
     nx = -abs(x)
     # clamped, written so that NaN falls through (NaN < c is false) and -inf is
@@ -52,8 +68,11 @@ def _tanh_fast(x):
     # which saves forming -2r below
     y2 = 4.0 * nx
     k = np.floor(y2 * (0.5 * _INV_LN2) + 0.5)
-    # a single-constant ln2 is enough: for k <= -1 the result is at least 0.3 in
-    # size, so the error k*δ(ln2) in the reduced argument is below 1e-17.
+    # a single-constant ln2 is enough for tanh: for k <= -1 the result is at least 0.3
+    # in size, so the error k*δ in the reduced argument (δ = ln2 − _LN2) is below 1e-17
+    # there. For sech² it would be a relative error of up to 1022 δ ≈ 100 ulp at the
+    # clamp: q below is multiplied by e^{−kδ} ≈ 1 − kδ instead, which keeps tanh's
+    # bits and makes the error that of the rounding alone.
     r2 = y2 - k * (2.0 * _LN2)
     z2 = r2 * r2  # 4 r²
     R = 2.0 + z2 * (_R1 / 4 + z2 * (_R2 / 16 + z2 * (_R3 / 64 + z2 * (_R4 / 256
@@ -62,13 +81,29 @@ def _tanh_fast(x):
     # the bit cast vectorise (a libm ldexp call would not). NaN would make the
     # conversion undefined (and warn without the JIT), so it is mapped to a
     # finite k (a single max instruction); r2 carries the NaN through.
-    kk = k if k > -64.0 else -64.0
+    kk = k if k > -1022.0 else -1022.0
     s = np.int64((np.int64(kk) + 1023) << 52).view(np.float64)
     rp = R + 0.5 * r2
     num = (1.0 - s) * rp - r2
     den = (1.0 + s) * rp - r2
+    return num, den, (4.0 * s) * (rp * (rp - r2)) * (1.0 - k * _LN2_DELTA)
+
+
+@jit(inline="always")
+def _tanh_fast(x):
+    """tanh(x) = (1 − e^y)/(1 + e^y), y = −2|x|, with the sign of x (NaN stays NaN);
+    the reduction is :func:`_tanh_parts`."""
+    num, den, _ = _tanh_parts(x)
     # copysign keeps tanh(-0.0) = -0.0 and the odd symmetry exact
     return math.copysign(num / den, x)
+
+
+@jit(inline="always")
+def _tanh_sech2(x):
+    """(tanh x, tanh' x = sech² x), both from one reduction (:func:`_tanh_parts`); tanh
+    is bit for bit :func:`_tanh_fast`, sech² is tail-accurate (module docstring)."""
+    num, den, q = _tanh_parts(x)
+    return math.copysign(num / den, x), q / (den * den)
 
 
 @jit
@@ -84,24 +119,30 @@ def _act(code, x):
     if code == TANH:
         return np.tanh(x)
     if code == SIGMOID:
-        return 0.5 * (1.0 + np.tanh(0.5 * x))
+        return _sigmoid_pair(x)[0]
     if code == RELU:
         return x if x > 0.0 else 0.0
     return x
 
 
 @jit(inline="always")
+def _act_dact1(act, v):
+    """(σ(v), σ'(v)) for one scalar, exactly as :func:`_apply_act_and_dact` computes them
+    (the fused small-N Lyapunov kernel's scalar loops); relu: σ' = 1 for v > 0, else 0."""
+    if act == TANH:
+        return _tanh_sech2(v)
+    if act == SIGMOID:
+        p, q = _sigmoid_pair(v)
+        return p, p * q
+    if act == RELU:
+        return (v, 1.0) if v > 0.0 else (0.0, 0.0)
+    return v, 1.0
+
+
+@jit(inline="always")
 def _dact(code, x):
-    """σ'(x) for one scalar (relu: 1 for x > 0, else 0)."""
-    if code == TANH:
-        t = np.tanh(x)
-        return 1.0 - t * t
-    if code == SIGMOID:
-        s = 0.5 * (1.0 + np.tanh(0.5 * x))
-        return s * (1.0 - s)
-    if code == RELU:
-        return 1.0 if x > 0.0 else 0.0
-    return 1.0
+    """σ'(x) for one scalar (tail-accurate; relu: 1 for x > 0, else 0)."""
+    return _act_dact1(code, x)[1]
 
 
 @jit
@@ -114,7 +155,7 @@ def _apply_act(code, a, out):
             out[i] = _tanh_fast(a[i])
     elif code == SIGMOID:
         for i in range(n):
-            out[i] = 0.5 * (1.0 + _tanh_fast(0.5 * a[i]))
+            out[i] = _sigmoid_pair(a[i])[0]
     else:
         for i in range(n):
             out[i] = _act(code, a[i])
@@ -126,40 +167,32 @@ def _apply_dact(code, a, out):
     n = a.shape[0]
     if code == TANH:
         for i in range(n):
-            t = _tanh_fast(a[i])
-            out[i] = 1.0 - t * t
+            out[i] = _tanh_sech2(a[i])[1]
     elif code == SIGMOID:
         for i in range(n):
-            v = 0.5 * (1.0 + _tanh_fast(0.5 * a[i]))
-            out[i] = v * (1.0 - v)
+            p, q = _sigmoid_pair(a[i])
+            out[i] = p * q
     else:
         for i in range(n):
-            out[i] = _dact(code, a[i])
+            out[i] = _act_dact1(code, a[i])[1]
 
 
 @jit
 def _apply_act_and_dact(code, a, s, ds):
-    """s[i] = σ(a[i]) and ds[i] = σ'(a[i]) in one pass (tanh evaluated once)."""
+    """s[i] = σ(a[i]) and ds[i] = σ'(a[i]) in one pass (one reduction for both)."""
     n = a.shape[0]
+    # one loop per code, so each loop body is branch-free and vectorises
     if code == TANH:
         for i in range(n):
-            t = _tanh_fast(a[i])
-            s[i] = t
-            ds[i] = 1.0 - t * t
+            s[i], ds[i] = _tanh_sech2(a[i])
     elif code == SIGMOID:
         for i in range(n):
-            v = 0.5 * (1.0 + _tanh_fast(0.5 * a[i]))
-            s[i] = v
-            ds[i] = v * (1.0 - v)
+            p, q = _sigmoid_pair(a[i])
+            s[i] = p
+            ds[i] = p * q
     else:
         for i in range(n):
-            x = a[i]
-            if code == RELU:
-                s[i] = x if x > 0.0 else 0.0
-                ds[i] = 1.0 if x > 0.0 else 0.0
-            else:
-                s[i] = x
-                ds[i] = 1.0
+            s[i], ds[i] = _act_dact1(code, a[i])
 
 
 # ln 2 in two parts (fdlibm's e_exp.c): k·LN2_HI is exact for |k| < 2^11, so the reduced
@@ -206,18 +239,3 @@ def _sigmoid_pair(x):
     if x >= 0.0:
         return p, q
     return q, p
-
-
-@jit(inline="always")
-def _act_dact1(act, v):
-    """(σ(v), σ'(v)) for one scalar, exactly as _apply_act_and_dact computes them (the
-    fused small-N Lyapunov kernel's scalar loops)."""
-    if act == TANH:
-        t = _tanh_fast(v)
-        return t, 1.0 - t * t
-    if act == SIGMOID:
-        y = 0.5 * (1.0 + _tanh_fast(0.5 * v))
-        return y, y * (1.0 - y)
-    if act == RELU:
-        return (v, 1.0) if v > 0.0 else (0.0, 0.0)
-    return v, 1.0

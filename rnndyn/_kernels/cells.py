@@ -15,7 +15,7 @@ ones form y = W v_h for the stacked gate blocks and combine it with the auxiliar
 import numpy as np
 
 from rnndyn._jit import jit
-from rnndyn._kernels.activations import _apply_act_and_dact, _sigmoid_pair, _tanh_fast
+from rnndyn._kernels.activations import _apply_act_and_dact, _sigmoid_pair, _tanh_sech2
 from rnndyn.codes import LSTM, PASCANU
 
 
@@ -159,12 +159,12 @@ def _lstm_unit(ai, af, ag, ao, c_prev):
     elementwise step (the trajectory and the batched BPTT kernel call it)."""
     gi, gi_ = _sigmoid_pair(ai)
     gf, gf_ = _sigmoid_pair(af)
-    gg = _tanh_fast(ag)
+    gg, dgg = _tanh_sech2(ag)
     go, go_ = _sigmoid_pair(ao)
     c = gf * c_prev + gi * gg
-    tc = _tanh_fast(c)
-    return (go * tc, c, gg * (gi * gi_), c_prev * (gf * gf_), gi * (1.0 - gg * gg),
-            tc * (go * go_), gf, go * (1.0 - tc * tc))
+    tc, dtc = _tanh_sech2(c)
+    return (go * tc, c, gg * (gi * gi_), c_prev * (gf * gf_), gi * dgg,
+            tc * (go * go_), gf, go * dtc)
 
 
 @jit(inline="always")
@@ -174,8 +174,8 @@ def _gru_unit(ar, az, an, q, hp):
     The one home of the GRU's elementwise step."""
     r, r_ = _sigmoid_pair(ar)
     z, z_ = _sigmoid_pair(az)
-    n = _tanh_fast(an + r * q)
-    e = z_ * (1.0 - n * n)
+    n, dn = _tanh_sech2(an + r * q)
+    e = z_ * dn
     return z_ * n + z * hp, e * q * (r * r_), (hp - n) * (z * z_), e * r, e, z
 
 

@@ -15,7 +15,7 @@ computation instead of as one 256-row transpose at the end of the block.
 import numpy as np
 
 from rnndyn._jit import jit, prange
-from rnndyn._kernels.activations import RELU, SIGMOID, TANH, _tanh_fast
+from rnndyn._kernels.activations import RELU, SIGMOID, TANH, _sigmoid_pair, _tanh_fast
 
 # 64 points × (x, w, b) fit in L1 with room for the record buffer rows.
 BLOCK = 64
@@ -31,7 +31,7 @@ def _step_block(act, w, b, x, n):
             x[j] = w[j] * _tanh_fast(x[j]) + b[j]
     elif act == SIGMOID:
         for j in range(n):
-            x[j] = w[j] * (0.5 * (1.0 + _tanh_fast(0.5 * x[j]))) + b[j]
+            x[j] = w[j] * _sigmoid_pair(x[j])[0] + b[j]
     elif act == RELU:
         for j in range(n):
             v = x[j]
