@@ -367,7 +367,10 @@ def save_outputs(result, fig, paths, overwrite, opts=None):
             from rnndyn.models import save_weights
             from rnndyn.stack import Stack, save_stack
             save = save_stack if isinstance(rnn, Stack) else save_weights
-            wpath = save(rnn, paths["weights"], overwrite=overwrite)
+            # a trained network keeps its readout (rnndyn.models.load_with_readout)
+            readout = opts["_provenance"].get("_readout")
+            wpath = save(rnn, paths["weights"], overwrite=overwrite,
+                         **({} if readout is None else {"readout": readout}))
             record["network"] = dict(record["network"], saved=os.path.basename(wpath),
                                      saved_sha256=file_sha256(wpath))
             written.append(wpath)

@@ -21,6 +21,20 @@ STEM = "train"
 GATED_ONLY_INITS = ("pytorch",)
 
 
+def _trained_record(res, task, method, seed):
+    """The options record of a finished run for :func:`save_outputs`: the seed, and the
+    trained network with its readout, written beside the result as DIR/train.weights.npz
+    (what --weights of every analysis reads; rnndyn.models.load_with_readout gives both)."""
+    from rnndyn.cli.options import _note
+    from rnndyn.training import trained_model
+    rnn, readout = trained_model(res)
+    record = {"seed": seed}
+    _note(record, "network", dict(res.meta.get("model") or {}, trained=f"{task} ({method})"))
+    _note(record, "_rnn", rnn)
+    _note(record, "_readout", readout)
+    return record
+
+
 def _check_checkpoint(checkpoint, resume):
     """--resume needs --checkpoint; an existing checkpoint is only continued, never replaced."""
     import os
@@ -112,8 +126,9 @@ def train(task, length, method, cell, init, forget_bias, n_hidden, lr, threshold
     1% wrong answers on --eval-size fresh sequences. With --out DIR, writes
     DIR/train.npz/.json (the diagnostics of every --diag-every updates: loss, error
     rate, gradient norm before clipping, fraction clipped, Ω, ρ(W), λ1(W), gradient-flow
-    rate; the success tests; the final weights, which --weights of every analysis
-    command reads) and the learning curves DIR/train.<format>; without it, nothing.
+    rate; the success tests; the final weights), the trained network with its readout
+    DIR/train.weights.npz (which --weights of every analysis command reads, as it does
+    DIR/train.npz) and the learning curves DIR/train.<format>; without it, nothing.
 
     --json prints {success, updates, final_error_rate, skipped, stop_reason, seconds,
     updates_per_second, task, length, method, cell, init, seed, files}.
@@ -173,7 +188,7 @@ def train(task, length, method, cell, init, forget_bias, n_hidden, lr, threshold
                              progress=advance if show else None, **more)
     from rnndyn.figures.training import plot as plot_training
     files = save_outputs(res, draw_if(paths, lambda: plot_training(res)), paths, overwrite,
-                         {"seed": seed})
+                         _trained_record(res, task, method, seed))
     payload = res.to_dict(arrays=False, meta=False)
     payload.update(seconds=round(res.seconds, 3),
                    updates_per_second=round(res.updates / res.seconds, 1) if res.seconds
@@ -238,19 +253,10 @@ def _train_corpus(task, method, init, picked, clip, diag_every, activation, form
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
-    # the trained network beside the result (what --weights of every analysis reads), and
-    # its learning curves
-    from rnndyn.cli.options import _note
+    # the trained network beside the result, and its learning curves
     from rnndyn.figures.training import plot_corpus
-    from rnndyn.models import RNN
-    model = res.meta.get("model") or {}
-    rnn = RNN(res.W, res.U, res.b, model.get("activation", activation or "tanh"),
-              model.get("form", form or "pascanu"), cell=cell or "vanilla")
-    record = {"seed": seed}
-    _note(record, "network", dict(model, trained=f"{task} ({method})"))
-    _note(record, "_rnn", rnn)
     files = save_outputs(res, draw_if(paths, lambda: plot_corpus(res)), paths, overwrite,
-                         record)
+                         _trained_record(res, task, method, seed))
     payload = res.to_dict(arrays=False, meta=False)
     payload.update(seconds=round(res.seconds, 3),
                    updates_per_second=round(res.updates / res.seconds, 1) if res.seconds

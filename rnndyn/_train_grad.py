@@ -366,7 +366,8 @@ def flow_rate(params, inputs):
         return float("nan")
     u = np.ascontiguousarray(inputs[:, 0, :])
     try:
-        res = gradient_flow(params.rnn(), np.zeros(params.S), u.shape[0], u,
+        # the live model over theta: no copy of the weights per diagnostics window
+        res = gradient_flow(params.model, np.zeros(params.S), u.shape[0], u,
                             jacobian_stats=False)
     except ValueError:
         # e.g. states overflowing in an exploded run: a diagnostic never stops training

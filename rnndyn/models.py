@@ -1,5 +1,10 @@
 """RNN parameter containers, initialisers and weight files.
 
+One container for the recurrent parameters, :class:`RNN` (W, U, b of a vanilla, LSTM or
+GRU cell), used by every analysis and by training; the readout y_t = V h_t + c, which
+only training needs, is its own small container, :class:`Readout`. Training lays both
+over one flat vector (``RNN.from_vector``, ``Readout.from_vector``: views, no copies).
+
 Two update forms (design.md §2):
 
 * ``pascanu``: x_t = W σ(x_{t-1}) + U u_t + b,  ∂x_t/∂x_{t-1} = W diag(σ'(x_{t-1}))
@@ -87,6 +92,45 @@ class RNN:
         for arr in (W, U, b):
             arr.setflags(write=False)
 
+    @classmethod
+    def from_vector(cls, vec, N, M, activation="tanh", form="pascanu", cell="vanilla", *,
+                    name="vec"):
+        """The RNN whose W, U, b are views of the first :attr:`size` entries of ``vec``.
+
+        No copy: the views are read-only, but an in-place update of ``vec`` (an
+        optimiser's step) is what the model's W, U, b then hold. This is how
+        :class:`rnndyn.training.Params` lays the model over its flat vector theta.
+
+        Parameters
+        ----------
+        vec : ndarray, shape (n,), float64, C-contiguous
+            n >= :func:`rnn_shapes`' total; the entries after the model's are not read.
+        N, M : int
+            Hidden units and inputs.
+        activation, form, cell
+            As for the class.
+        name : str
+            The argument's name in error messages.
+        """
+        N = as_int(N, "N", minimum=1)
+        M = as_int(M, "M", minimum=0)
+        cell = as_choice(cell, "cell", cells.CELLS)
+        _check_vector(vec, name)
+        shapes = rnn_shapes(N, M, cell)
+        need = sum(int(np.prod(s)) for s in shapes)
+        if vec.size < need:
+            raise InputError(f"{name} must hold at least {need} numbers (W, U, b of a {cell} "
+                             f"cell with N={N}, M={M}), got shape {vec.shape}")
+        W, U, b = vector_views(vec, shapes)
+        # RNN's own checks (finiteness, activation for the cell); float64 C-contiguous
+        # views pass through as_array as they are, so they stay views
+        return cls(W, U, b, activation, form, cell=cell)
+
+    @property
+    def size(self):
+        """Number of parameters in W, U and b (their length in a flat vector)."""
+        return self.W.size + self.U.size + self.b.size
+
     @property
     def N(self):
         """Number of hidden units."""
@@ -159,6 +203,97 @@ class RNN:
         if self.form == "pascanu":
             return self.W @ activations.sigma(self.activation, x) + drive
         return activations.sigma(self.activation, self.W @ x + drive)
+
+
+def rnn_shapes(N, M, cell="vanilla"):
+    """Shapes of W, U, b: (G·N, N), (G·N, M), (B·N,) with the cell's G gate blocks and B
+    bias blocks (:mod:`rnndyn.cells`; vanilla G = B = 1). ``cell`` must be valid."""
+    GN = cells.GATES[cell] * N
+    return ((GN, N), (GN, M), (cells.BIAS_BLOCKS[cell] * N,))
+
+
+def _check_vector(vec, name):
+    """InputError unless ``vec`` is a C-contiguous float64 vector: what parameters can be
+    views of (anything else would have to be converted, a copy)."""
+    if not (isinstance(vec, np.ndarray) and vec.dtype == np.float64 and vec.ndim == 1
+            and vec.flags.c_contiguous):
+        got = f"{vec.dtype} {vec.shape}" if isinstance(vec, np.ndarray) else type(vec).__name__
+        raise InputError(f"{name} must be a C-contiguous float64 vector (the parameters are "
+                         f"views of it), got {got}")
+
+
+def vector_views(vec, shapes):
+    """Consecutive views of the flat ``vec`` with the given shapes (no copies)."""
+    out, i = [], 0
+    for s in shapes:
+        n = int(np.prod(s))
+        out.append(vec[i:i + n].reshape(s))
+        i += n
+    return tuple(out)
+
+
+@dataclass(frozen=True, eq=False)
+class Readout:
+    """The linear readout of a trained network, y_t = V h_t + c.
+
+    Kept apart from :class:`RNN`: the dynamics (and every analysis of them) do not depend
+    on it; training needs it (:class:`rnndyn.training.Params` is the model and a readout
+    over one flat vector), and a weights file written by training stores it beside the
+    network (:func:`save_weights`, :func:`load_with_readout`). h is the hidden part of
+    the state: the pascanu form reads r_t = σ(x_t), the elman form h_t, the LSTM its h.
+
+    Attributes
+    ----------
+    V : ndarray, shape (K, N)
+        Output weights (K outputs, N hidden units).
+    c : ndarray, shape (K,)
+        Output bias; default zeros.
+    """
+
+    V: np.ndarray
+    c: np.ndarray = None
+
+    def __post_init__(self):
+        V = as_array(self.V, "V", ndim=2)
+        if 0 in V.shape:
+            raise InputError(f"V must have shape (K, N) with K, N >= 1, got {V.shape}")
+        K = V.shape[0]
+        c = np.zeros(K) if self.c is None else as_array(self.c, "c", shape=(K,))
+        for name, value in (("V", V), ("c", c)):
+            object.__setattr__(self, name, value)
+            value.setflags(write=False)
+
+    @classmethod
+    def from_vector(cls, vec, N, K, *, name="vec"):
+        """The readout whose V (K, N) and c (K,) are views of ``vec`` (no copy), which must
+        hold exactly K·(N + 1) numbers (V row-major, then c); see
+        :meth:`RNN.from_vector`."""
+        N = as_int(N, "N", minimum=1)
+        K = as_int(K, "K", minimum=1)
+        _check_vector(vec, name)
+        if vec.size != K * (N + 1):
+            raise InputError(f"{name} must hold K·(N+1) = {K * (N + 1)} numbers (V, c with "
+                             f"K={K}, N={N}), got shape {vec.shape}")
+        return cls(*vector_views(vec, ((K, N), (K,))))
+
+    @property
+    def K(self):
+        """Number of outputs."""
+        return self.V.shape[0]
+
+    @property
+    def N(self):
+        """Number of hidden units read."""
+        return self.V.shape[1]
+
+    @property
+    def size(self):
+        """Number of parameters, K·(N + 1)."""
+        return self.V.size + self.c.size
+
+    def outputs(self, H):
+        """y = V h + c for hidden states H of shape (..., N): shape (..., K)."""
+        return np.asarray(H, dtype=np.float64) @ self.V.T + self.c
 
 
 # ---------------------------------------------------------------- initialisers
@@ -297,6 +432,8 @@ WEIGHT_DEFAULTS = {"U": "no inputs (shape (N, 0))", "b": "zeros", "activation": 
 
 
 WEIGHT_KEYS = ("W", "U", "b", "activation", "form", "cell")
+# the readout a weights file written by training holds beside the network (optional)
+READOUT_KEYS = ("V", "c")
 _WHAT = "weights file"
 
 
@@ -308,8 +445,11 @@ def load_weights(path, *, activation=None):
     and ``cell`` (default 'vanilla'). Vanilla: W (N, N), U (N, M), b (N,). Gated cells
     (``cell`` 'lstm' or 'gru'): the packed layout of :mod:`rnndyn.cells`, W (G·N, N),
     U (G·N, M), b (4N,); :func:`save_weights` writes these keys, so what it saves loads
-    back. A saved result holding the network it was made with (``rnndyn train --out
-    DIR`` writes ``DIR/train.npz``) loads as that network: ``W``, ``U`` and ``b`` from
+    back. A file written by training (``rnndyn train --out DIR`` writes
+    ``DIR/train.weights.npz``, every cell) also holds the readout, ``V`` (K, N) and
+    ``c`` (K,): this function returns the network alone (the dynamics do not depend on
+    the readout), :func:`load_with_readout` both. A saved result holding the network it
+    was made with (``DIR/train.npz``) loads as that network: ``W``, ``U`` and ``b`` from
     its ``.npz``, the activation, form and cell from the ``.json`` beside it, whose sha256
     of the ``.npz`` must match.
 
@@ -331,25 +471,82 @@ def load_weights(path, *, activation=None):
     rnndyn's files are read by :func:`rnndyn.io.read_npz`: never a pickle, sizes checked
     from the headers before reading; any problem is an InputError naming the file.
     """
+    return _load(path, activation, with_readout=False)[0]
+
+
+def load_with_readout(path, *, activation=None):
+    """Read a network and its readout: what :func:`rnndyn.training.train` trained.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Any file :func:`load_weights` reads. The readout is that of a weights file
+        written with one (``rnndyn train --out DIR``: ``DIR/train.weights.npz``;
+        :func:`save_weights` with ``readout``) or of a saved training result
+        (``DIR/train.npz``, whose arrays ``V``, ``c`` are the final readout).
+    activation : str, optional
+        As for :func:`load_weights`.
+
+    Returns
+    -------
+    (RNN, Readout or None)
+        None when the file holds no readout (a drawn network, a PyTorch state dict).
+        ``rnndyn.training.Params.from_parts(rnn, readout)`` makes them trainable again.
+    """
+    return _load(path, activation, with_readout=True)
+
+
+def _load(path, activation, with_readout):
+    """(RNN, Readout or None) of any weights file; the readout only ``with_readout``."""
     from rnndyn import io, torch_weights
     if torch_weights.is_torch_path(path):
-        return torch_weights.load_torch_weights(path, activation=activation)
+        return torch_weights.load_torch_weights(path, activation=activation), None
     names = io.list_npz(path, what=_WHAT)
     path = os.fspath(path)
     if torch_weights.looks_like_state_dict(names):
-        return torch_weights.load_torch_weights(path, activation=activation)
+        return torch_weights.load_torch_weights(path, activation=activation), None
     unknown = sorted(set(names) - set(WEIGHT_KEYS))
-    if unknown:
-        rnn = _load_result_weights(path, names, unknown)
+    # W, U, b, V, c alone: a weights file written by training, unless it is a saved
+    # result's .npz (its .json beside it), whose sha256 must then match
+    if unknown and (set(unknown) - set(READOUT_KEYS) or _is_result(path)):
+        rnn, data = _load_result_weights(path, names, unknown, with_readout)
     else:
-        rnn = _load_rnndyn_weights(path, names)
-    if activation is None:
-        return rnn
-    return _build(path, rnn.W, rnn.U, rnn.b, activation, rnn.form, rnn.cell)
+        rnn, data = _load_rnndyn_weights(path, names, with_readout)
+    readout = _readout(path, rnn, data) if with_readout else None
+    if activation is not None:
+        rnn = _build(path, rnn.W, rnn.U, rnn.b, activation, rnn.form, rnn.cell)
+    return rnn, readout
 
 
-def _load_rnndyn_weights(path, names):
-    """The network of an rnndyn weights file (keys WEIGHT_KEYS)."""
+def _is_result(path):
+    """Whether ``path`` (.npz) has a saved result's metadata (.json) beside it."""
+    from rnndyn import io
+    js = (path[:-4] if path.endswith(".npz") else path) + ".json"
+    if not os.path.exists(js):
+        return False
+    doc = io.read_json(js, what="result metadata")
+    return isinstance(doc, dict) and isinstance(doc.get("fields"), dict)
+
+
+def _readout(path, rnn, data):
+    """The Readout of the arrays ``data`` read from ``path`` (None without ``V``)."""
+    if "V" not in data:
+        if "c" in data:
+            raise InputError(f"{_WHAT} {path}: a readout bias 'c' without its weights 'V'")
+        return None
+    try:
+        readout = Readout(data["V"], data.get("c"))
+    except InputError as exc:
+        raise InputError(f"{_WHAT} {path}: {exc}") from None
+    if readout.N != rnn.N:
+        raise InputError(f"{_WHAT} {path}: V must have shape (K, {rnn.N}) (the network's N), "
+                         f"got {readout.V.shape}")
+    return readout
+
+
+def _load_rnndyn_weights(path, names, with_readout=False):
+    """(the network, the arrays read) of an rnndyn weights file: keys WEIGHT_KEYS, and
+    READOUT_KEYS when training wrote it (those are read only ``with_readout``)."""
     from rnndyn import io
     cell = "vanilla"
     if "cell" in names:
@@ -358,16 +555,19 @@ def _load_rnndyn_weights(path, names):
             raise InputError(f"{_WHAT} {path}: unknown cell {cell!r}; expected one of: "
                              f"{', '.join(cells.CELLS)}")
     # a square W for the vanilla cell; W (G·N, N) for a gated one, whose multiple G is
-    # RNN's check once the arrays are read
-    shapes = {"W": ("N", "N") if cell == "vanilla" else (None, "N")}
-    _check_network_fits(path, io.read_npz(path, what=_WHAT, allowed_keys=WEIGHT_KEYS,
-                                          required_keys=("W",), expected_shapes=shapes,
-                                          headers_only=True), cell)
-    data = io.read_npz(path, what=_WHAT, allowed_keys=WEIGHT_KEYS, required_keys=("W",),
-                       expected_shapes=shapes)
+    # RNN's check once the arrays are read; a readout V (K, N) reads the same N
+    shapes = {"W": ("N", "N") if cell == "vanilla" else (None, "N"), "V": (None, "N"),
+              "c": (None,)}
+    allowed = WEIGHT_KEYS + READOUT_KEYS
+    keys = allowed if with_readout else WEIGHT_KEYS
+    _check_network_fits(path, io.read_npz(path, what=_WHAT, allowed_keys=allowed,
+                                          required_keys=("W",), keys=keys,
+                                          expected_shapes=shapes, headers_only=True), cell)
+    data = io.read_npz(path, what=_WHAT, allowed_keys=allowed, required_keys=("W",),
+                       keys=keys, expected_shapes=shapes)
     act = _text(data, "activation", path, "tanh")
     form = _text(data, "form", path, "pascanu")
-    return _build(path, data["W"], data.get("U"), data.get("b"), act, form, cell)
+    return _build(path, data["W"], data.get("U"), data.get("b"), act, form, cell), data
 
 
 def _check_network_fits(path, headers, cell="vanilla"):
@@ -402,13 +602,14 @@ def _build(path, W, U, b, act, form, cell="vanilla"):
         raise InputError(f"{_WHAT} {path}: {exc}") from None
 
 
-def _load_result_weights(path, names, unknown):
-    """The network a saved result (``.npz`` + ``.json``) was made with."""
+def _load_result_weights(path, names, unknown, with_readout=False):
+    """(the network a saved result (``.npz`` + ``.json``) was made with, the arrays read:
+    its readout ``V``, ``c`` too ``with_readout``)."""
     from rnndyn import io
     stem = path[:-4] if path.endswith(".npz") else path
     js = stem + ".json"
     plain = (f"{_WHAT} {path}: unknown array(s) {unknown}; a weights file holds only "
-             f"{', '.join(WEIGHT_KEYS)}")
+             f"{', '.join(WEIGHT_KEYS)} (and a readout {', '.join(READOUT_KEYS)})")
     if not os.path.exists(js):
         if "W" in names:
             raise InputError(f"{plain} (a saved result such as train.npz loads with the .json "
@@ -437,9 +638,12 @@ def _load_result_weights(path, names, unknown):
     # gated cells stack their gate blocks (rnndyn.cells): RNN checks those shapes
     shapes = ({"W": ("N", "N"), "U": ("N", None), "b": ("N",)} if cell == "vanilla" else
               {"W": (None, None), "U": (None, None), "b": (None,)})
+    shapes.update(V=(None, None), c=(None,))      # the readout: checked against N once read
     _check_network_fits(path, io.read_npz(path, what=_WHAT, keys=("W", "U", "b"),
                                           expected_shapes=shapes, headers_only=True), cell)
-    data = io.read_npz(path, what=_WHAT, keys=("W", "U", "b"), expected_shapes=shapes)
+    data = io.read_npz(path, what=_WHAT, keys=("W", "U", "b") + (READOUT_KEYS if with_readout
+                                                                  else ()),
+                       expected_shapes=shapes)
     if "U" not in data and model.get("M", 0) != 0:
         raise InputError(f"{_WHAT} {path}: the {kind} has {model.get('M')} inputs but no "
                          "array 'U'")
@@ -447,17 +651,19 @@ def _load_result_weights(path, names, unknown):
         raise InputError(f"{_WHAT} {path}: the {kind} holds no bias 'b'")
     if cell != "vanilla":
         try:
-            return RNN(data["W"], data.get("U"), data["b"], cell=cell)
+            return RNN(data["W"], data.get("U"), data["b"], cell=cell), data
         except InputError as exc:
             raise InputError(f"{_WHAT} {path}: {exc}") from None
-    return _build(path, data["W"], data.get("U"), data["b"], act, form)
+    return _build(path, data["W"], data.get("U"), data["b"], act, form), data
 
 
-def save_weights(rnn, path, *, overwrite=False):
+def save_weights(rnn, path, *, overwrite=False, readout=None):
     """Write ``rnn`` to ``path`` (.npz, atomically); see :func:`load_weights`.
 
     A vanilla network is stored as W, U, b, activation and form (as before gated cells);
-    a gated one as W, U, b (the packed layout of :mod:`rnndyn.cells`) and cell.
+    a gated one as W, U, b (the packed layout of :mod:`rnndyn.cells`) and cell. A
+    :class:`Readout` (training's V, c) is stored beside them as ``V`` and ``c``:
+    :func:`load_weights` still reads the network, :func:`load_with_readout` both.
     """
     from rnndyn.io import atomic_savez
     arrays = {"W": rnn.W, "U": rnn.U, "b": rnn.b}
@@ -465,5 +671,12 @@ def save_weights(rnn, path, *, overwrite=False):
         arrays.update(activation=np.array(rnn.activation), form=np.array(rnn.form))
     else:
         arrays["cell"] = np.array(rnn.cell)
+    if readout is not None:
+        if not isinstance(readout, Readout) or readout.N != rnn.N:
+            raise InputError(f"readout must be an rnndyn.models.Readout of the network's "
+                             f"N = {rnn.N} units, got {type(readout).__name__}"
+                             + (f" with N = {readout.N}" if isinstance(readout, Readout)
+                                else ""))
+        arrays.update(V=readout.V, c=readout.c)
     atomic_savez(path, arrays, overwrite=overwrite)
     return path

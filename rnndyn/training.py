@@ -35,7 +35,7 @@ from rnndyn._train_grad import (LOSSES, OMEGA_MODES, Gradient, _CFG_DEFAULTS,  #
                                 _batch_arrays, _evaluate, _forward, _grad, _grad_gated,
                                 _loss_arrays, _workspace, ahead_labels, bernoulli_targets,
                                 evaluate, flow_rate, loss_and_grad, spectral_stats)
-from rnndyn._train_params import Params, init_params  # noqa: F401
+from rnndyn._train_params import Params, init_params, trained_model  # noqa: F401
 
 
 # ---------------------------------------------------------------- the training run
@@ -72,7 +72,8 @@ class TrainResult(Result):
     eval_update, eval_error_rate, eval_loss : ndarray
         The success evaluations on fresh sequences.
     W, U, b, V, c : ndarray
-        Final parameters.
+        Final parameters: the network's W, U, b and the readout's V, c
+        (:func:`trained_model` gives them as an RNN and a Readout).
     meta : dict
         Parameters of the run (``meta['params']``), seed, model, versions.
     """

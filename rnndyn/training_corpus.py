@@ -153,7 +153,9 @@ class CorpusTrainResult(Result):
     eval_update, eval_valid_nll, eval_lr : ndarray
         The validation evaluations and the learning rate after each.
     W, U, b, V, c : ndarray
-        The parameters with the best validation NLL.
+        The parameters with the best validation NLL: the network's W, U, b and the
+        readout's V, c (:func:`rnndyn.training.trained_model` gives them as an RNN and a
+        Readout).
     meta : dict
     """
 
