@@ -1,6 +1,7 @@
 """The stacked-model path of ``rnndyn gradflow`` (--layers, --hidden, --skip,
 --bidirectional, or --weights of a stacked PyTorch module): the depth map
-‖∂h^L_T/∂h^l_{T−lag}‖₂ beside the joint state's norm (issue 12)."""
+‖∂h^L_T/∂h^l_{T−lag}‖₂ beside the joint state's norm, or for a bidirectional stack the
+gradient reaching each input position from both ends (issue 12)."""
 
 import os
 
@@ -98,6 +99,8 @@ def run(opts, T, paths):
     x0 = initial_state(stack, spec, seed=opts.get("seed", 0) + 1)
     _note(opts, "x0", {"kind": spec, "seed": opts.get("seed", 0) + 1})
     u = build_inputs(opts, stack)
+    if stack.bidirectional:
+        return _run_bidirectional(opts, stack, x0, T, u, paths)
     res = depth_gradient_flow(stack, x0, T, u, seed=opts.get("seed", 0))
     fig = None
     if paths is not None:
@@ -116,6 +119,47 @@ def run(opts, T, paths):
         lines.append(f"  log10 ‖∂s_T/∂s_0‖₂ (joint state) = {res.log10_norm[-1]:.6g}")
     lines += [f"wrote {f}" for f in files]
     return payload, lines
+
+
+def _run_bidirectional(opts, stack, x0, T, u, paths):
+    """gradflow on a bidirectional stack: log10 ‖∂y/∂u_t‖₂ per input position t for
+    y = h^{L,→}_T and y = h^{L,←}_1 (rnndyn.gradflow_bidir)."""
+    import numpy as np
+    from rnndyn.cli.options import provenance, save_outputs
+    from rnndyn.gradflow_bidir import position_gradient_flow
+    if stack.M == 0:
+        raise InputError("--bidirectional: the gradient reaching each input position needs "
+                         "inputs; pass --n-inputs M > 0 (or a weights file with inputs)")
+    res = position_gradient_flow(stack, x0, T, u, seed=opts.get("seed", 0))
+    fig = None if paths is None else plot_positions(res)
+    files = save_outputs(res, fig, paths, opts["overwrite"], opts)
+    payload = {"position": res.position, "log10_norm_forward": res.log10_norm_forward,
+               "log10_norm_reverse": res.log10_norm_reverse,
+               "log10_norm_both": res.log10_norm_both, "finite": res.finite,
+               "states_finite": res.states_finite, "overflow_step": res.overflow_step,
+               "model": stack.describe(), "provenance": provenance(opts), "files": files}
+    f, r = res.log10_norm_forward, res.log10_norm_reverse
+    lines = [f"gradflow: {stack.label}, layers {stack.hidden}, T = {T}",
+             f"  log10 ‖∂h^(L,fwd)_T/∂u_t‖₂ at t = 1, T: {f[0]:.6g}, {f[-1]:.6g}",
+             f"  log10 ‖∂h^(L,rev)_1/∂u_t‖₂ at t = 1, T: {r[0]:.6g}, {r[-1]:.6g}"]
+    lines += [f"wrote {f}" for f in files]
+    return payload, lines
+
+
+def plot_positions(result):
+    """log10 ‖∂y/∂u_t‖₂ against the input position t, from each end of a bidirectional
+    stack and for their concatenation."""
+    from rnndyn.figures.bidir_position import draw_positions
+    from rnndyn.figures.style import new_figure, style_context
+    with style_context():
+        fig, axes = new_figure(1, 1, figsize=(6.4, 3.4))
+        ax = axes[0, 0]
+        draw_positions(ax, result.position, result.log10_norm_forward,
+                       result.log10_norm_reverse, result.log10_norm_both)
+        ax.legend(fontsize=8)
+        ax.set_title(f"bidirectional {', '.join(result.cells)}, layers {result.hidden}",
+                     fontsize=8.5)
+    return fig
 
 
 def plot_depth(result):

@@ -91,8 +91,12 @@ def gradflow(**opts):
     or --weights of a stacked PyTorch module) prints {lag, log10_norm (the joint state of
     every layer), depth_log10_norm (L × (T+1): entry [l-1][lag] = log10
     ‖∂h^L_T/∂h^l_{T-lag}‖₂, for the LSTM h only with c^l held fixed), finite,
-    states_finite, overflow_step, model, provenance, files}; the depth map needs one
-    direction (a bidirectional stack is refused).
+    states_finite, overflow_step, model, provenance, files}. A bidirectional stack
+    (needs --n-inputs M > 0) prints instead {position (1..T), log10_norm_forward
+    (log10 ‖∂h^{L,fwd}_T/∂u_t‖₂: from the top forward direction's last step),
+    log10_norm_reverse (log10 ‖∂h^{L,rev}_1/∂u_t‖₂: from the top reverse direction's
+    first step), log10_norm_both (of their concatenation), finite, states_finite,
+    overflow_step, model, provenance, files}.
     """
     import numpy as np
     from rnndyn.figures.gradnorm_lag import plot_single

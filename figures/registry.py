@@ -48,6 +48,7 @@ RECIPES = (
     # deep RNNs: the gradient through time and depth
     "depth_map",
     "depth_scaling",
+    "bidir_position",
 )
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from rnndyn import config
 from rnndyn._validate import InputError, as_array, as_float, as_int
 from rnndyn.results import Result, make_meta, result_type
-from rnndyn.stack import as_stack, initial_state, trajectory
+from rnndyn.stack import as_stack, checked_trajectory
 
 DEFAULT_MAX_ITER = 500
 
@@ -37,7 +37,8 @@ class DepthFlowResult(Result):
         c included), as :func:`rnndyn.gradflow.gradient_flow` gives for one layer; None
         when ``full_state=False``.
     power_iterations : ndarray of int, shape (T+1,), or None
-        Power-iteration steps of the joint norm at each lag.
+        Lanczos matrix-vector pairs of the joint norm at each lag (the name
+        :class:`rnndyn.gradflow.GradFlowResult` uses).
     hidden : list of int
         N_1 … N_L.
     cells : list of str
@@ -81,8 +82,11 @@ def depth_backward(stack, D, *, full_state=True, rtol=config.SINGULAR_VALUE_RTOL
         Also the joint state's ‖∂s_T/∂s_{T−ℓ}‖₂ (ΣS adjoint rows instead of N_L: about
         ΣS/N_L times the work).
     rtol, max_iter, seed
-        The joint norm's power iteration: stop when σ1² changes by at most ``rtol``
-        (relative); start vector N(0, I) drawn with ``seed``.
+        The Lanczos iterations on B Bᵀ (full reorthogonalisation, as
+        :func:`rnndyn.gradflow.gradient_flow`) of the joint product Q = ∂s_T/∂s_k and of
+        each depth block: stop when σ1² changes by at most ``rtol`` (relative) or after
+        ``max_iter`` matrix-vector pairs at a lag; start vector N(0, I) drawn with
+        ``seed``, then warm-started from lag to lag with the Ritz vector.
 
     Returns
     -------
@@ -95,9 +99,11 @@ def depth_backward(stack, D, *, full_state=True, rtol=config.SINGULAR_VALUE_RTOL
     G^l_k = ∂h^L_T/∂s^l_k obeys G^l_k = G^l_{k+1} J^l_{k+1} + Σ_j G^j_k ∂s^j_k/∂h^l_k (j
     the layers above that take h^l_k, with the residual P added for j = l + 1), computed
     for l = L … 1 at each k = T … 0 from G^L_T = [I 0]: the block lower-triangular joint
-    Jacobian is used block by block, each block renormalised with its own running log
-    scale (as :func:`rnndyn.gradflow.backward_products` does for one layer), so neither
-    growth nor decay over any T leaves float64. The joint state's ∂s_T/∂s_k has the blocks
+    Jacobian is used block by block, each block with its own running log scale (rescaled
+    by a power of two whenever its largest entry leaves [2^-200, 2^200]; as
+    :func:`rnndyn.gradflow.backward_products` renormalises one layer), so neither growth
+    nor decay over any T leaves float64. Each depth entry's norm comes from a Lanczos
+    iteration on the (N_L × N_l) block warm-started from the previous lag's Ritz vector. The joint state's ∂s_T/∂s_k has the blocks
     G^l_{k+1} J^l_{k+1} (s^l_k reaches the future only through s^l_{k+1}) with rows for
     every s_T entry. Pascanu, Mikolov & Bengio (2013), eq. 5, through the layers of Pascanu,
     Gulcehre, Cho & Bengio (2014).
@@ -169,12 +175,7 @@ def depth_gradient_flow(stack, x0, n_steps, inputs=None, *, full_state=True,
         raise InputError("stack: the depth map ∂h^L_T/∂h^l_k is defined for unidirectional "
                          "stacks (a reverse direction's state at T has read only u_T)")
     T = as_int(n_steps, "n_steps", minimum=1)
-    x0v = initial_state(stack, x0, seed=seed) if isinstance(x0, str) else \
-        as_array(x0, "x0", shape=(stack.S,))
-    with np.errstate(over="ignore", invalid="ignore"):
-        X, D = trajectory(stack, x0v, T, inputs)
-    bad = np.flatnonzero(~np.all(np.isfinite(X), axis=1))
-    overflow_step = int(bad[0]) if bad.size else None
+    x0v, X, D, overflow_step = checked_trajectory(stack, x0, T, inputs, seed=seed)
     if overflow_step is None:
         out = depth_backward(stack, D, full_state=full_state, rtol=rtol, max_iter=max_iter,
                              seed=seed)

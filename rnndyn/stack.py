@@ -439,6 +439,26 @@ def trajectory(stack, x0, n_steps, inputs=None):
     return X, D
 
 
+def checked_trajectory(stack, x0, n_steps, inputs=None, *, seed=0):
+    """The start of every stack analysis: :func:`trajectory` from ``x0`` (an array, or
+    'zero'/'random', N(0, 1) drawn with ``seed``) run with float warnings off.
+
+    Returns
+    -------
+    x0 : ndarray, shape (ΣS,)
+    X, D : ndarray
+        As :func:`trajectory`.
+    overflow_step : int or None
+        The first row of X that is not finite (None if every one is).
+    """
+    stack = as_stack(stack, "stack")
+    x0v = initial_state(stack, x0, seed=seed)
+    with np.errstate(over="ignore", invalid="ignore"):
+        X, D = trajectory(stack, x0v, n_steps, inputs)
+    bad = np.flatnonzero(~np.all(np.isfinite(X), axis=1))
+    return x0v, X, D, int(bad[0]) if bad.size else None
+
+
 # ---------------------------------------------------------------- weights files
 
 def save_stack(stack, path, *, overwrite=False):

@@ -968,3 +968,104 @@ def stack_joint_log_norms(stack, x0, u, eps=1e-30):
             J[:, c] = s.imag / eps
         out[T - k] = np.log(np.linalg.norm(J, 2))
     return out
+
+
+# ---------------------------------------------------------------- stacks: input-position gradients
+
+def stack_position_log_norms(stack, x0, u, part, t_star, eps=1e-30):
+    """Twin of rnndyn._kernels.stack._stack_input_grad (with _scaled_log_norms):
+    ln ‖∂h^{part}_{t*}/∂u_t‖₂ (T,), t = 1 … T, by complex-step derivatives: each entry of
+    u_t perturbed by i·eps in turn, the whole stack rerun by :func:`stack_trajectory`, the
+    column Im h^{part}_{t*} / eps. Also returns the Jacobians (T, N, M)."""
+    T, M = u.shape
+    off = stack.offsets
+    N = stack.parts[part].N
+    J = np.empty((T, N, M))
+    for t in range(T):
+        for c in range(M):
+            up = u.astype(complex)
+            up[t, c] += 1j * eps
+            X = stack_trajectory(stack, np.asarray(x0, float), up)
+            J[t, :, c] = X[t_star, off[part]:off[part] + N].imag / eps
+    return np.array([np.log(np.linalg.norm(J[t], 2)) for t in range(T)]), J
+
+
+# ---------------------------------------------------------------- stacks: BPTT
+# (rnndyn._kernels.bptt_stack)
+
+def _stack_with(stack, vec):
+    """A stand-in for ``stack`` (what :func:`stack_trajectory` reads) whose parts' W, b, U
+    are the slices of ``vec`` (possibly complex) in the layout of Stack.pack."""
+    from types import SimpleNamespace
+    _, lay, _, _ = stack.pack()
+    layers = []
+    for p, row in zip(stack.parts, lay):
+        G = p.W.shape[0]
+        oW, oU, ob = row[4], row[5], row[6]
+        layers.append((SimpleNamespace(
+            cell=p.cell, form=p.form, activation=p.activation, N=p.N,
+            W=vec[oW:oW + G * p.N].reshape(G, p.N), U=vec[oU:oU + G * p.M].reshape(G, p.M),
+            b=vec[ob:oU]),))
+    return SimpleNamespace(layers=layers, offsets=stack.offsets, hidden=stack.hidden,
+                           skip=stack.skip, n_dirs=1, S=stack.S)
+
+
+def _stack_loss(stack, vec, K, loss, labels, targets, u, err_rule, err_tol):
+    """(E, wrong) of a unidirectional stack whose parameters and readout are ``vec`` =
+    [theta, V, c], written from the definitions, one sequence at a time (complex-safe)."""
+    n = stack.pack()[0].size
+    NL = stack.hidden[-1]
+    V, c = vec[n:n + K * NL].reshape(K, NL), vec[n + K * NL:]
+    st = _stack_with(stack, vec)
+    top_part = stack.parts[-1]
+    T, B, _ = u.shape
+    if loss == 1:
+        n_terms = B * K
+    elif loss == 2:
+        n_terms = max(int(np.sum(targets[:, 0] >= 0)), 1)
+    else:
+        n_terms = max(int(np.sum(labels >= 0)), 1)
+    E = 0.0
+    wrong = np.zeros(B, dtype=bool)
+    top = stack.offsets[-2]
+    for s in range(B):
+        X = stack_trajectory(st, np.zeros(stack.S, dtype=vec.dtype), u[:, s])
+        for t in range(1, T + 1):
+            h = X[t, top:top + NL]
+            if top_part.cell == "vanilla" and top_part.form == "pascanu":
+                h = _stack_sigma(top_part.activation, h)     # the readout reads r = σ(x)
+            y = V @ h + c
+            if loss == 0 and labels[t - 1, s] >= 0:
+                lab = labels[t - 1, s]
+                m = np.max(y.real)
+                E = E + (m + np.log(np.sum(np.exp(y - m))) - y[lab]) / n_terms
+                wrong[s] |= np.argmax(y.real) != lab
+            elif loss == 1 and t == T:
+                diff = y - targets[s]
+                E = E + np.sum(diff * diff) / n_terms
+                err = diff.real ** 2 if err_rule == 0 else np.abs(diff.real)
+                wrong[s] |= bool(np.any(err > err_tol))
+            elif loss == 2 and targets[(t - 1) * B + s, 0] >= 0:
+                z = targets[(t - 1) * B + s]
+                E = E + np.sum(np.log(1.0 + np.exp(y)) - z * y) / n_terms
+                wrong[s] |= bool(np.any((y.real > 0) != (z > 0.5)))
+    return E, wrong
+
+
+def stack_bptt(stack, V, c, loss, labels, targets, u, err_rule, err_tol, eps=1e-30):
+    """Twin of rnndyn._kernels.bptt_stack._bptt_stack: the gradient of E with respect to
+    [theta (Stack.pack's layout), V, c] by complex-step derivatives (exact to rounding),
+    each parameter perturbed by i·eps in turn and the loss recomputed from the stack's
+    definitions (:func:`stack_trajectory`). Analytic activations only (not relu).
+    Returns (grad, wrong, E)."""
+    theta = stack.pack()[0]
+    vec = np.concatenate([theta, np.ravel(V), c])
+    K = V.shape[0]
+    E, wrong = _stack_loss(stack, vec, K, loss, labels, targets, u, err_rule, err_tol)
+    grad = np.empty(vec.size)
+    for i in range(vec.size):
+        z = vec.astype(complex)
+        z[i] += 1j * eps
+        grad[i] = _stack_loss(stack, z, K, loss, labels, targets, u, err_rule,
+                              err_tol)[0].imag / eps
+    return grad, wrong, float(np.real(E))

@@ -43,7 +43,8 @@ def test_depth_out_writes_data_figure_and_a_stack_that_reloads(tmp_path):
     np.testing.assert_array_equal(again["depth_log10_norm"], d["depth_log10_norm"])
 
 
-@pytest.mark.parametrize("args", [("--layers", 2, "--bidirectional", "--n", 4),
+@pytest.mark.parametrize("args", [("--layers", 2, "--bidirectional", "--n", 4),   # no inputs
+                                  ("--bidirectional", "--n-inputs", 2, "--fit", "1:5"),
                                   ("--layers", 2, "--delta", "random"),
                                   ("--hidden", "4,3", "--layers", 3)])
 def test_depth_refusals_are_one_line_exit_2(args):
@@ -51,3 +52,42 @@ def test_depth_refusals_are_one_line_exit_2(args):
     assert res.exit_code == 2
     err = getattr(res, "stderr", res.output).strip().splitlines()
     assert len(err) == 1 and err[0].startswith("Error: ")
+
+
+@pytest.mark.parametrize("args", [("--layers", 2, "--n", 5, "--cell", "lstm"),
+                                  ("--hidden", "4,3", "--cell", "gru", "--skip", "dense"),
+                                  ("--n", 4, "--skip", "residual", "--layers", 2)])
+def test_bidirectional_json_contract_equals_the_library(args):
+    """--bidirectional: the gradient reaching each input position from both ends, under the
+    keys the -h text names."""
+    import re
+    from rnndyn.gradflow_bidir import position_gradient_flow
+    from rnndyn.inputs import make_inputs
+    from rnndyn.stack import initial_state, make_stack
+    res = _cli("gradflow", *args, "--bidirectional", "--n-inputs", 2, "--inputs", "gaussian",
+               "--steps", 15, "--json")
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.output)
+    keys = ("position", "log10_norm_forward", "log10_norm_reverse", "log10_norm_both")
+    assert d["position"] == list(range(1, 16)) and "depth_log10_norm" not in d
+    help_words = set(re.findall(r"\w+", _cli("gradflow", "-h").output))
+    assert set(d) <= help_words
+    m = d["model"]
+    stack = make_stack(m["hidden"], cell=m["cells"][0], skip=m["skip"], bidirectional=True,
+                       n_inputs=2, seed=0)
+    u = make_inputs("gaussian", 15, 2, seed=2)
+    ref = position_gradient_flow(stack, initial_state(stack, "random", seed=1), 15, u)
+    for key in keys[1:]:
+        np.testing.assert_allclose(d[key], getattr(ref, key), rtol=0, atol=1e-12)
+
+
+def test_bidirectional_out_writes_data_figure_and_weights(tmp_path):
+    out = tmp_path / "o"
+    res = _cli("gradflow", "--bidirectional", "--n", 4, "--n-inputs", 1, "--steps", 12,
+               "--out", out, "--json")
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "gradflow.json", "gradflow.npz", "gradflow.png", "gradflow.weights.npz"]
+    again = json.loads(_cli("gradflow", "--weights", out / "gradflow.weights.npz",
+                            "--steps", 12, "--json").output)
+    assert again["log10_norm_reverse"] == json.loads(res.output)["log10_norm_reverse"]

@@ -256,11 +256,24 @@ def test_depth_and_joint_norms_match_naive(rng, cell, skip):
     np.testing.assert_allclose(res.depth_log_norm, naive.stack_depth(st, x0, u), rtol=0,
                                atol=ATOL_LOG)
     np.testing.assert_allclose(res.log_norm, naive.stack_joint_log_norms(st, x0, u), rtol=0,
-                               atol=1e-8)
+                               atol=ATOL_LOG)
     # the depth map alone (full_state=False) is the same
     X, D = trajectory(st, x0, len(u), u)
     np.testing.assert_allclose(depth_backward(st, D, full_state=False)["depth_log_norm"],
                                res.depth_log_norm, rtol=0, atol=1e-12)
+
+
+def test_joint_norm_by_lanczos_with_clustered_singular_values(rng):
+    """Lanczos on the joint product: LSTMs with a large forget bias (c→c blocks near
+    diag(f), top singular values clustered, where a power iteration stalls) agree with
+    the SVD of the complex-step product to ATOL_LOG in few matrix-vector pairs."""
+    st = make_stack([5, 5, 5], cell="lstm", skip="residual", n_inputs=2, forget_bias=3.0,
+                    seed=3)
+    x0, u = 0.5 * rng.standard_normal(st.S), rng.standard_normal((12, 2))
+    res = depth_gradient_flow(st, x0, len(u), u)
+    np.testing.assert_allclose(res.log_norm, naive.stack_joint_log_norms(st, x0, u), rtol=0,
+                               atol=ATOL_LOG)
+    assert res.power_iterations[0] == 0 and res.power_iterations.max() <= 2 * st.hidden[0]
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -392,3 +405,14 @@ def test_stack_and_analysis_bad_inputs():
         depth_backward(st, np.zeros((3, 4)))
     with pytest.raises(InputError, match="full_state"):
         depth_backward(st, np.zeros((3, 5)), full_state="yes")
+
+
+@pytest.mark.parametrize("shape", [(3, 7), (5, 8), (1, 1), (4, 130)])
+def test_block_max_is_numpys_and_flags_nan(rng, shape):
+    """The kernels' block maximum (four running maxima, a NaN flag) is np.max(np.abs)."""
+    from rnndyn._kernels.stack import _max_abs2
+    A = rng.standard_normal(shape) * 10.0 ** rng.integers(-300, 300, size=shape)
+    assert _max_abs2(A) == np.max(np.abs(A))
+    A[-1, -1] = np.nan
+    assert np.isnan(_max_abs2(A))
+    assert _max_abs2(np.zeros(shape)) == 0.0

@@ -13,7 +13,13 @@ in time, top layer first at each k (the joint Jacobian is block lower-triangular
 
     G^l_k = G^l_{k+1} J^l_{k+1} + Σ_{j consumes h^l} G^j_k ∂s^j_k/∂h^l_k,
 
-each block with its own running log scale, so neither growth nor decay leaves float64.
+each block with its own running log scale (rescaled by a power of two whenever its largest
+entry leaves [2^-200, 2^200]), so neither growth nor decay leaves float64; the blocks' norms
+come from the one-layer gradflow's Lanczos, warm-started from lag to lag.
+
+The input-position gradients of a bidirectional stack (:func:`_stack_input_grad`) run the
+same block products the other way: one adjoint per end, each part swept against its own
+time direction, layers top down, scattered to the inputs u_t.
 """
 
 import math
@@ -22,10 +28,14 @@ import numpy as np
 
 from rnndyn._jit import jit
 from rnndyn._kernels.cells import _gated_step, _gated_vj_gates, _vanilla_step
+from rnndyn._kernels.gradflow import _block_log_norm
 from rnndyn.codes import ELMAN, GRU, LSTM, PASCANU
 
 # columns of the layout table (mirrored by rnndyn.stack.LAY_COLUMNS)
 CELL, ACT, N_, MIN, OW, OU, OB, OX, OD, GN, S_, A_, REV, SKIP_OFF, SKIP_LEN = range(15)
+# a block is rescaled (by a power of two) only when its largest entry leaves [1/_BIG, _BIG]
+_BIG = 2.0 ** 200
+_LN2 = math.log(2.0)
 
 
 @jit(inline="always")
@@ -83,81 +93,113 @@ def _stack_trajectory(theta, lay, src, src_start, n_dirs, x0, u, X, D, V):
 
 
 @jit(inline="always")
-def _block_gates(N, cell, d, G, Gg, outside_reset):
-    """Gg (R, G N): the pre-activation adjoints of the rows of G (_gated_vj_gates row by
-    row). outside_reset: the GRU candidate's input term U_n v sits outside the reset gate,
-    so its adjoint is e·w (aux block 3), not e·r·w (the h term's)."""
-    for r in range(G.shape[0]):
-        w = G[r]
-        _gated_vj_gates(N, cell, d, w, Gg[r])
-        if outside_reset and cell == GRU:
-            for i in range(N):
-                Gg[r, 2 * N + i] = d[3 * N + i] * w[i]
+def _block_vj(theta, lay, p, d, G, rec, inp, want_inp, gf):
+    """rec (R, S) = G J and, if want_inp, inp (R, M_in) = G ∂s/∂v: the rows G (R, S) of an
+    adjoint times part p's one-step Jacobians at the step of aux row d.
 
-
-@jit(inline="always")
-def _block_rec_vj(theta, lay, p, d, G, out, gf):
-    """out (R, S) = G J for part p's one-step Jacobian J (aux row d), rows of G (R, S).
-
-    Gated cells: the rows' gate adjoints Gg (R, G N) then one product Gg W, plus the
-    terms of _gated_vj that bypass W (the LSTM's c path, the GRU's z h); gf scratch."""
+    Both products share the rows' gate adjoints (one pass for the two): vanilla ∂x/∂v = U
+    (pascanu), diag(d) U (elman); gated cells the pre-activation adjoints Gg (R, G N) of
+    _gated_vj_gates row by row, then Gg W plus the terms of _gated_vj that bypass W (the
+    LSTM's c path, the GRU's z h), and Gg U, where the GRU's candidate input term U_n v sits
+    outside the reset gate, so its adjoint is e·w (aux block 3), not e·r·w: that block of
+    Gg is replaced after Gg W. gf (R · (G N + N)) scratch; rec and inp C-contiguous.
+    """
     W, U, b = _params(theta, lay, p)
     cell = lay[p, CELL]
-    if cell == PASCANU:          # J = W diag(d)
-        out[:, :] = np.dot(G, W)
-        for r in range(G.shape[0]):
+    R = G.shape[0]
+    if cell == PASCANU:          # J = W diag(d), ∂x/∂v = U
+        np.dot(G, W, rec)
+        for r in range(R):
             for j in range(G.shape[1]):
-                out[r, j] *= d[j]
-    elif cell == ELMAN:          # J = diag(d) W
-        tmp = G * d
-        out[:, :] = np.dot(tmp, W)
+                rec[r, j] *= d[j]
+        if want_inp:
+            np.dot(G, U, inp)
+    elif cell == ELMAN:          # J = diag(d) W, ∂x/∂v = diag(d) U
+        Gd = gf[:G.size].reshape(G.shape)
+        for r in range(R):
+            for j in range(G.shape[1]):
+                Gd[r, j] = G[r, j] * d[j]
+        np.dot(Gd, W, rec)
+        if want_inp:
+            np.dot(Gd, U, inp)
     else:
         N = W.shape[1]
-        R = G.shape[0]
-        Gg = gf[:R * W.shape[0]].reshape((R, W.shape[0]))
-        _block_gates(N, cell, d, G, Gg, False)
-        out[:, :N] = np.dot(Gg, W)
+        GN = W.shape[0]
+        Gg = gf[:R * GN].reshape((R, GN))
+        GW = gf[R * GN:R * (GN + N)].reshape((R, N))
+        for r in range(R):
+            _gated_vj_gates(N, cell, d, G[r], Gg[r])
+        np.dot(Gg, W, GW)
         for r in range(R):
             if cell == LSTM:
                 for i in range(N):
-                    out[r, N + i] = d[4 * N + i] * (G[r, N + i] + d[5 * N + i] * G[r, i])
+                    rec[r, i] = GW[r, i]
+                    rec[r, N + i] = d[4 * N + i] * (G[r, N + i] + d[5 * N + i] * G[r, i])
             else:
                 for i in range(N):
-                    out[r, i] += d[4 * N + i] * G[r, i]
+                    rec[r, i] = GW[r, i] + d[4 * N + i] * G[r, i]
+        if want_inp:
+            if cell == GRU:
+                for r in range(R):
+                    for i in range(N):
+                        Gg[r, 2 * N + i] = d[3 * N + i] * G[r, i]
+            np.dot(Gg, U, inp)
 
 
 @jit(inline="always")
-def _block_input_vj(theta, lay, p, d, G, out, gf):
-    """out (R, M_in) = G ∂s/∂v for part p's input Jacobian at the step of aux row d.
-
-    vanilla: ∂x/∂v = U (pascanu), diag(d) U (elman); gated: the pre-activation adjoint of
-    _gated_vj_gates times U, except the GRU's candidate, whose input term U_n v is outside
-    the reset gate (its adjoint is e·w, aux block 3, not e·r·w)."""
-    W, U, b = _params(theta, lay, p)
-    cell = lay[p, CELL]
-    N = lay[p, N_]
-    if cell == PASCANU:
-        out[:, :] = np.dot(G, U)
-    elif cell == ELMAN:
-        tmp = G * d
-        out[:, :] = np.dot(tmp, U)
-    else:
-        R = G.shape[0]
-        Gg = gf[:R * W.shape[0]].reshape((R, W.shape[0]))
-        _block_gates(N, cell, d, G, Gg, True)
-        out[:, :] = np.dot(Gg, U)
+def _pow2_renormalise(A, lam):
+    """The block A (log scale lam) after a step: (new lam, max|A_ij|); lam −inf for an exactly
+    zero block, NaN for a non-finite one. A is rescaled, by a power of two (exact), only when
+    its largest entry leaves [2^-200, 2^200]: within that range no product of two blocks
+    can overflow or lose its small entries, and the pass over A is saved."""
+    m = _max_abs2(A)
+    if m == 0.0:
+        return -np.inf, m
+    if m != m or m == np.inf or lam != lam:
+        return np.nan, m
+    if m > _BIG or m < 1.0 / _BIG:
+        e = math.frexp(m)[1]
+        f = math.ldexp(1.0, -e)
+        for r in range(A.shape[0]):
+            for c in range(A.shape[1]):
+                A[r, c] *= f
+        return lam + e * _LN2, m * f
+    return lam, m
 
 
 @jit
 def _max_abs2(A):
-    """max |A_ij| of a 2-D array (NaN if any entry is NaN)."""
-    m = 0.0
+    """max |A_ij| of a 2-D array (NaN if any entry is NaN).
+
+    Four independent running maxima by branch-free selects, and a NaN flag: 5x faster than
+    one compare-and-branch chain (it ran once per block and step, 1.5 ns an entry)."""
+    m0 = 0.0
+    m1 = 0.0
+    m2 = 0.0
+    m3 = 0.0
+    nan = False
+    C = A.shape[1]
     for r in range(A.shape[0]):
-        for c in range(A.shape[1]):
-            v = abs(A[r, c])
-            if v > m or v != v:
-                m = v
-    return m
+        c = 0
+        while c + 4 <= C:
+            v0 = abs(A[r, c])
+            v1 = abs(A[r, c + 1])
+            v2 = abs(A[r, c + 2])
+            v3 = abs(A[r, c + 3])
+            m0 = v0 if v0 > m0 else m0
+            m1 = v1 if v1 > m1 else m1
+            m2 = v2 if v2 > m2 else m2
+            m3 = v3 if v3 > m3 else m3
+            nan |= (v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3)
+            c += 4
+        while c < C:
+            v0 = abs(A[r, c])
+            m0 = v0 if v0 > m0 else m0
+            nan |= v0 != v0
+            c += 1
+    if nan:
+        return np.nan
+    return max(max(m0, m1), max(m2, m3))
 
 
 @jit
@@ -179,37 +221,25 @@ def _log_norm2(A):
 
 
 @jit
-def _log_norm_power(Q, u, x, y, rtol, max_iter):
-    """ln ‖Q‖₂ (Q (R, C), entries at most 1) by a power iteration on Q Qᵀ warm-started from
-    u (R,), the left singular vector estimate, updated in place (it lives at time T and
-    converges from lag to lag); x (C,), y (R,) scratch. Returns (log norm, iterations)."""
-    R, C = Q.shape
-    est = 0.0
-    it = 0
-    while it < max_iter:
-        it += 1
-        x[:] = np.dot(u, Q)
-        xx = np.dot(x, x)
-        if xx == 0.0:       # u orthogonal to the range: restart from the largest row
-            best, ib = -1.0, 0
-            for r in range(R):
-                v = np.dot(Q[r], Q[r])
-                if v > best:
-                    best, ib = v, r
-            if best == 0.0:
-                return -np.inf, it
-            u[:] = 0.0
-            u[ib] = 1.0
-            continue
-        y[:] = np.dot(Q, x)
-        yy = np.dot(y, y)
-        new = yy / xx       # ‖QQᵀu‖/‖Qᵀu‖ squared: a lower bound of σ1², rising
-        u[:] = y / math.sqrt(yy)
-        done = new - est <= rtol * new
-        est = new
-        if done:
-            break
-    return 0.5 * math.log(est), it
+def _scaled_block_log_norm(B, u, Qk, alpha, beta, svec, work, rtol, max_iter):
+    """ln ‖B‖₂ of a block B (R, C, C-contiguous, scaled in place by its max entry so that its
+    Gram products cannot underflow) by the one-layer gradflow's Lanczos
+    (rnndyn._kernels.gradflow._block_log_norm) warm-started from u (R,), updated to the
+    Ritz vector. An exactly zero block gives -inf; a nonzero one whose range the start
+    vector misses entirely (possible where relu units switch off) falls back to the Gram
+    eigenvalues. Returns (log norm, matrix-vector pairs)."""
+    m = _max_abs2(B)
+    if m != m or m == np.inf:
+        return np.nan, 0
+    if m == 0.0:
+        return -np.inf, 0
+    for r in range(B.shape[0]):
+        for c in range(B.shape[1]):
+            B[r, c] /= m
+    ln, it = _block_log_norm(B, u, Qk, alpha, beta, svec, work, rtol, max_iter)
+    if ln == -np.inf:
+        ln = _log_norm2(B)
+    return ln + math.log(m), it
 
 
 @jit
@@ -220,8 +250,14 @@ def _stack_depth(theta, lay, src, src_start, D, full, u0, rtol, max_iter, depth_
     depth_log (L, T+1)[l, T-k] = ln ‖∂h^L_T/∂h^l_k‖₂ (the h columns of G^l_k, rows h^L_T).
     full = False: R = N_L rows, G^L_T = [I 0]. full = True: R = ΣS rows seeded with the
     joint identity, and also joint_log (T+1,)[T-k] = ln ‖∂s_T/∂s_k‖₂ of the joint state
-    (block l: the recurrent part G^l_{k+1} J^l_{k+1}), by :func:`_log_norm_power` from u0
-    (ΣS,) with rtol, max_iter; n_iter (T+1,) its iterations per lag.
+    (block l: the recurrent part G^l_{k+1} J^l_{k+1}, each block with its own scale), by
+    Lanczos on Q Qᵀ (rnndyn._kernels.gradflow._block_log_norm, the one-layer gradflow's)
+    warm-started from u0 (ΣS,) and then from the previous lag's Ritz vector (it lives at
+    time T), with rtol, max_iter; n_iter (T+1,) its matrix-vector pairs per lag.
+
+    Once G^l_k is final, both of its products with layer l's Jacobians at step k are formed
+    with one set of gate adjoints (:func:`_block_vj`): the recurrent part G^l_k J^l_k, used
+    at k − 1, and the input adjoint G^l_k ∂s^l_k/∂v^l_k, used by the layers below at k.
     """
     L = lay.shape[0]
     T = D.shape[0]
@@ -231,32 +267,48 @@ def _stack_depth(theta, lay, src, src_start, D, full, u0, rtol, max_iter, depth_
     R = SS if full else NL
     row0 = lay[top, OX] if full else 0      # the rows of h^L_T
     gof = np.zeros(L + 1, dtype=np.int64)
-    smax = 0
-    mmax = 0
+    iof = np.zeros(L + 1, dtype=np.int64)
     gmax = 0
+    nmax = 0
     for l in range(L):
         gof[l + 1] = gof[l] + R * lay[l, S_]
-        smax = max(smax, lay[l, S_])
-        mmax = max(mmax, lay[l, MIN])
+        iof[l + 1] = iof[l] + R * lay[l, MIN]
         gmax = max(gmax, lay[l, GN])
-    Gf = np.zeros(gof[L])
-    rec_f = np.zeros(R * smax)
-    inp_f = np.zeros(R * mmax)
-    g = np.empty(R * gmax)
+        nmax = max(nmax, lay[l, N_])
+    Gf = np.zeros(gof[L])       # G^l_k, block by block
+    rec_f = np.zeros(gof[L])    # G^l_{k+1} J^l_{k+1}, at the scale of G^l_{k+1}
+    inp_f = np.zeros(iof[L])    # G^l_k ∂s^l_k/∂v^l_k, at the scale of G^l_k
+    g = np.empty(R * (gmax + nmax))
     lam = np.full(L, -np.inf)
     Q = np.zeros((R, SS)) if full else np.zeros((0, 0))
     uq = u0.copy()
-    xq = np.empty(SS)
-    yq = np.empty(R)
+    mk = min(R, 24)         # Krylov dimension before a restart (as the one-layer gradflow)
+    Qk = np.empty((mk + 1, R))
+    alpha = np.empty(mk)
+    beta = np.empty(mk)
+    svec = np.empty(mk)
+    work = np.empty(mk)
     qlam = np.full(L, -np.inf)
+    # the depth blocks' norms: Lanczos warm-started per layer (the block's left singular
+    # vector lives at h^L_T, so it converges from lag to lag); 60x cheaper than their Gram
+    # eigenvalues at N = 64
+    md = min(NL, 24)
+    Qd = np.empty((md + 1, NL))
+    ub = np.empty((L, NL))
+    for l in range(L):
+        ub[l, :] = u0[:NL]
+        nrm = math.sqrt(np.dot(ub[l], ub[l]))
+        for i in range(NL):
+            ub[l, i] = ub[l, i] / nrm if nrm > 0.0 else (1.0 if i == 0 else 0.0)
+    Bf = np.empty(NL * nmax)
     for k in range(T, -1, -1):
         for l in range(L - 1, -1, -1):
             S = lay[l, S_]
             N = lay[l, N_]
             ox = lay[l, OX]
             Gl = Gf[gof[l]:gof[l + 1]].reshape((R, S))
-            rec = rec_f[:R * S].reshape((R, S))
-            # the recurrent part: the seed at T, else G^l_{k+1} J^l_{k+1}
+            rec = rec_f[gof[l]:gof[l + 1]].reshape((R, S))
+            # the recurrent part: the seed at T, else G^l_{k+1} J^l_{k+1} (made at k + 1)
             if k == T:
                 rec[:, :] = 0.0
                 lam_rec = -np.inf
@@ -269,8 +321,6 @@ def _stack_depth(theta, lay, src, src_start, D, full, u0, rtol, max_iter, depth_
                         rec[i, i] = 1.0
                     lam_rec = 0.0
             else:
-                _block_rec_vj(theta, lay, l, D[k, lay[l, OD]:lay[l, OD] + lay[l, A_]],
-                              Gl, rec, g)
                 lam_rec = lam[l]
             if full and k < T:
                 Q[:, ox:ox + S] = rec
@@ -286,49 +336,46 @@ def _stack_depth(theta, lay, src, src_start, D, full, u0, rtol, max_iter, depth_
                 lam[l] = -np.inf
             else:
                 if lam_rec > -np.inf:
-                    Gl[:, :] = rec * math.exp(lam_rec - mu)
+                    c = math.exp(lam_rec - mu)
+                    for r in range(R):
+                        for i in range(S):
+                            Gl[r, i] = c * rec[r, i]
                 else:
                     Gl[:, :] = 0.0
                 for j in range(l + 1, L if k > 0 else l + 1):
                     if lam[j] == -np.inf:
                         continue
                     Sj = lay[j, S_]
-                    Gj = Gf[gof[j]:gof[j + 1]].reshape((R, Sj))
                     c = math.exp(lam[j] - mu)
-                    Mj = lay[j, MIN]
-                    consumed = False
+                    inp = inp_f[iof[j]:iof[j + 1]].reshape((R, lay[j, MIN]))
                     for q in range(src_start[j], src_start[j + 1]):
                         if src[q, 1] == 1 and src[q, 5] == l:
-                            consumed = True
-                    if consumed:
-                        inp = inp_f[:R * Mj].reshape((R, Mj))
-                        _block_input_vj(theta, lay, j, D[k - 1, lay[j, OD]:lay[j, OD]
-                                                         + lay[j, A_]], Gj, inp, g)
-                        for q in range(src_start[j], src_start[j + 1]):
-                            if src[q, 1] == 1 and src[q, 5] == l:
-                                voff = src[q, 4]
-                                for r in range(R):
-                                    for i in range(N):
-                                        Gl[r, i] += c * inp[r, voff + i]
+                            voff = src[q, 4]
+                            for r in range(R):
+                                for i in range(N):
+                                    Gl[r, i] += c * inp[r, voff + i]
                     # the residual path of layer j = l+1 (truncated identity)
                     if j == l + 1 and lay[j, SKIP_LEN] > 0:
+                        Gj = Gf[gof[j]:gof[j + 1]].reshape((R, Sj))
                         for r in range(R):
                             for i in range(min(N, lay[j, N_])):
                                 Gl[r, i] += c * Gj[r, i]
-                m = _max_abs2(Gl)
-                if m == 0.0:
-                    lam[l] = -np.inf
-                elif m == m and m < np.inf:
-                    for r in range(R):
-                        for i in range(S):
-                            Gl[r, i] /= m
-                    lam[l] = mu + math.log(m)
-                else:
-                    lam[l] = np.nan
+                lam[l], _ = _pow2_renormalise(Gl, mu)
             if lam[l] == -np.inf:
                 depth_log[l, T - k] = -np.inf
+            elif k == T and l == top:
+                depth_log[l, 0] = 0.0           # ∂h^L_T/∂h^L_T = I, exactly
             else:
-                depth_log[l, T - k] = _log_norm2(Gl[row0:row0 + NL, :N]) + lam[l]
+                Bh = Bf[:NL * N].reshape((NL, N))
+                Bh[:, :] = Gl[row0:row0 + NL, :N]
+                ln, _ = _scaled_block_log_norm(Bh, ub[l], Qd, alpha, beta, svec, work, rtol,
+                                               max_iter)
+                depth_log[l, T - k] = ln + lam[l]
+            # G^l_k's products with the Jacobians of step k (aux row D[k−1])
+            if k > 0 and lam[l] != -np.inf:
+                inp = inp_f[iof[l]:iof[l + 1]].reshape((R, lay[l, MIN]))
+                _block_vj(theta, lay, l, D[k - 1, lay[l, OD]:lay[l, OD] + lay[l, A_]], Gl,
+                          rec, inp, l > 0, g)
         if full:
             if k == T:
                 joint_log[0] = 0.0
@@ -349,6 +396,134 @@ def _stack_depth(theta, lay, src, src_start, D, full, u0, rtol, max_iter, depth_
                         for r in range(R):
                             for i in range(S):
                                 Q[r, ox + i] *= c
-                    ln, it = _log_norm_power(Q, uq, xq, yq, rtol, max_iter)
+                    ln, it = _block_log_norm(Q, uq, Qk, alpha, beta, svec, work, rtol,
+                                             max_iter)
+                    if ln == -np.inf:       # uq missed the range: not a zero product
+                        ln = _log_norm2(Q)
                     joint_log[T - k] = ln + ref
                     n_iter[T - k] = it
+
+
+# ---------------------------------------------------------------- gradients by input position
+
+@jit(inline="always")
+def _add_scaled(dst, lam_dst, dcol, src, scol, n, lam_src):
+    """dst[:, dcol:dcol+n] += src[:, scol:scol+n] · exp(lam_src − lam), both blocks kept
+    with log scales (dst's lam_dst, src's lam_src); returns lam = max(lam_dst, lam_src),
+    dst rescaled to it first if it grew (neither block leaves float64)."""
+    if lam_src == -np.inf:
+        return lam_dst
+    lam = lam_dst
+    if lam_src > lam_dst or lam_dst == -np.inf:
+        if lam_dst > -np.inf:
+            c = math.exp(lam_dst - lam_src)
+            for r in range(dst.shape[0]):
+                for j in range(dst.shape[1]):
+                    dst[r, j] *= c
+        lam = lam_src
+    c = math.exp(lam_src - lam)
+    for r in range(dst.shape[0]):
+        for i in range(n):
+            dst[r, dcol + i] += c * src[r, scol + i]
+    return lam
+
+
+@jit
+def _stack_input_grad(theta, lay, src, src_start, D, seed_part, seed_t, Gu, lam_u):
+    """∂y/∂u_t (t = 1 … T) of a stack for y = h^{p*}_{t*}, the output of part p* =
+    ``seed_part`` at position t* = ``seed_t`` (R = N_{p*} rows): Gu (T, R, M) and lam_u (T,)
+    with ∂y/∂u_t = Gu[t−1] exp(lam_u[t−1]) (lam −inf: exactly zero).
+
+    Each part's adjoint A^p_t = ∂y/∂s^p_t (R × S_p) is swept against the part's own time
+    direction (t = T … 1 for a forward part, 1 … T for a reverse one), layers top down:
+
+        A^p_t = A^p_{t'} J^p_{t'} + [H^p_t 0] (+ [I 0] at the seed),
+
+    t' the part's next step (t + 1 forward, t − 1 reverse) and H^p_t = ∂y/∂h^p_t through
+    its consumers at the same position (the parts above it; their input adjoints
+    A^j_t ∂s^j_t/∂v^j_t, the residual P included, are scattered to H and to Gu as the
+    src table says). Every block (A per part, H per part and position, Gu per position)
+    carries its own log scale, so no length or gain leaves float64.
+    """
+    P = lay.shape[0]
+    T = D.shape[0]
+    R = Gu.shape[1]
+    hof = np.zeros(P + 1, dtype=np.int64)
+    smax = 0
+    mmax = 0
+    gmax = 0
+    for p in range(P):
+        hof[p + 1] = hof[p] + T * R * lay[p, N_]
+        smax = max(smax, lay[p, S_])
+        mmax = max(mmax, lay[p, MIN])
+        gmax = max(gmax, lay[p, GN])
+    Hf = np.zeros(hof[P])
+    lam_h = np.full((P, T), -np.inf)
+    A_f = np.zeros(R * smax)
+    rec_f = np.zeros(R * smax)
+    inp_f = np.zeros(R * mmax)
+    g = np.empty(R * (gmax + smax))
+    Gu[:, :, :] = 0.0
+    lam_u[:] = -np.inf
+    n_dirs = P // (src_start.shape[0] - 1)
+    for p in range(P - 1, -1, -1):
+        l = p // n_dirs
+        S = lay[p, S_]
+        N = lay[p, N_]
+        Mp = lay[p, MIN]
+        od, na = lay[p, OD], lay[p, A_]
+        reverse = lay[p, REV] != 0
+        k0, n_skip = lay[p, SKIP_OFF], min(N, lay[p, SKIP_LEN])
+        A = A_f[:R * S].reshape((R, S))
+        rec = rec_f[:R * S].reshape((R, S))
+        B = inp_f[:R * Mp].reshape((R, Mp))
+        Hp = Hf[hof[p]:hof[p + 1]].reshape((T, R, N))
+        lam_a = -np.inf
+        for step in range(T):
+            t = step + 1 if reverse else T - step
+            # the recurrent term A^p_{t'} J^p_{t'} (made at the part's previous sweep step)
+            lam = -np.inf
+            if lam_a > -np.inf or lam_a != lam_a:
+                A[:, :] = rec
+                lam = lam_a
+            else:
+                A[:, :] = 0.0
+            lam = _add_scaled(A, lam, 0, Hp[t - 1], 0, N, lam_h[p, t - 1])
+            if p == seed_part and t == seed_t:     # + [I 0], scale 0
+                if not lam >= 0.0:
+                    c = math.exp(lam) if lam > -np.inf else 0.0
+                    for r in range(R):
+                        for j in range(S):
+                            A[r, j] *= c
+                    lam = 0.0
+                c = math.exp(-lam)
+                for i in range(N):
+                    A[i, i] += c
+            lam_a, _ = _pow2_renormalise(A, lam)
+            if lam_a == -np.inf:
+                continue
+            # A^p_t's products with the Jacobians of step t (aux row D[t − 1]): the
+            # recurrent one for the next sweep step, the input one for the sources
+            _block_vj(theta, lay, p, D[t - 1, od:od + na], A, rec, B, True, g)
+            # the input adjoint (+ the residual P), scattered to its sources
+            for r in range(R):
+                for i in range(n_skip):
+                    B[r, k0 + i] += A[r, i]
+            for q in range(src_start[l], src_start[l + 1]):
+                kind, col, n, voff, part = src[q, 1], src[q, 2], src[q, 3], src[q, 4], src[q, 5]
+                if kind == 0:
+                    lam_u[t - 1] = _add_scaled(Gu[t - 1], lam_u[t - 1], col, B, voff, n, lam_a)
+                else:
+                    Hq = Hf[hof[part]:hof[part + 1]].reshape((T, R, lay[part, N_]))
+                    lam_h[part, t - 1] = _add_scaled(Hq[t - 1], lam_h[part, t - 1], 0, B,
+                                                     voff, n, lam_a)
+
+
+@jit
+def _scaled_log_norms(G, lam, out):
+    """out[t] = ln ‖G[t] exp(lam[t])‖₂ for blocks G (T, R, C) (−inf for a zero block)."""
+    for t in range(G.shape[0]):
+        if lam[t] == -np.inf:
+            out[t] = -np.inf
+        else:
+            out[t] = _log_norm2(G[t]) + lam[t]
