@@ -71,13 +71,12 @@ def classify_orbits(X, rtol, atol, escape, max_period):
 # ---- bptt
 
 def _sigma2(name, p):
-    """σ''(p) (relu and linear: 0)."""
+    """σ''(p) from the tail-accurate σ' (relu and linear: 0): tanh'' = −2 tanh · sech²,
+    sigmoid'' = σ'·(σ(−p) − σ(p)); never 1 − tanh², which is 0 beyond |p| = 19.1."""
     if name == "tanh":
-        t = np.tanh(p)
-        return -2.0 * t * (1.0 - t * t)
+        return -2.0 * np.tanh(p) * dsigma("tanh", p)
     if name == "sigmoid":
-        s = sigma("sigmoid", p)
-        return s * (1.0 - s) * (1.0 - 2.0 * s)
+        return dsigma("sigmoid", p) * (sigma("sigmoid", -p) - sigma("sigmoid", p))
     return np.zeros_like(p)
 
 

@@ -360,3 +360,140 @@ def test_params_pack_and_unpack(rng):
     assert np.count_nonzero(P.W, axis=1).max() <= 4
     with pytest.raises(ValueError, match="V must have shape"):
         Params.from_arrays(P.W, P.U, P.b, P.V.T, P.c)
+
+
+# ------------------------------------------------------------------ saturated units
+
+def _saturated_problem(rng, act, form, N=6, M=3, K=4, T=8, B=3):
+    """Gain 4, units 0-2 pinned deep in saturation by biases 26-34 (|p| > 15 at every
+    step, where 1 − tanh² and σ(1 − σ) keep no significant digit), units 3-5 driven by
+    large inputs; CE at every step, so every unit's row of ∇W carries the tail."""
+    P = init_params(N, M, K, "gaussian", activation=act, form=form, gain=4.0, seed=5)
+    W, U, b, V, c = P.views(P.theta)
+    U[:] = 2.0 * rng.standard_normal((N, M))
+    U[:3] *= 0.05
+    b[:3] = np.array([26.0, 30.0, 34.0]) * (1 if act == "sigmoid" else np.array([1, -1, 1]))
+    u = 3.0 * rng.standard_normal((T, B, M))
+    labels = rng.integers(0, K, size=(T, B))
+    return P, u, labels
+
+
+def _csigma(name, z):
+    """σ and σ' for complex arguments (complex-step derivatives), accurate in the tails:
+    tanh' = 1/cosh², sigmoid' = σ(z)σ(−z) with σ = 1/(1 + e^{−z})."""
+    if name == "tanh":
+        return np.tanh(z), 1.0 / np.cosh(z) ** 2
+    s, sm = 1.0 / (1.0 + np.exp(-z)), 1.0 / (1.0 + np.exp(z))
+    return s, s * sm
+
+
+def _complex_loss(P, theta, u, labels, pre=None):
+    """E of the CE-at-every-step loss for a complex parameter vector (same graph);
+    appends the pre-activations p_t (B, N) to ``pre`` if given."""
+    W, U, b, V, c = P.views(theta)
+    T, B, _ = u.shape
+    r = (_csigma(P.activation, np.zeros((B, P.N)))[0] if P.form == "pascanu"
+         else np.zeros((B, P.N)))
+    E = 0.0
+    for t in range(T):
+        p = r @ W.T + u[t] @ U.T + b
+        if pre is not None:
+            pre.append(p)
+        r = _csigma(P.activation, p)[0]
+        y = r @ V.T + c
+        m = np.max(y.real, axis=1, keepdims=True)
+        lse = np.log(np.sum(np.exp(y - m), axis=1)) + m[:, 0]
+        E = E + np.sum(lse - y[np.arange(B), labels[t]])
+    return E / (T * B)
+
+
+def _complex_step_grad(f, theta, h=1e-30):
+    """∇f by complex steps: Im f(θ + i h e_j)/h, exact to rounding (no subtraction)."""
+    g = np.empty(theta.size)
+    for j in range(theta.size):
+        z = theta.astype(complex)
+        z[j] += 1j * h
+        g[j] = f(z).imag / h
+    return g
+
+
+def _frozen_omega_c(P, W, u, states, deltas, mode):
+    """:func:`_frozen_omega` for a complex W (σ' of :func:`_csigma`), for complex steps."""
+    T, B = u.shape[:2]
+    total = 0.0
+    for s in range(B):
+        terms = []
+        for k in range(T):
+            d = deltas[s][k]
+            if P.form == "pascanu":
+                v = (d @ W) * _csigma(P.activation, states[s][k])[1]
+            else:
+                a = W @ states[s][k] + P.U @ u[k, s] + P.b
+                v = (d * _csigma(P.activation, a)[1]) @ W
+            # ‖v‖ with complex entries: sqrt(Σ v²), analytic in the step (not |v|)
+            terms.append((np.sqrt(np.sum(v * v)) / np.linalg.norm(d) - 1.0) ** 2)
+        total = total + (np.mean(terms) if mode == "mean" else np.sum(terms)) / B
+    return total
+
+
+def _rowwise_rel(got, want):
+    """max over rows of max|got − want| / max|want| in that row: a saturated unit's row
+    is tiny, and a max over the whole matrix would never see its error."""
+    got, want = np.atleast_2d(got), np.atleast_2d(want)
+    return max(np.max(np.abs(g - w)) / max(np.max(np.abs(w)), 1e-300)
+               for g, w in zip(got, want))
+
+
+@pytest.mark.parametrize("act", ("tanh", "sigmoid"))
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("omega", ("off", "mean"))
+def test_saturated_gradients_are_tail_accurate(act, form, omega, rng):
+    """σ' kept from the forward pass: every row of every gradient, the saturated units'
+    included (~1e-20 of the others), equals complex-step derivatives to 1e-10, and so
+    does the naive twin (the reference is accurate there too)."""
+    P, u, labels = _saturated_problem(rng, act, form)
+    # the saturated units really are beyond the reach of 1 − r², the others not always
+    pre = []
+    _complex_loss(P, P.theta, u, labels, pre)
+    assert np.min(np.abs(np.array(pre)[:, :, :3])) > 15
+    assert np.min(np.abs(np.array(pre)[:, :, 3:])) < 1
+    alpha = 3.0
+    g = loss_and_grad(P, u, labels, loss="ce-all", omega=omega, alpha=alpha)
+    ref = _complex_step_grad(lambda th: _complex_loss(P, th, u, labels), P.theta)
+    refs = list(P.views(ref))
+    if omega != "off":
+        states, deltas = _states_and_deltas(P, u, "ce-all", labels, None)
+        gW_om = _complex_step_grad(
+            lambda w: _frozen_omega_c(P, w.reshape(P.N, P.N), u, states, deltas, omega),
+            P.W.ravel()).reshape(P.N, P.N)
+        refs[0] = refs[0] + alpha * gW_om
+        assert g.omega == pytest.approx(_frozen_omega(P.W, P, u, states, deltas, form,
+                                                      omega), rel=RTOL_KERNEL)
+    code, lab, tgt = _kernel_args(P, u, "ce-all", labels, None)
+    twin = naive.bptt(P.W, P.U, P.b, P.V, P.c, CODES[act], FORMS.index(form), code, lab,
+                      tgt, u, 0, 0.04, {"off": 0, "sum": 1, "mean": 2}[omega], alpha)
+    assert np.max(np.abs(refs[0][:3])) < 1e-6 * np.max(np.abs(refs[0][3:]))
+    for name, mine, tw, want in zip("WUbVc", (g.W, g.U, g.b, g.V, g.c), twin[:5], refs):
+        assert _rowwise_rel(mine, want) < RTOL_KERNEL, name
+        assert _rowwise_rel(tw, want) < RTOL_KERNEL, name
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("omega", (0, 2))
+def test_work_size_covers_the_kernel(form, omega, rng):
+    """The kernel writes inside _work_size elements and nowhere beyond (a sentinel after
+    the workspace stays untouched; numba does not check bounds)."""
+    P, u, labels, _ = _problem(rng, "tanh", form, "ce-all")
+    code, lab, tgt = _kernel_args(P, u, "ce-all", labels, None)
+    T, B, _ = u.shape
+    fc = FORMS.index(form)
+    n = _k._work_size(T, B, P.N, P.M, fc, omega != 0)
+    work = np.full(n + 64, 7.25)
+    views = [np.empty_like(a) for a in (P.W, P.U, P.b, P.V, P.c)]
+    wrong, stats = np.empty(B), np.zeros(2)
+    _k._bptt(P.W, P.U, P.b, P.V, P.c, CODES["tanh"], fc, code, lab, tgt, u, 0, 0.04, omega,
+             1.5, *views, wrong, stats, work[:n])
+    assert np.all(work[n:] == 7.25)
+    ref = loss_and_grad(P, u, labels, loss="ce-all", omega=("off", "sum", "mean")[omega],
+                        alpha=1.5)
+    np.testing.assert_array_equal(views[0], ref.W)
