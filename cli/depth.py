@@ -43,6 +43,15 @@ def wants_stack(opts):
     return False
 
 
+def layer_sizes(opts):
+    """[N_1, …, N_L] from --hidden, or --layers layers of --n units (they must agree)."""
+    hidden = list(opts.get("hidden") or [opts["n"]] * (opts.get("layers") or 1))
+    if opts.get("hidden") and (opts.get("layers") or 1) not in (1, len(hidden)):
+        raise InputError(f"--layers {opts['layers']} and --hidden with {len(hidden)} "
+                         "sizes disagree; give one of them")
+    return hidden
+
+
 def build_stack(opts):
     """The Stack the options name (seeded random, or --weights), noted in the provenance."""
     from rnndyn.cli.options import _forget_bias, _note
@@ -53,10 +62,7 @@ def build_stack(opts):
         network = {"weights": os.path.abspath(opts["weights"]),
                    "sha256": file_sha256(opts["weights"])}
     else:
-        hidden = list(opts.get("hidden") or [opts["n"]] * opts.get("layers", 1))
-        if opts.get("hidden") and opts.get("layers", 1) not in (1, len(hidden)):
-            raise InputError(f"--layers {opts['layers']} and --hidden with {len(hidden)} "
-                             "sizes disagree; give one of them")
+        hidden = layer_sizes(opts)
         cell = opts.get("cell") or "vanilla"
         kw = {}
         if cell == "vanilla":

@@ -47,6 +47,13 @@ def _finished_study(stem, collect, overwrite):
                    "cell's). A gated cell appears in the table's init column by its name.")
 @click.option("--gated-init", default="pytorch",
               help="Initialiser of the gated cells: pytorch, gaussian or orthogonal.")
+@click.option("--layers", type=Numbers(int, metavar="L1,L2,..."), default="1",
+              help="Depths, comma-separated: each model trains once per depth, every layer "
+                   "of --n units; a stack appears in the init column as <model>-<L>L "
+                   "(-<skip>), and skips sgd-cr (Ω is one vanilla layer's).")
+@click.option("--skip", "skips", type=NAMES, default="none",
+              help="Connections of the stacks (--layers >= 2), comma-separated: none, "
+                   "residual, dense (one stack per skip).")
 @click.option("--forget-bias", type=float, default=None,
               help="Gated cells only: added to the forget-gate (GRU: update-gate) bias.")
 @click.option("--seeds", type=int, default=5,
@@ -76,7 +83,8 @@ def _finished_study(stem, collect, overwrite):
 # Ctrl-C is not held up by a kernel here: the main thread waits on the pool in Python, and
 # stops the workers (finished runs are kept) before it leaves.
 @cli_errors(interruptible=False)
-def study(kind, task, lengths, methods, inits, cells, gated_init, forget_bias, seeds, budget,
+def study(kind, task, lengths, methods, inits, cells, gated_init, layers, skips, forget_bias,
+          seeds, budget,
           workers, n_hidden, lr, threshold, alpha, batch_size, eval_every, eval_size, collect,
           scheduler, dask_workers, seed, out, fmt, as_json, quiet, overwrite):
     """Run a study; KIND is `clipping`: success rate against sequence length.
@@ -84,7 +92,9 @@ def study(kind, task, lengths, methods, inits, cells, gated_init, forget_bias, s
     Trains one RNN per length × method × init × seed (in parallel processes) until
     success (under 1% errors on fresh sequences) or --updates updates. With --cells
     lstm,gru the gated cells are trained too (vanilla SGD-C and SGD-CR against LSTM and
-    GRU SGD-C: `--cells vanilla,lstm,gru --inits smart-tanh`).
+    GRU SGD-C: `--cells vanilla,lstm,gru --inits smart-tanh`). With --layers 1,3
+    --skip none,residual each model is also trained as 3-layer stacks without and with
+    residual connections (`rnndyn figure depth-clipping-study`).
 
     With --out DIR each finished run is saved at once in DIR/runs/, and the study
     is resumable: started again with the same command it only computes the runs
@@ -134,7 +144,8 @@ def study(kind, task, lengths, methods, inits, cells, gated_init, forget_bias, s
     options = dict(n_hidden=n_hidden, lr=lr, threshold=threshold, alpha=alpha,
                    batch_size=batch_size, eval_every=eval_every, eval_size=eval_size,
                    forget_bias=forget_bias)
-    grid = dict(seed=seed, budget=budget, cells=cells, gated_init=gated_init, **options)
+    grid = dict(seed=seed, budget=budget, cells=cells, gated_init=gated_init,
+                layers=layers, skips=skips, **options)
     run = dict(workers=workers, scheduler=scheduler, dask_workers=dask_workers,
                notice=notice_unless(quiet))
     # every grid option is checked before any folder is made or any run starts

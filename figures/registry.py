@@ -49,6 +49,7 @@ RECIPES = (
     "depth_map",
     "depth_scaling",
     "bidir_position",
+    "depth_clipping_study",
 )
 
 

@@ -82,8 +82,9 @@ def train_run(spec, checkpoint_dir=None):
                                   f"{key}.{_checkpoint_hash(spec, stamp)}.ckpt.npz")
     t0 = time.perf_counter()
     try:
-        # a gated cell's spec names its cell and initialiser (its init is the cell's label)
-        cell = {"cell": spec["cell"]} if "cell" in spec else {}
+        # a gated cell's or a stack's spec names its cell, depth and initialiser (its
+        # init is the model's label)
+        cell = {k: spec[k] for k in ("cell", "layers", "skip") if k in spec}
         res = training.train(spec["task"], spec["length"], spec["method"],
                              spec.get("model_init", spec["init"]), seed=spec["seed"],
                              max_updates=spec["budget"], checkpoint=checkpoint, **cell,

@@ -278,7 +278,7 @@ def evaluate(params, task, length, n=tasks.SUCCESS_SIZE, *, seed=0, error_rule="
 
     Parameters
     ----------
-    params : Params
+    params : Params or rnndyn.training.StackParams
     task : str or rnndyn.tasks.TaskSpec
     length : int or (lo, hi)
         With a range, every chunk of ``chunk`` sequences draws its own length.
@@ -300,15 +300,18 @@ def evaluate(params, task, length, n=tasks.SUCCESS_SIZE, *, seed=0, error_rule="
     Schmidhuber 1997): a run succeeds when ``error_rate`` < 0.01 on 10,000 fresh
     sequences (:func:`rnndyn.tasks.is_success`).
     """
-    if not isinstance(params, Params):
-        raise InputError(f"params must be a Params, got {type(params).__name__}")
+    from rnndyn._train_stack import StackParams, _evaluate_stack
+    if not isinstance(params, (Params, StackParams)):
+        raise InputError(f"params must be a Params or a StackParams, got "
+                         f"{type(params).__name__}")
     spec = task if isinstance(task, tasks.TaskSpec) else tasks.task_spec(task, **task_options)
     rng = as_rng(seed)
     n = as_int(n, "n", minimum=1)
     chunk = as_int(chunk, "chunk", minimum=1)
     rng_len = tasks.check_length(length, spec)
     err = ERR_CODES[tasks.error_rule(error_rule)]
-    return _evaluate(params, spec, rng_len, n, rng, err, chunk)
+    run = _evaluate_stack if isinstance(params, StackParams) else _evaluate
+    return run(params, spec, rng_len, n, rng, err, chunk)
 
 
 # inputs of one evaluation chunk are capped at this many numbers (32 MB): long sequences
@@ -316,7 +319,7 @@ def evaluate(params, task, length, n=tasks.SUCCESS_SIZE, *, seed=0, error_rule="
 _EVAL_CHUNK_ELEMENTS = 4_000_000
 
 
-def _evaluate(params, spec, length, n, rng, err_code, chunk):
+def _evaluate(params, spec, length, n, rng, err_code, chunk, forward=_forward):
     chunk = max(1, min(chunk, _EVAL_CHUNK_ELEMENTS // (length[1] * max(spec.n_inputs, 1))))
     n_wrong = 0
     loss = 0.0
@@ -327,8 +330,8 @@ def _evaluate(params, spec, length, n, rng, err_code, chunk):
         code, lab, tgt = _batch_arrays(spec, batch)
         wrong = np.empty(B)
         stats = np.zeros(2)
-        _forward(params, code, lab, tgt, batch.inputs, err_code, tasks.ERROR_TOL, wrong,
-                 stats)
+        forward(params, code, lab, tgt, batch.inputs, err_code, tasks.ERROR_TOL, wrong,
+                stats)
         n_wrong += int(np.count_nonzero(wrong > 0.5))
         loss += stats[0] * B
         done += B

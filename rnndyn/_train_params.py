@@ -177,10 +177,14 @@ def init_params(n_hidden, n_inputs, n_outputs, init="smart-tanh", *, activation=
     rnn = make_rnn(n_hidden, n_inputs=n_inputs, activation=activation, form=form, init=init,
                    gain=gain, seed=rng, cell=cell, forget_bias=forget_bias)
     K = as_int(n_outputs, "n_outputs", minimum=1)
-    scale = {"sigmoid": 0.01, "smart-tanh": 0.01, "basic-tanh": 0.1}.get(
-        init, 1.0 / np.sqrt(rnn.N))
-    V = scale * rng.standard_normal((K, rnn.N))
+    V = readout_scale(init, rnn.N) * rng.standard_normal((K, rnn.N))
     return Params.from_parts(rnn, Readout(V, np.zeros(K)))
+
+
+def readout_scale(init, N):
+    """The standard deviation of the initial readout V over N units for ``init`` (see
+    :func:`init_params`)."""
+    return {"sigmoid": 0.01, "smart-tanh": 0.01, "basic-tanh": 0.1}.get(init, 1.0 / np.sqrt(N))
 
 
 def trained_model(result):

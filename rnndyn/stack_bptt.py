@@ -35,7 +35,12 @@ class StackGradient:
     norm : float
         ‖grad‖₂ before clipping.
     clipped : bool
+    omega : float
+        NaN: the regulariser Ω is a one-layer vanilla quantity (the training loop's
+        diagnostics read it).
     """
+
+    omega = float("nan")
 
     def __init__(self, grad, views, loss, wrong, norm, clipped):
         self.grad = grad

@@ -124,7 +124,8 @@ def _choices(value, name, known):
 
 def plan_clipping_study(task="temporal-order", lengths=(20, 50, 100), methods=METHODS,
                         inits=PAPER_INITS, n_seeds=5, *, seed=0, budget=20000,
-                        cells=("vanilla",), gated_init="pytorch", **train_options):
+                        cells=("vanilla",), gated_init="pytorch", layers=(1,),
+                        skips=("none",), **train_options):
     """The list of run specifications of a study (nothing is computed).
 
     Parameters
@@ -152,6 +153,14 @@ def plan_clipping_study(task="temporal-order", lengths=(20, 50, 100), methods=ME
         cell skips ``sgd-cr`` (those table cells have no runs).
     gated_init : {'pytorch', 'gaussian', 'orthogonal'}
         Initialiser of the gated cells.
+    layers : sequence of int
+        Depths L (a depth axis, :func:`rnndyn.training.train`'s ``layers``, every layer
+        of ``n_hidden`` units): each model above trains once per L. A stack stands on the
+        init axis as ``<model>-<L>L`` (``-<skip>`` added for a skip), e.g.
+        ``smart-tanh-3L-residual``; L = 1 keeps the model's own label (and has no skip).
+        SGD-CR is one-layer vanilla mathematics: a stack skips it.
+    skips : sequence of {'none', 'residual', 'dense'}
+        The connections between layers each stack (L >= 2) trains with.
     **train_options
         Passed to :func:`rnndyn.training.train`; see :data:`TRAIN_OPTIONS`.
         ``None`` values are dropped (the trainer's default applies).
@@ -160,7 +169,8 @@ def plan_clipping_study(task="temporal-order", lengths=(20, 50, 100), methods=ME
     -------
     list of dict
         One spec per run: task, length, method, init, seed, budget, options (a gated
-        cell's spec also has ``cell`` and ``model_init``).
+        cell's spec also has ``cell`` and ``model_init``; a stack's ``layers``,
+        ``skip`` and ``model_init``).
     """
     from rnndyn.models import INITS
     task = as_choice(task, "task", TASKS)
@@ -184,25 +194,48 @@ def plan_clipping_study(task="temporal-order", lengths=(20, 50, 100), methods=ME
     # (label on the init axis, cell, the initialiser it trains from)
     models = [(init, "vanilla", init) for init in inits] if "vanilla" in cells else []
     models += [(c, c, gated_init) for c in cells if c != "vanilla"]
+    models = _deepen(models, layers, skips)
     if options.get("forget_bias") and "vanilla" in cells:
         raise InputError("forget_bias applies to the gated cells; leave it out when the "
                          "study trains the vanilla cell too")
     specs = []
-    for label, cell, model_init in models:
+    for label, cell, model_init, depth in models:
         for method in methods:
-            if cell != "vanilla" and method == "sgd-cr":
-                continue  # Ω (the regulariser of SGD-CR) is defined for the vanilla cell
+            if (cell != "vanilla" or depth) and method == "sgd-cr":
+                continue  # Ω (the regulariser of SGD-CR) is one vanilla layer's
             for length in lengths:
                 for s in range(seed, seed + n_seeds):
                     spec = {"task": task, "length": length, "method": method, "init": label,
                             "seed": s, "budget": budget, "options": dict(options)}
                     if cell != "vanilla":
                         spec.update(cell=cell, model_init=model_init)
+                    if depth:
+                        spec.update(depth, model_init=model_init)
                     specs.append(to_jsonable(spec))
     if not specs:
-        raise InputError("the study has no runs: the gated cells do not train with sgd-cr "
-                         "(its regulariser Ω is the vanilla cell's)")
+        raise InputError("the study has no runs: the gated cells and the stacks do not "
+                         "train with sgd-cr (its regulariser Ω is one vanilla layer's)")
     return specs
+
+
+def _deepen(models, layers, skips):
+    """(label, cell, initialiser, depth) per model and depth: depth {} for one layer,
+    else {layers, skip}, the label ``<model>-<L>L[-<skip>]``."""
+    from rnndyn.stack import SKIPS
+    depths = [as_int(v, "layers", minimum=1) for v in _sequence(layers, "layers")]
+    if len(set(depths)) != len(depths):
+        raise InputError(f"layers contains duplicates: {layers!r}")
+    skips = _choices(skips, "skip", SKIPS)
+    out = []
+    for label, cell, model_init in models:
+        for L in depths:
+            if L == 1:
+                out.append((label, cell, model_init, {}))
+                continue
+            for skip in skips:
+                name = f"{label}-{L}L" + ("" if skip == "none" else f"-{skip}")
+                out.append((name, cell, model_init, {"layers": L, "skip": skip}))
+    return out
 
 
 # ---------------------------------------------------------------- plans
@@ -449,13 +482,15 @@ def clipping_study(task="temporal-order", lengths=(20, 50, 100), methods=METHODS
                    inits=PAPER_INITS, n_seeds=5, *, seed=0, budget=20000, out=None,
                    workers=2, scheduler=None, dask_workers=None, client=None,
                    overwrite=False, progress=None, notice=None, cells=("vanilla",),
-                   gated_init="pytorch", **train_options):
+                   gated_init="pytorch", layers=(1,), skips=("none",), **train_options):
     """Run (or resume) a success-rate study and aggregate it (the paper's Figure 7).
 
     Parameters
     ----------
-    task, lengths, methods, inits, n_seeds, seed, budget, cells, gated_init, **train_options
-        The grid and the training settings, see :func:`plan_clipping_study`.
+    task, lengths, methods, inits, n_seeds, seed, budget, cells, gated_init, layers, skips
+        The grid, see :func:`plan_clipping_study`.
+    **train_options
+        The training settings, see :func:`plan_clipping_study`.
     out : str, optional
         Study folder; the runs are saved in ``<out>/runs/`` and reused when
         the study is started again; the folder's :func:`study_lock` is held
@@ -492,7 +527,7 @@ def clipping_study(task="temporal-order", lengths=(20, 50, 100), methods=METHODS
     t0 = time.perf_counter()
     specs = plan_clipping_study(task, lengths, methods, inits, n_seeds, seed=seed,
                                 budget=budget, cells=cells, gated_init=gated_init,
-                                **train_options)
+                                layers=layers, skips=skips, **train_options)
     runs_dir = None if out is None else os.path.join(os.fspath(out), RUNS_FOLDER)
     lock = contextlib.nullcontext() if out is None else study_lock(runs_dir,
                                                                    f"out {os.fspath(out)}")

@@ -12,6 +12,7 @@ GRU); :func:`train` runs the experiment of Pascanu, Mikolov & Bengio (2013), §5
 task.
 """
 
+import dataclasses
 import json
 import math
 import os
@@ -36,6 +37,9 @@ from rnndyn._train_grad import (LOSSES, OMEGA_MODES, Gradient, _CFG_DEFAULTS,  #
                                 _loss_arrays, _workspace, ahead_labels, bernoulli_targets,
                                 evaluate, flow_rate, loss_and_grad, spectral_stats)
 from rnndyn._train_params import Params, init_params, trained_model  # noqa: F401
+from rnndyn import _train_stack
+from rnndyn._train_stack import StackParams, init_stack_params, trained_stack  # noqa: F401
+from rnndyn.stack import SKIPS
 
 
 # ---------------------------------------------------------------- the training run
@@ -107,6 +111,38 @@ class TrainResult(Result):
     meta: dict
 
 
+def _stack_result_fields():
+    """TrainResult's fields with W, U, b replaced by the stack's packed ``theta``."""
+    fields = {}
+    for f in dataclasses.fields(TrainResult):
+        if f.name == "W":
+            fields["theta"] = np.ndarray
+        elif f.name not in ("U", "b"):
+            fields[f.name] = f.type
+    return fields
+
+
+StackTrainResult = result_type(type("StackTrainResult", (Result,), {
+    "__module__": __name__, "__annotations__": _stack_result_fields(),
+    "__doc__": """One training run of a stacked RNN (``train(..., layers=L)``, L >= 2).
+
+    The fields of :class:`TrainResult`, except:
+
+    theta : ndarray
+        The final stack's packed parameters (:meth:`rnndyn.stack.Stack.pack`: each
+        layer's W, b, U, bottom first) in place of W, U, b; V, c the readout's
+        (:func:`trained_stack` gives the Stack and the Readout; ``meta['params']`` holds
+        layers, hidden, skip, cell and the initialiser that rebuild its structure).
+    rho, lambda1 : ndarray, shape (n_windows, L)
+        ρ(W) and λ1(W) of every layer at the window's end (NaN for a gated layer).
+    flow_rate : ndarray
+        NaN: the growth rate of ‖∂x_T/∂x_k‖ is a one-layer quantity (a stack's depth map
+        is ``rnndyn gradflow --weights`` on the saved stack).
+    omega, alpha : ndarray
+        NaN and 0: the regulariser Ω is vanilla one-layer mathematics (SGD-CR is refused).
+    """}))
+
+
 # settings that may differ between a checkpoint and the call that resumes it
 _RESUMABLE = ("max_updates",)
 
@@ -166,13 +202,50 @@ def _config(task, length, method, init, n_hidden, lr, threshold, alpha, batch_si
                          f"({cfg['eval_every']}): the success test is screened by the "
                          "window that ends with it")
     resume = bool(more.pop("resume", True))
+    depth = _depth(more.pop("layers", None), more.pop("hidden", None),
+                   more.pop("skip", "none"), more.pop("bidirectional", False),
+                   cfg["n_hidden"])
     if more:
         raise InputError(f"train() got unknown option(s): {', '.join(sorted(more))}")
     if cfg["alpha"] == 0.0 and regularised:
         cfg["regulariser"] = False
+    if len(depth["hidden"]) == 1:
+        # one layer: the one-layer run, whatever the skip (layer 1 has none)
+        cfg["n_hidden"] = depth["hidden"][0]
+    else:
+        cfg.update(depth, n_hidden=depth["hidden"][-1])
+        if cfg["regulariser"]:
+            raise InputError(f"method {method!r}: the regulariser Ω is defined for one "
+                             "vanilla layer (its W-term of ∂x_{k+1}/∂x_k), not for a "
+                             f"stack of {cfg['layers']} layers; use sgd-c or sgd")
     if cfg["regulariser"]:
         _cells.require(cfg["cell"], "omega", f"method {method!r} (the regulariser Ω)")
     return spec, cfg, resume
+
+
+def _depth(layers, hidden, skip, bidirectional, n_hidden):
+    """The validated depth settings {layers, hidden (sizes, bottom first), skip}."""
+    if bidirectional:
+        raise InputError("bidirectional: a bidirectional model sees the future: it cannot "
+                         "solve an online task, and the tasks here read the answer at the "
+                         "last step only, where its reverse direction has read one input; "
+                         "train a unidirectional stack")
+    skip = as_choice(skip, "skip", SKIPS)
+    if layers is not None:
+        layers = as_int(layers, "layers", minimum=1)
+    if hidden is None or isinstance(hidden, (int, np.integer)):
+        size = n_hidden if hidden is None else as_int(hidden, "hidden", minimum=1)
+        sizes = [size] * (layers or 1)
+    else:
+        if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__len__") or \
+                not len(hidden):
+            raise InputError(f"hidden must be a size or a sequence of layer sizes (e.g. "
+                             f"[64, 32]), got {hidden!r}")
+        sizes = [as_int(n, "hidden", minimum=1) for n in hidden]
+        if layers is not None and layers != len(sizes):
+            raise InputError(f"layers={layers} and hidden with {len(sizes)} sizes "
+                             "disagree; give one of them")
+    return {"layers": len(sizes), "hidden": sizes, "skip": skip}
 
 
 # settings added after checkpoints were first written: an older checkpoint holds their
@@ -186,10 +259,15 @@ class _Run:
         self.cfg = cfg
         seq = np.random.SeedSequence(cfg["seed"])
         init_seq, data_seq = seq.spawn(2)
-        self.params = init_params(cfg["n_hidden"], spec.n_inputs, spec.n_outputs, cfg["init"],
-                                  activation=cfg["activation"], form=cfg["form"],
-                                  gain=cfg["gain"], seed=np.random.default_rng(init_seq),
-                                  cell=cfg["cell"], forget_bias=cfg["forget_bias"])
+        model = dict(activation=cfg["activation"], form=cfg["form"], gain=cfg["gain"],
+                     seed=np.random.default_rng(init_seq), cell=cfg["cell"],
+                     forget_bias=cfg["forget_bias"])
+        if _stacked(cfg):
+            self.params = init_stack_params(cfg["hidden"], spec.n_inputs, spec.n_outputs,
+                                            cfg["init"], skip=cfg["skip"], **model)
+        else:
+            self.params = init_params(cfg["n_hidden"], spec.n_inputs, spec.n_outputs,
+                                      cfg["init"], **model)
         self.buf = np.zeros(self.params.size)
         self.data_rng = np.random.default_rng(data_seq)
         self.updates = 0
@@ -208,10 +286,14 @@ class _Run:
         from rnndyn.io import atomic_savez
         state = {"cfg": self.cfg, "updates": self.updates, "skipped": self.skipped,
                  "success": self.success, "seconds": self.seconds,
-                 "last_eval": self.last_eval, "rng": self.data_rng.bit_generator.state,
-                 "activation": self.params.activation, "form": self.params.form,
-                 "cell": self.params.cell,
-                 "shape": [self.params.N, self.params.M, self.params.K]}
+                 "last_eval": self.last_eval, "rng": self.data_rng.bit_generator.state}
+        p = self.params
+        if isinstance(p, StackParams):      # its structure is the cfg's (checked on load)
+            state.update(activation=self.cfg["activation"], form=self.cfg["form"],
+                         cell=self.cfg["cell"], shape=[p.hidden[-1], p.M, p.K])
+        else:
+            state.update(activation=p.activation, form=p.form, cell=p.cell,
+                         shape=[p.N, p.M, p.K])
         arrays = {"theta": self.params.theta, "buf": self.buf, "window": self.window,
                   "state": np.array(json.dumps(state))}
         for k, v in list(self.history.items()) + list(self.evals.items()):
@@ -240,8 +322,11 @@ class _Run:
                 raise InputError(f"checkpoint {path} was made with {key}={was!r}, "
                                  f"this run has {key}={self.cfg.get(key)!r}")
         try:
-            params = Params(arrays["theta"], N, M, K, state["activation"], state["form"],
-                            state.get("cell", "vanilla"))
+            if isinstance(self.params, StackParams):
+                params = StackParams(arrays["theta"], self.params.template, K)
+            else:
+                params = Params(arrays["theta"], N, M, K, state["activation"], state["form"],
+                                state.get("cell", "vanilla"))
             buf = as_array(arrays["buf"], "buf", shape=(params.size,)).copy()
             window = as_array(arrays["window"], "window", shape=self.window.shape).copy()
             self.data_rng.bit_generator.state = state["rng"]
@@ -319,10 +404,18 @@ def train(task, length, method="sgd-c", init="smart-tanh", *, n_hidden=50, lr=0.
         parameters are always tested), ``checkpoint_every`` (default
         eval_every), ``stop_at_success`` (default True), ``resume`` (default True: an
         existing checkpoint is continued; False: it is an error).
+        Depth (:mod:`rnndyn.stack`): ``layers`` (L, default 1, or len(hidden)),
+        ``hidden`` (units per layer, bottom first, e.g. (64, 32); an int: every layer;
+        default n_hidden for every layer), ``skip`` ('none' (default), 'residual',
+        'dense'), every layer of ``cell`` with ``init``; ``bidirectional`` must be False
+        (a bidirectional model reads the future: it cannot solve an online task, and
+        here the answer is read at the last step, where the reverse direction has seen
+        one input). With one layer the run is exactly the one-layer run (a skip has
+        nothing to connect).
 
     Returns
     -------
-    TrainResult
+    TrainResult, or StackTrainResult for two layers or more
 
     Notes
     -----
@@ -332,6 +425,12 @@ def train(task, length, method="sgd-c", init="smart-tanh", *, n_hidden=50, lr=0.
     threshold; 'value': element-wise) and θ ← θ − lr·g (with momentum μ: the buffer
     v ← μv + g is used instead of g). Success follows Pascanu, Mikolov & Bengio (2013),
     §5: fewer than 1% wrong answers on fresh sequences.
+
+    A stack (L >= 2) trains the same way on one flat θ (the stack's packed parameters,
+    then V, c: one global norm), with BPTT through all layers
+    (:func:`rnndyn.stack_bptt.stack_loss_and_grad`, Graves, Mohamed & Hinton 2013);
+    SGD-CR is refused (Ω is one-layer vanilla mathematics), and the diagnostics ρ(W),
+    λ1(W) are per layer, the flow rate and Ω NaN (see :class:`StackTrainResult`).
     """
     spec, cfg, resume = _config(task, length, method, init, n_hidden, lr, threshold, alpha,
                                 batch_size, max_updates, eval_every, eval_size, seed, more)
@@ -362,6 +461,7 @@ def _loop(run, spec, progress, checkpoint):
     w = run.window
     g = np.empty(run.params.size)
     gbuf = (g, run.params.views(g))
+    grad = _train_stack._grad if _stacked(cfg) else _grad
     t_start = time.perf_counter()
     t_saved = run.seconds
     batch = None
@@ -370,8 +470,8 @@ def _loop(run, spec, progress, checkpoint):
         code, lab, tgt = _batch_arrays(spec, batch)
         a = (optim.alpha_at(cfg["alpha"], cfg["alpha_schedule"], run.updates,
                             cfg["alpha_tau"]) if cfg["regulariser"] else 0.0)
-        res = _grad(run.params, batch.inputs, code, lab, tgt, omega_code, a, err_code,
-                    tasks.ERROR_TOL, out=gbuf)
+        res = grad(run.params, batch.inputs, code, lab, tgt, omega_code, a, err_code,
+                   tasks.ERROR_TOL, out=gbuf)
         norm, clipped = optim.clip(g, cfg["clip"], thr)
         run.updates += 1
         w[run.N_STEPS] += 1
@@ -414,8 +514,11 @@ def _close_window(run, batch, alpha_now):
     """Append the diagnostics of the finished window and reset the sums."""
     w = run.window
     n_ok = max(w[run.N_STEPS] - w[run.SKIPPED], 1.0)
-    W = run.params.W
-    rho, lam = spectral_stats(W)
+    stacked = _stacked(run.cfg)
+    if stacked:
+        rho, lam = _train_stack.layer_spectral_stats(run.params)
+    else:
+        rho, lam = spectral_stats(run.params.W)
     h = run.history
     h["update"].append(run.updates)
     h["loss"].append(w[run.LOSS] / n_ok if w[run.N_STEPS] > w[run.SKIPPED] else np.nan)
@@ -428,14 +531,15 @@ def _close_window(run, batch, alpha_now):
     h["alpha"].append(alpha_now)
     h["rho"].append(rho)
     h["lambda1"].append(lam)
-    h["flow_rate"].append(flow_rate(run.params, batch.inputs))
+    h["flow_rate"].append(float("nan") if stacked else flow_rate(run.params, batch.inputs))
     w[:] = 0.0
 
 
 def _success_test(run, spec):
     cfg = run.cfg
     rng = np.random.default_rng([cfg["seed"], 1, run.updates])
-    err, loss = _evaluate(run.params, spec, tuple(cfg["length"]), cfg["eval_size"], rng,
+    evaluate_ = _train_stack._evaluate_stack if _stacked(cfg) else _evaluate
+    err, loss = evaluate_(run.params, spec, tuple(cfg["length"]), cfg["eval_size"], rng,
                           ERR_CODES[cfg["error_rule"]], 500)
     run.last_eval = [run.updates, err, loss]
     run.evals["eval_update"].append(run.updates)
@@ -452,15 +556,26 @@ def _result(run):
     e = {k: np.asarray(v, dtype=np.float64) for k, v in run.evals.items()}
     h["update"] = h["update"].astype(np.int64)
     e["eval_update"] = e["eval_update"].astype(np.int64)
-    return TrainResult(
+    common = dict(
         success=bool(run.success), updates=int(run.updates),
         final_error_rate=float(run.last_eval[1]), skipped=int(run.skipped),
         stop_reason="success" if run.success else "budget", seconds=float(run.seconds),
-        **h, **e, W=p.W.copy(), U=p.U.copy(), b=p.b.copy(), V=p.V.copy(), c=p.c.copy(),
-        meta=make_meta(cfg, seed=cfg["seed"], model=p.rnn(), method=cfg["method"],
-                       clip=cfg["clip"], omega_convention=cfg["omega"],
-                       error_rule=cfg["error_rule"], success_rule="error rate < 0.01 on "
-                       f"{cfg['eval_size']} fresh sequences"))
+        **h, **e, V=p.V.copy(), c=p.c.copy())
+    about = dict(seed=cfg["seed"], method=cfg["method"], clip=cfg["clip"],
+                 omega_convention=cfg["omega"], error_rule=cfg["error_rule"],
+                 success_rule=f"error rate < 0.01 on {cfg['eval_size']} fresh sequences")
+    if _stacked(cfg):
+        for k in ("rho", "lambda1"):          # (windows, L), also with no window
+            common[k] = common[k].reshape(-1, cfg["layers"])
+        return StackTrainResult(**common, theta=p.stack_theta.copy(),
+                                meta=make_meta(cfg, model=p.stack(), **about))
+    return TrainResult(**common, W=p.W.copy(), U=p.U.copy(), b=p.b.copy(),
+                       meta=make_meta(cfg, model=p.rnn(), **about))
+
+
+def _stacked(cfg):
+    """Whether the run trains a stack (two layers or more)."""
+    return cfg.get("layers", 1) > 1
 
 
 # real sequence data: its own module, re-exported (imported last: it uses the names above)

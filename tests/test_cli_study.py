@@ -187,3 +187,18 @@ def test_finished_study_rerun_reports_its_table(tmp_path):
     doc = json.loads(_invoke("clipping", *TINY, "--out", str(out), "--json",
                              "--overwrite").stdout)
     assert doc["n_computed"] == 1 and len(doc["files"]) == len(FILES)
+
+
+def test_depth_axis_from_the_command_line(tmp_path):
+    args = [a if a != "sgd,sgd-cr" else "sgd-c,sgd-cr" for a in TINY]
+    res = _invoke("clipping", *args, "--layers", "1,2", "--skip", "none,residual", "--json",
+                  "--out", str(tmp_path / "o"))
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["inits"] == ["smart-tanh", "smart-tanh-2L", "smart-tanh-2L-residual"]
+    # 2 lengths x 2 seeds: one layer with both methods, each stack with sgd-c only
+    assert doc["n_runs"] == 4 * (2 + 1 + 1)
+    rows = {(r["init"], r["method"]): r["n_runs"] for r in doc["rows"] if r["length"] == 10}
+    assert rows[("smart-tanh-2L", "sgd-cr")] == 0 and rows[("smart-tanh-2L", "sgd-c")] == 2
+    bad = _invoke("clipping", *args, "--skip", "highway")
+    assert bad.exit_code == 2 and bad.output.strip().startswith("Error:")

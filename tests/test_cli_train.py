@@ -84,3 +84,51 @@ def test_progress_bar_and_summary(tmp_path):
                                    str(tmp_path)] + args)
     assert res.exit_code == 0, res.output
     assert "after 40 updates" in res.output and "wrote" in res.output
+
+
+@pytest.mark.parametrize("model", [["--layers", "2", "--skip", "residual"],
+                                   ["--cell", "gru", "--hidden", "6,5"]])
+def test_a_stack_trains_and_its_saved_stack_feeds_gradflow(tmp_path, model):
+    import numpy as np
+    from rnndyn.stack import Stack, load_stack
+    from rnndyn.training import StackTrainResult, trained_stack
+    out = tmp_path / "o"
+    res = CliRunner().invoke(cli, ["train", "temporal-order", "--length", "12", "--json",
+                                   "--diag-every", "10", "--out", str(out)] + model + TINY)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["updates"] == 40 and doc["layers"] == 2
+    assert doc["skip"] == ("residual" if "residual" in model else "none")
+    assert doc["hidden"] == ([6, 6] if "--layers" in model else [6, 5])
+    back = load_result(out / "train")
+    assert isinstance(back, StackTrainResult) and back.rho.shape == (4, 2)
+    stack = load_stack(out / "train.weights.npz")
+    assert isinstance(stack, Stack) and stack.hidden == doc["hidden"]
+    np.testing.assert_array_equal(stack.pack()[0], trained_stack(back)[0].pack()[0])
+    flow = CliRunner().invoke(cli, ["gradflow", "--weights", str(out / "train.weights.npz"),
+                                    "--steps", "15", "--json", "--quiet"])
+    assert flow.exit_code == 0, flow.output
+    depth = json.loads(flow.output)["depth_log10_norm"]
+    assert len(depth) == 2 and len(depth[0]) == 16
+
+
+def test_one_layer_json_names_its_depth(tmp_path):
+    res = CliRunner().invoke(cli, ["train", "temporal-order", "--length", "12", "--json"]
+                             + TINY)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert (doc["layers"], doc["hidden"], doc["skip"]) == (1, [6], "none")
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--layers", "2", "--bidirectional"], "cannot solve an online task"),
+    (["--layers", "2", "--method", "sgd-cr"], "defined for one vanilla layer"),
+    (["--layers", "3", "--hidden", "4,4"], "--layers 3 and --hidden with 2 sizes disagree"),
+    (["--hidden", "4,0"], "hidden must be >= 1"),
+])
+def test_bad_stack_is_one_line_exit_2(tmp_path, args, match):
+    res = CliRunner().invoke(cli, ["train", "temporal-order", "--length", "12", "--out",
+                                   str(tmp_path), "--quiet"] + args)
+    assert res.exit_code == 2, res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error:") and match in lines[0]

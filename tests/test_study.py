@@ -389,3 +389,49 @@ def test_clipping_study_records_its_plan(tmp_path):
     res.save(tmp_path / "t")
     assert load_result(tmp_path / "t").meta["plan"] == res.meta["plan"]
     assert st.collect_study(tmp_path).meta["plan"] == res.meta["plan"]
+
+
+# ---------------------------------------------------------------- the depth axis
+
+def test_depth_axis_plans_stacks_beside_one_layer():
+    specs = _tiny_plan(methods=["sgd-c", "sgd-cr"], lengths=[10], n_seeds=1,
+                       layers=[1, 3], skips=["none", "residual"])
+    by = {(s["init"], s["method"]): s for s in specs}
+    # one layer keeps its label and spec (no skip); a stack skips sgd-cr (Ω: one layer)
+    assert sorted(by) == [("smart-tanh", "sgd-c"), ("smart-tanh", "sgd-cr"),
+                          ("smart-tanh-3L", "sgd-c"), ("smart-tanh-3L-residual", "sgd-c")]
+    assert "layers" not in by[("smart-tanh", "sgd-c")]
+    deep = by[("smart-tanh-3L-residual", "sgd-c")]
+    assert (deep["layers"], deep["skip"], deep["model_init"]) == (3, "residual", "smart-tanh")
+    assert st.run_key(deep) == "temporal-order_L10_sgd-c_smart-tanh-3L-residual_s3"
+    for bad, match in (({"layers": [1, 1]}, "duplicates"), ({"layers": [0]}, ">= 1"),
+                       ({"skips": ["highway"]}, "unknown skip")):
+        with pytest.raises(ValueError, match=match):
+            _tiny_plan(**bad)
+    with pytest.raises(ValueError, match="stacks do not train with sgd-cr"):
+        _tiny_plan(methods=["sgd-cr"], layers=[2])
+
+
+def test_a_stacks_run_trains_the_stack():
+    from rnndyn._study_run import train_run
+    from rnndyn.training import StackTrainResult
+    spec = _tiny_plan(methods=["sgd-c"], lengths=[10], n_seeds=1, layers=[2],
+                      skips=["dense"])[0]
+    res, run = train_run(spec)
+    assert isinstance(res, StackTrainResult) and run.updates == TINY["budget"]
+    p = res.meta["params"]
+    assert (p["layers"], p["hidden"], p["skip"]) == (2, [6, 6], "dense")
+
+
+def test_depth_figure_draws_a_line_per_model():
+    from rnndyn.figures import registry
+    recipe = registry.get("depth-clipping-study")
+    params = registry.merge_params(recipe, {"lengths": [10], "n_seeds": 1, "budget": 3,
+                                            "eval_every": 3, "eval_size": 20,
+                                            "workers": 0})
+    res = recipe.compute(params)
+    assert res.inits == ["smart-tanh", "smart-tanh-3L", "smart-tanh-3L-residual"]
+    assert res.methods == ["sgd-c"] and res.n_runs.sum() == 3
+    fig = recipe.plot(res)
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert texts == ["1 layer", "3 layers", "3 layers, residual"]

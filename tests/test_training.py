@@ -62,7 +62,9 @@ def _short(**kw):
 
 
 def _same(a, b):
-    for f in dataclasses.fields(TrainResult):
+    """Every field but meta and the wall time equal (a TrainResult or StackTrainResult)."""
+    assert type(a) is type(b)
+    for f in dataclasses.fields(a):
         if f.name in ("meta", "seconds"):
             continue
         x, y = getattr(a, f.name), getattr(b, f.name)
@@ -131,10 +133,9 @@ def test_every_task_trains_and_evaluates(task):
     assert r.meta["model"]["form"] == "elman"
 
 
-def test_evaluate_caps_its_chunk_memory(monkeypatch):
+def _chunks(monkeypatch, params, task, length, n):
+    """The batch sizes evaluate() draws for ``n`` sequences (a spy on make_batch)."""
     import rnndyn._train_grad as tr   # evaluate's home (re-exported by rnndyn.training)
-    P = init_params(4, 100, 100, "gaussian", seed=0)
-    monkeypatch.setattr(tr, "_EVAL_CHUNK_ELEMENTS", 100 * 30 * 7)
     seen = []
     real = tr.tasks.make_batch
 
@@ -143,8 +144,26 @@ def test_evaluate_caps_its_chunk_memory(monkeypatch):
         return real(spec, length, B, rng)
 
     monkeypatch.setattr(tr.tasks, "make_batch", spy)
-    err, loss = evaluate(P, "permutation", 30, 20, seed=0)
-    assert seen == [7, 7, 6] and 0.0 <= err <= 1.0 and np.isfinite(loss)
+    err, loss = evaluate(params, task, length, n, seed=0)
+    assert 0.0 <= err <= 1.0 and np.isfinite(loss)
+    return seen
+
+
+def test_evaluate_caps_its_chunk_memory(monkeypatch):
+    import rnndyn._train_grad as tr
+    P = init_params(4, 100, 100, "gaussian", seed=0)
+    monkeypatch.setattr(tr, "_EVAL_CHUNK_ELEMENTS", 100 * 30 * 7)
+    assert _chunks(monkeypatch, P, "permutation", 30, 20) == [7, 7, 6]
+
+
+def test_evaluate_caps_a_stacks_workspace(monkeypatch):
+    import rnndyn._train_stack as ts
+    from rnndyn._kernels.bptt_stack import _stack_work_size
+    from rnndyn.training import init_stack_params
+    P = init_stack_params([4, 4], 6, 4, "gaussian", seed=0)
+    per_sequence = _stack_work_size(P.lay, P.src, P.start, 20, 1)
+    monkeypatch.setattr(ts, "_EVAL_WORK_ELEMENTS", 7 * per_sequence)
+    assert _chunks(monkeypatch, P, "temporal-order", 20, 20) == [7, 7, 6]
 
 
 def test_regulariser_changes_only_what_it_should():
