@@ -50,6 +50,22 @@ def test_cluster_gives_the_local_dataset_bit_for_bit(client, tmp_path):
     xr.testing.assert_identical(again, local)
 
 
+def test_cheap_tasks_go_in_chunks_and_each_is_saved(client, tmp_path):
+    # 40 one-point tasks of about a millisecond: after the first one-task chunks, the
+    # runner sends several tasks per Dask task, and still writes every task's file
+    from distributed import get_task_stream
+    plan = sw.plan_sweep([("gain", "0.5:3:20")], seeds=2, measures=["spectral-radius"],
+                         batch=1, **SMALL)
+    local = sw.run_sweep(plan)
+    with get_task_stream(client) as stream:
+        on_dask = sw.run_sweep(plan, tmp_path, client=client)
+    chunks = {t["key"] for t in stream.data if "run_task" in str(t["key"])}
+    assert len(chunks) < plan["n_tasks"]
+    assert _without_provenance(on_dask).identical(_without_provenance(local))
+    saved = [n for n in os.listdir(tmp_path / sw.TASKS_FOLDER) if n.endswith(".npz")]
+    assert len(saved) == plan["n_tasks"]
+
+
 def test_identical_points_in_two_sweeps_are_not_collapsed(client):
     # the same plan twice at once on one client: explicit, unique keys keep both
     plan = sw.plan_sweep([("gain", "1,2")], measures=["spectral-radius"], **SMALL)
@@ -66,6 +82,15 @@ def test_workers_run_with_one_numba_and_blas_thread(client):
         return numba.get_num_threads(), os.environ.get("OPENBLAS_NUM_THREADS")
     for n_numba, blas in client.run(threads).values():
         assert n_numba == 1 and blas == "1"
+
+
+def test_a_local_cluster_made_here_runs_its_workers_without_the_profiler(client):
+    import dask
+    from rnndyn._runner import LOCAL_CLUSTER_CONFIG
+
+    def config():
+        return {k: dask.config.get(k) for k in LOCAL_CLUSTER_CONFIG}
+    assert all(c == LOCAL_CLUSTER_CONFIG for c in client.run(config).values())
 
 
 def test_cli_json_is_identical_locally_and_on_a_local_cluster(tmp_path, monkeypatch):
