@@ -168,25 +168,34 @@ def loss_and_grad(params, inputs, labels=None, targets=None, *, loss="ce-last",
     """
     if not isinstance(params, Params):
         raise InputError(f"params must be a Params, got {type(params).__name__}")
-    u = as_array(inputs, "inputs", ndim=3)
-    T, B, M = u.shape
-    if T < 1 or B < 1:
-        raise InputError(f"inputs must have T >= 1 steps and B >= 1 sequences, got {u.shape}")
-    if M != params.M:
-        raise InputError(f"inputs must have {params.M} channels (M), got {M}")
-    loss = as_choice(loss, "loss", LOSSES)
+    u, code, lab, tgt, err_code, tol = check_batch(inputs, params.M, params.K, loss, labels,
+                                                   targets, mask, error_rule, error_tol)
     if omega is None:
         omega = "mean" if params.cell == "vanilla" else "off"
     omega = as_choice(omega, "omega", OMEGA_MODES)
     if omega != "off":
         _cells.require(params.cell, "omega", "the regulariser Ω")
     alpha = as_float(alpha, "alpha", minimum=0.0)
+    return _grad(params, u, code, lab, tgt, OMEGA_CODES[omega], alpha, err_code, tol)
+
+
+def check_batch(inputs, M, K, loss, labels, targets, mask, error_rule, error_tol):
+    """A validated minibatch for a model with M inputs and K outputs: (u (T, B, M), the
+    loss's kernel arrays code, labels, targets, the error rule's code, its tolerance); the
+    one check of :func:`loss_and_grad` and :func:`rnndyn.stack_bptt.stack_loss_and_grad`."""
+    u = as_array(inputs, "inputs", ndim=3)
+    T, B, m = u.shape
+    if T < 1 or B < 1:
+        raise InputError(f"inputs must have T >= 1 steps and B >= 1 sequences, got {u.shape}")
+    if m != M:
+        raise InputError(f"inputs must have {M} channels (M), got {m}")
+    loss = as_choice(loss, "loss", LOSSES)
     rule = tasks.error_rule(error_rule)
     tol = as_float(error_tol, "error_tol", minimum=0.0)
     if mask is not None and loss != "bernoulli-all":
         raise InputError("mask is only used by loss 'bernoulli-all' (CE: label -1)")
-    code, lab, tgt = _loss_arrays(loss, T, B, params.K, labels, targets, mask)
-    return _grad(params, u, code, lab, tgt, OMEGA_CODES[omega], alpha, ERR_CODES[rule], tol)
+    code, lab, tgt = _loss_arrays(loss, T, B, K, labels, targets, mask)
+    return u, code, lab, tgt, ERR_CODES[rule], tol
 
 
 _TLS = threading.local()

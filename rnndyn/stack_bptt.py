@@ -10,7 +10,7 @@ all parameters as one vector).
 import numpy as np
 
 from rnndyn import optim, tasks
-from rnndyn._train_grad import LOSSES, _loss_arrays, _workspace
+from rnndyn._train_grad import LOSSES, _workspace, check_batch
 from rnndyn._validate import InputError, as_array, as_choice, as_float
 from rnndyn.codes import ERR_CODES
 from rnndyn.models import Readout
@@ -120,26 +120,17 @@ def stack_loss_and_grad(stack, readout, inputs, labels=None, targets=None, *,
     if readout.N != stack.hidden[-1]:
         raise InputError(f"readout: V must have shape (K, {stack.hidden[-1]}) (the top "
                          f"layer's units), got {readout.V.shape}")
-    u = as_array(inputs, "inputs", ndim=3)
-    T, B, M = u.shape
-    if T < 1 or B < 1:
-        raise InputError(f"inputs must have T >= 1 steps and B >= 1 sequences, got {u.shape}")
-    if M != stack.M:
-        raise InputError(f"inputs must have {stack.M} channels (M), got {M}")
-    loss = as_choice(loss, "loss", LOSSES)
-    rule = tasks.error_rule(error_rule)
-    tol = as_float(error_tol, "error_tol", minimum=0.0)
-    if mask is not None and loss != "bernoulli-all":
-        raise InputError("mask is only used by loss 'bernoulli-all' (CE: label -1)")
+    u, code, lab, tgt, err_code, tol = check_batch(inputs, stack.M, readout.K, loss, labels,
+                                                   targets, mask, error_rule, error_tol)
+    B = u.shape[1]
     clip = as_choice(clip, "clip", optim.CLIPS)
     threshold = as_float(threshold, "threshold", minimum=0.0, strict_minimum=True)
-    code, lab, tgt = _loss_arrays(loss, T, B, readout.K, labels, targets, mask)
     theta, lay, src, start = stack.pack()
     g = np.empty(theta.size + readout.size)
     views = grad_views(stack, readout.K, g)
     wrong = np.empty(B)
     E = stack_grad(theta, lay, src, start, readout.V, readout.c, code, lab, tgt, u,
-                   ERR_CODES[rule], tol, g, views, wrong)
+                   err_code, tol, g, views, wrong)
     norm, clipped = optim.clip(g, clip, threshold)
     return StackGradient(g, views, E, wrong > 0.5, norm, clipped)
 
