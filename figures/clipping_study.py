@@ -77,6 +77,25 @@ def _n_hidden(result):
     return inspect.signature(train).parameters["n_hidden"].default
 
 
+def success_line(ax, result, a, b, x, **style):
+    """Success rate (%) of the study's cell [a, b] against length, at positions x, with
+    68 % Wilson bars (the one drawing of the clipping-study figures)."""
+    rate = 100.0 * np.asarray(result.success_rate[a, b], dtype=float)
+    lo, hi = wilson_interval(result.n_success[a, b], result.n_runs[a, b])
+    yerr = np.vstack([rate - 100 * lo, 100 * hi - rate])
+    ax.errorbar(x, rate, yerr=np.where(np.isfinite(yerr), yerr, 0.0), capsize=2,
+                elinewidth=0.8, **style)
+
+
+def length_axes(ax, lengths):
+    """Labels, limits and ticks of a one-panel success-rate-against-length plot."""
+    ax.set_xlabel("sequence length $T$")
+    ax.set_ylabel("success rate (%)")
+    ax.set_ylim(-5, 108)
+    ax.set_xticks(lengths)
+    ax.legend(fontsize=7, loc="best")
+
+
 def plot(result):
     """One panel per initialisation: success rate (%) against length, a line per method."""
     from rnndyn.figures.style import new_figure
@@ -88,14 +107,10 @@ def plot(result):
     for a, init in enumerate(result.inits):
         ax = axes[0, a]
         for b, method in enumerate(result.methods):
-            rate = 100.0 * np.asarray(result.success_rate[a, b])
-            lo, hi = wilson_interval(result.n_success[a, b], result.n_runs[a, b])
             x = lengths + (b - (nm - 1) / 2) * 0.06 * step
-            yerr = np.vstack([rate - 100 * lo, 100 * hi - rate])
-            ax.errorbar(x, rate, yerr=np.where(np.isfinite(yerr), yerr, 0.0),
-                        marker=MARKERS.get(method, "o"), label=LABELS.get(method, method.upper()),
-                        markersize=SIZES[b % len(SIZES)], linestyle=DASHES[b % len(DASHES)],
-                        capsize=2, elinewidth=0.8)
+            success_line(ax, result, a, b, x, marker=MARKERS.get(method, "o"),
+                         label=LABELS.get(method, method.upper()),
+                         markersize=SIZES[b % len(SIZES)], linestyle=DASHES[b % len(DASHES)])
         ax.set_title(init)
         ax.set_xlabel("sequence length $T$")
         ax.set_ylim(-5, 108)

@@ -34,7 +34,7 @@ import re
 
 import numpy as np
 
-from rnndyn.figures.clipping_study import _n_hidden, wilson_interval
+from rnndyn.figures.clipping_study import _n_hidden, length_axes, success_line
 
 NAME = "depth-clipping-study"
 TITLE = ("Success rate vs sequence length: 1 layer vs 3 layers, with and without residual "
@@ -93,17 +93,9 @@ def plot(result):
     for j, a in enumerate(models):
         _, kind, label = _describe(result.inits[a])
         col, mark, ls = STYLE.get(kind, (f"C{j}", "o", "-"))
-        rate = 100.0 * np.asarray(result.success_rate[a, b], dtype=float)
-        lo, hi = wilson_interval(result.n_success[a, b], result.n_runs[a, b])
-        yerr = np.vstack([rate - 100 * lo, 100 * hi - rate])
         x = lengths + (j - (len(models) - 1) / 2) * 0.05 * step
-        ax.errorbar(x, rate, yerr=np.where(np.isfinite(yerr), yerr, 0.0), color=col,
-                    marker=mark, ls=ls, capsize=2, elinewidth=0.8, label=label)
-    ax.set_xlabel("sequence length $T$")
-    ax.set_ylabel("success rate (%)")
-    ax.set_ylim(-5, 108)
-    ax.set_xticks(lengths)
-    ax.legend(fontsize=7, loc="best")
+        success_line(ax, result, a, b, x, color=col, marker=mark, ls=ls, label=label)
+    length_axes(ax, lengths)
     ax.set_title(f"{result.task}, {result.methods[b].upper()}, {', '.join(models_of)}, $N$ = "
                  f"{_n_hidden(result)} per layer: budget {result.budget:,} updates, "
                  f"{len(result.seeds)} seed(s)", fontsize=8)

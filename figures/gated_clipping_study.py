@@ -12,7 +12,8 @@ vanilla,lstm,gru --inits smart-tanh --methods sgd-c,sgd-cr --out DIR`, re-plotte
 
 import numpy as np
 
-from rnndyn.figures.clipping_study import _n_hidden, compute, wilson_interval  # noqa: F401
+from rnndyn.figures.clipping_study import (_n_hidden, compute, length_axes,  # noqa: F401
+                                           success_line, wilson_interval)
 
 NAME = "gated-clipping-study"
 TITLE = ("Success rate vs sequence length: vanilla SGD-C, SGD-CR; LSTM, GRU SGD-C "
@@ -49,19 +50,11 @@ def plot(result):
         init, method = result.inits[a], result.methods[b]
         cell = init if init in ("lstm", "gru") else "vanilla"
         col, mark, ls = STYLE.get((method, cell), (f"C{j}", "o", "-"))
-        rate = 100.0 * np.asarray(result.success_rate[a, b], dtype=float)
-        lo, hi = wilson_interval(result.n_success[a, b], result.n_runs[a, b])
-        yerr = np.vstack([rate - 100 * lo, 100 * hi - rate])
         x = lengths + (j - (len(lines) - 1) / 2) * 0.05 * step
         label = (f"{cell.upper()} {method.upper()}" if cell != "vanilla"
                  else f"vanilla ({init}) {method.upper()}")
-        ax.errorbar(x, rate, yerr=np.where(np.isfinite(yerr), yerr, 0.0), color=col,
-                    marker=mark, ls=ls, capsize=2, elinewidth=0.8, label=label)
-    ax.set_xlabel("sequence length $T$")
-    ax.set_ylabel("success rate (%)")
-    ax.set_ylim(-5, 108)
-    ax.set_xticks(lengths)
-    ax.legend(fontsize=7, loc="best")
+        success_line(ax, result, a, b, x, color=col, marker=mark, ls=ls, label=label)
+    length_axes(ax, lengths)
     ax.set_title(f"{result.task}, $N$ = {_n_hidden(result)}: budget {result.budget:,} updates, "
                  f"{len(result.seeds)} seed(s) per point", fontsize=8.5)
     return fig
