@@ -17,7 +17,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_bptt import ce_last_numpy, clip_numpy, torch_gradient_fn  # noqa: E402
-from run import Case, interleaved  # noqa: E402
+from run import Case, interleaved, one_thread_torch  # noqa: E402
 
 TITLE = "BPTT gradient + clipping of gated cells, N=50, M=6, B=20, float64"
 N, M, K, B = 50, 6, 4, 20
@@ -167,15 +167,8 @@ def check_agreement(T=20):
 
 
 def run(quick=False):
-    # numba's np.dot calls SciPy's OpenBLAS: load it before the limit is set, or it
-    # runs on its default threads (see bench_bptt_real)
-    import scipy.linalg.cython_blas  # noqa: F401
     from threadpoolctl import threadpool_limits
-    try:
-        import torch
-        torch.set_num_threads(1)
-    except ImportError:
-        torch = None
+    torch = one_thread_torch()
     T = 20 if quick else 100
     cases = []
     with threadpool_limits(1):

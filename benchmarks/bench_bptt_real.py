@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import Case, interleaved  # noqa: E402
+from run import Case, interleaved, one_thread_torch  # noqa: E402
 
 TITLE = "BPTT + clipping, N=300, 88 in/out, T=200, B=32, Bernoulli outputs, float64"
 N, M, K, T, B = 300, 88, 88, 200, 32
@@ -87,15 +87,10 @@ def dgemm_gflops(n=1000, repeat=5):
 
 
 def run(quick=False):
-    # numba's np.dot calls SciPy's OpenBLAS: load it before the limit is set, or it
-    # runs on its default threads (measured 100x slower on these small products)
-    import scipy.linalg.cython_blas  # noqa: F401
+    # numba's np.dot on SciPy's OpenBLAS runs on its default threads unless it is loaded
+    # before the limit is set (measured 100x slower on these small products)
     from threadpoolctl import threadpool_limits
-    try:
-        import torch
-        torch.set_num_threads(1)
-    except ImportError:
-        torch = None
+    torch = one_thread_torch()
     with threadpool_limits(1):
         peak = dgemm_gflops()
         Pt, u, z, tgt = _problem("tanh")

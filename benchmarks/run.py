@@ -121,6 +121,19 @@ def interleaved(contenders, *, rounds=7, min_time=0.05, clock=time.perf_counter,
     return out
 
 
+def one_thread_torch():
+    """torch with one intra-op thread, or None when it is not installed; SciPy's OpenBLAS
+    is loaded first (numba's np.dot calls it), so that a threadpool limit set afterwards
+    reaches it too (else it runs on its default threads)."""
+    import scipy.linalg.cython_blas  # noqa: F401
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    return torch
+
+
 def _cpu_model():
     try:
         with open("/proc/cpuinfo") as f:
