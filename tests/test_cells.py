@@ -1,5 +1,6 @@
 """The gated cells (rnndyn.cells, rnndyn._kernels.cells) against PyTorch, the naive twins
-and exact properties: forward pass, one-step Jacobians, J·v / vᵀJ / J·P, all-lag norms
+and exact properties: forward pass, one-step Jacobians, J·v / vᵀJ / J·P of every cell
+code (vanilla included) against the dense J, all-lag norms
 (with the LSTM's blocks), transport, Lyapunov spectra and the capability errors."""
 
 import numpy as np
@@ -125,6 +126,87 @@ def test_jv_vj_block_match_dense(cell, rng):
     Y = np.empty_like(Pt)
     _kc._gated_tangent_step(np.ascontiguousarray(rnn.W.T), rnn.cell_code, D[2], Pt, Y)
     np.testing.assert_allclose(Y, (J @ Pt.T).T, rtol=RTOL_EXACT, atol=1e-14)
+
+
+CELL_CODES = (("pascanu", 0), ("elman", 1), ("lstm", 2), ("gru", 3))
+
+
+def _cell_and_dense_jacobian(name, rng, N=5, M=2):
+    """A random cell, one auxiliary row d = D[2] and its dense J by the naive twins."""
+    if name in CELLS:
+        rnn = random_cell(name, N, M, rng)
+    else:
+        rnn = RNN(rng.standard_normal((N, N)) * 1.5 / np.sqrt(N), rng.standard_normal((N, M)),
+                  0.3 * rng.standard_normal(N), form=name)
+    u = rng.standard_normal((3, M))
+    X, D = trajectory(rnn, rng.standard_normal(rnn.S), 3, u)
+    if name in CELLS:
+        J = naive.gated_jacobian(name, rnn.W, rnn.U, rnn.b, X[2], u[2])
+    else:
+        J = naive.jacobian(rnn.W, rnn.cell_code, D[2])
+    return rnn, D[2], J
+
+
+@pytest.mark.parametrize("name, code", CELL_CODES)
+def test_cell_operators_match_the_dense_jacobian(name, code, rng):
+    """Every one-step operator behind the cell-code dispatch (J, Jᵀ, J·v, vᵀJ, (J Ptᵀ)ᵀ)
+    equals the dense J of the naive twins, for every cell code."""
+    rnn, d, J = _cell_and_dense_jacobian(name, rng)
+    assert rnn.cell_code == code
+    S, GN = rnn.S, rnn.W.shape[0]
+    Wt = np.ascontiguousarray(rnn.W.T)
+    Jk = np.empty((S, S))
+    _kc._jacobian(rnn.W, code, d, Jk)
+    np.testing.assert_allclose(Jk, J, rtol=RTOL_EXACT, atol=1e-14)
+    Ct = np.empty((S, S))
+    _kc._jacobian_t(Wt, code, d, Ct)
+    np.testing.assert_array_equal(Ct, Jk.T)          # the same products, transposed
+    v = rng.standard_normal(S)
+    out = np.empty(S)
+    _kc._jv(rnn.W, code, d, v, out, np.empty(GN))
+    np.testing.assert_allclose(out, J @ v, rtol=RTOL_EXACT, atol=1e-14)
+    _kc._vj(rnn.W, code, d, v, out, np.empty(GN))
+    np.testing.assert_allclose(out, v @ J, rtol=RTOL_EXACT, atol=1e-14)
+    Pt = rng.standard_normal((3, S))
+    Y = np.empty_like(Pt)
+    _kc._tangent_block(Wt, code, d, Pt, Y, np.empty_like(Pt))
+    np.testing.assert_allclose(Y, (J @ Pt.T).T, rtol=RTOL_EXACT, atol=1e-14)
+
+
+@pytest.mark.parametrize("form", (0, 1))
+def test_vanilla_block_and_map_operators(form, rng):
+    """The vanilla-only forms: P J (with pascanu's deferred column scaling and elman's
+    in-place scratch), the loop tangent rows, and the map under a constant drive."""
+    N = 6
+    W = rng.standard_normal((N, N))
+    d = rng.uniform(0.1, 1.0, N)
+    J = naive.jacobian(W, form, d)
+    P = rng.standard_normal((4, N))
+    out = np.empty_like(P)
+    assert not _kc._vanilla_rows_j(W, form, d, P, out, np.empty_like(P), False)
+    np.testing.assert_allclose(out, P @ J, rtol=RTOL_EXACT, atol=1e-14)
+    P2 = P.copy()
+    pending = _kc._vanilla_rows_j(W, form, d, P2, out, P2, True)   # scratch = P itself
+    assert pending == (form == 0)
+    np.testing.assert_allclose(out * d if pending else out, P @ J, rtol=RTOL_EXACT,
+                               atol=1e-14)
+    _kc._vanilla_tangent_rows(W, form, d, P, out)
+    np.testing.assert_allclose(out, (J @ P.T).T, rtol=RTOL_EXACT, atol=1e-14)
+    c = rng.standard_normal(N)
+    x = rng.standard_normal(N)
+    for act in (1, 2, 3):
+        xn = np.empty(N)
+        dd = np.empty(N)
+        _kc._vanilla_map(W, c, act, form, x, xn, np.empty(N), dd)
+        r, Jr = naive.map_residual_jacobian(W, c, act, form, x)
+        np.testing.assert_allclose(xn, naive.map_step(W, c, act, form, x), rtol=RTOL_EXACT,
+                                   atol=1e-14)
+        Jd = np.empty((N, N))
+        _kc._vanilla_jacobian(W, form, dd, Jd)
+        np.testing.assert_allclose(Jd, Jr, rtol=RTOL_EXACT, atol=1e-14)
+        xn2 = np.empty(N)
+        _kc._vanilla_map(W, c, act, form, x, xn2, np.empty(N), None)
+        np.testing.assert_array_equal(xn2, xn)
 
 
 def test_gate_sigmoid_is_tail_accurate():

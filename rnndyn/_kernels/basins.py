@@ -12,8 +12,7 @@ map: numba prunes the gated branch, so the vanilla kernels never compile the gat
 import numpy as np
 
 from rnndyn._jit import jit, prange
-from rnndyn.codes import PASCANU
-from rnndyn._kernels.activations import _act
+from rnndyn._kernels.cells import _vanilla_map
 from rnndyn._kernels.fixedpoints import _gated_map, _gated_scratch_size
 
 DIVERGED, UNSETTLED = -1, 0
@@ -29,21 +28,7 @@ def _step(W, c, act, form, x, s, out, g):
     if g is not None:
         _gated_map(W, c, form, x, out, g)
         return
-    N = x.shape[0]
-    if form == PASCANU:
-        for j in range(N):
-            s[j] = _act(act, x[j])
-        for i in range(N):
-            acc = c[i]
-            for j in range(N):
-                acc += W[i, j] * s[j]
-            out[i] = acc
-    else:
-        for i in range(N):
-            acc = c[i]
-            for j in range(N):
-                acc += W[i, j] * x[j]
-            out[i] = _act(act, acc)
+    _vanilla_map(W, c, act, form, x, out, s, None)
 
 
 @jit

@@ -8,15 +8,20 @@ dispatch on the integer cell code (rnndyn.codes) once per step:
 * elman:   h_t = σ(a_t), a_t = W h_{t-1} + U u_t + b,  D[t-1] = σ'(a_t),  J_t = diag(D[t-1]) W
 * lstm, gru: the gated cells, S = 2N and N, with the auxiliary rows of rnndyn.cells
 
-The vanilla kernels exploit J = W diag(d) directly (one BLAS product per step); the gated
-ones form y = W v_h for the stacked gate blocks and combine it with the auxiliary row.
+The one-step operators the analyses need, J (dense), Jᵀ, J v, vᵀ J, the block products
+P J and (J Ptᵀ)ᵀ, and the map under a constant drive, are written once per cell family
+(_vanilla_* and _gated_*) and reached through one dispatch on the cell code (_jacobian,
+_jacobian_t, _jv, _vj, _tangent_block). The vanilla operators exploit J = W diag(d)
+directly (one BLAS product per step); the gated ones form y = W v_h for the stacked gate
+blocks and combine it with the auxiliary row.
 """
 
 import numpy as np
 
 from rnndyn._jit import jit
-from rnndyn._kernels.activations import _apply_act_and_dact, _sigmoid_pair, _tanh_sech2
-from rnndyn.codes import LSTM, PASCANU
+from rnndyn._kernels.activations import (_act, _apply_act_and_dact, _dact, _sigmoid_pair,
+                                         _tanh_sech2)
+from rnndyn.codes import ELMAN, LSTM, PASCANU
 
 
 
@@ -36,6 +41,8 @@ def _trajectory(W, U, b, act, form, x0, u, X, D):
     ds = np.empty(N)
     a = np.empty(N)
     X[0, :] = x0
+    # _vanilla_step written out, not called: through it (views of X and D per step) the
+    # small-N trajectories measured 5-15% slower (bench small_lyapunov, BLAS-path rows)
     for t in range(1, T + 1):
         if form == PASCANU:
             _apply_act_and_dact(act, X[t - 1], s, ds)
@@ -60,6 +67,8 @@ def _trajectory(W, U, b, act, form, x0, u, X, D):
 def _vanilla_step(W, U, b, act, form, x, u_t, x_new, d, a, s):
     """One vanilla step, the arithmetic of :func:`_trajectory`: x_new = f(x, u_t) and d its
     derivative factors (the auxiliary row). x, x_new, d, a, s (N,) (a, s scratch), u_t (M,).
+    W x is one BLAS matrix-vector product (the loop-sum maps of the fixed-point, basin and
+    small-N Lyapunov kernels round differently: :func:`_vanilla_map`, _kernels.lyapunov).
     """
     N = x.shape[0]
     M = U.shape[1]
@@ -122,15 +131,22 @@ def _trajectories(W, U, b, act, form, X0, u, X, D):
                 cur[k, :] = S[k]
 
 
-@jit
-def _jacobian(W, form, d, J):
-    """J = W diag(d) (pascanu) or diag(d) W (elman); J (N, N) written in place.
+# ------------------------------------------------------------------ vanilla one-step operators
+#
+# J = W diag(d) (pascanu) or diag(d) W (elman), d = D[t-1] the auxiliary row. Each product
+# is written here once. The transpose swaps the forms, (W diag(d))ᵀ = diag(d) Wᵀ and
+# (diag(d) W)ᵀ = Wᵀ diag(d): the QR kernels' layout (Jᵀ, and Pt ↦ Pt Jᵀ with Wt = Wᵀ) is
+# the row layout of the other form (_vanilla_transposed), the same arithmetic bit for bit.
 
-    Gated cells: the dense J (S, S) from the auxiliary row d (rnndyn.cells).
-    """
-    if form >= LSTM:
-        _gated_jacobian(W, form, d, J)
-        return
+@jit(inline="always")
+def _vanilla_transposed(form):
+    """The form whose Jacobian built from Wᵀ is Jᵀ: J(W, form)ᵀ = J(Wᵀ, this)."""
+    return ELMAN if form == PASCANU else PASCANU
+
+
+@jit(inline="always")
+def _vanilla_jacobian(W, form, d, J):
+    """The dense J (N, N) = W diag(d) (pascanu) or diag(d) W (elman), written in place."""
     N = W.shape[0]
     if form == PASCANU:
         for i in range(N):
@@ -141,6 +157,164 @@ def _jacobian(W, form, d, J):
             di = d[i]
             for j in range(N):
                 J[i, j] = di * W[i, j]
+
+
+@jit(inline="always")
+def _vanilla_jv(W, form, d, v, out, w):
+    """out = J v (N,), one BLAS matrix-vector product: W (d ⊙ v) (pascanu, w (N,) scratch
+    for d ⊙ v) or d ⊙ (W v) (elman)."""
+    N = v.shape[0]
+    if form == PASCANU:
+        for i in range(N):
+            w[i] = d[i] * v[i]
+        np.dot(W, w, out)
+    else:
+        np.dot(W, v, out)
+        for i in range(N):
+            out[i] *= d[i]
+
+
+@jit(inline="always")
+def _vanilla_vj(W, form, d, v, out):
+    """out = vᵀ J (N,): (vᵀ W) ⊙ d (pascanu) or (v ⊙ d)ᵀ W (elman), as row updates (rows
+    of W are contiguous; loops, so the sums keep one order whatever BLAS is loaded)."""
+    N = v.shape[0]
+    for j in range(N):
+        out[j] = 0.0
+    for i in range(N):
+        vi = v[i] if form == PASCANU else v[i] * d[i]
+        for j in range(N):
+            out[j] += vi * W[i, j]
+    if form == PASCANU:
+        for j in range(N):
+            out[j] *= d[j]
+
+
+@jit(inline="always")
+def _vanilla_rows_j(W, form, d, P, out, S, defer):
+    """out (k, N) = P J for a block of k row vectors P (k, N), one BLAS product.
+
+    pascanu: (P W) diag(d); elman: (P diag(d)) W with P diag(d) in S (k, N), which may be
+    P itself (overwritten) when the caller is done with P. defer: leave pascanu's trailing
+    column scaling to the caller, who fuses it into its next pass over out; returns True
+    when it did (out = P W then). The QR kernels' (J Ptᵀ)ᵀ = Pt Jᵀ is this with Wᵀ and the
+    other form (_vanilla_transposed).
+    """
+    k, N = P.shape
+    if form == PASCANU:
+        np.dot(P, W, out)
+        if defer:
+            return True
+        for q in range(k):
+            for j in range(N):
+                out[q, j] *= d[j]
+        return False
+    for q in range(k):
+        for j in range(N):
+            S[q, j] = P[q, j] * d[j]
+    np.dot(S, W, out)
+    return False
+
+
+@jit(inline="always")
+def _vanilla_tangent_rows(W, form, d, Pt, out):
+    """out (k, N) = (J Ptᵀ)ᵀ, the rows of Pt (k, N) mapped by J one at a time with plain
+    loops (small N: a BLAS call costs as much as the arithmetic). Pascanu sums
+    W_ij (d_j p_j), elman (Σ_j W_ij p_j) d_i."""
+    k, N = Pt.shape
+    for q in range(k):
+        for i in range(N):
+            acc = 0.0
+            if form == PASCANU:
+                for j in range(N):
+                    acc += W[i, j] * (d[j] * Pt[q, j])
+            else:
+                for j in range(N):
+                    acc += W[i, j] * Pt[q, j]
+                acc *= d[i]
+            out[q, i] = acc
+
+
+@jit(inline="always")
+def _vanilla_map(W, c, act, form, x, out, s, d):
+    """out = F(x) (N,): W σ(x) + c (pascanu) or σ(W x + c) (elman), a constant input folded
+    into the drive c = U u + b; plain loops, c first in each sum (N small: fixed points,
+    basins). s (N,) scratch; d None, or (N,) for the auxiliary row (σ'(x), σ'(W x + c)):
+    numba prunes the branch for None, so the settling loops compute no σ'."""
+    N = x.shape[0]
+    if form == PASCANU:
+        for j in range(N):
+            s[j] = _act(act, x[j])
+            if d is not None:
+                d[j] = _dact(act, x[j])
+        for i in range(N):
+            acc = c[i]
+            for j in range(N):
+                acc += W[i, j] * s[j]
+            out[i] = acc
+    else:
+        for i in range(N):
+            acc = c[i]
+            for j in range(N):
+                acc += W[i, j] * x[j]
+            out[i] = _act(act, acc)
+            if d is not None:
+                d[i] = _dact(act, acc)
+
+
+# ------------------------------------------------------------------ dispatch on the cell code
+# One operator per step whatever the cell (PASCANU, ELMAN, LSTM, GRU): the scratch
+# arguments are sized by W.shape[0] (N vanilla, G N gated) so one call fits every cell.
+
+@jit
+def _jacobian(W, form, d, J):
+    """J = W diag(d) (pascanu) or diag(d) W (elman); J (N, N) written in place.
+
+    Gated cells: the dense J (S, S) from the auxiliary row d (rnndyn.cells).
+    """
+    if form >= LSTM:
+        _gated_jacobian(W, form, d, J)
+    else:
+        _vanilla_jacobian(W, form, d, J)
+
+
+@jit(inline="always")
+def _jacobian_t(Wt, cell, d, Ct):
+    """Ct (S, S) = Jᵀ, the one-step Jacobian in Fortran order, from Wt = Wᵀ."""
+    if cell >= LSTM:
+        J = np.empty(Ct.shape)
+        _gated_jacobian(Wt.T, cell, d, J)
+        Ct[:, :] = J.T
+    else:
+        _vanilla_jacobian(Wt, _vanilla_transposed(cell), d, Ct)
+
+
+@jit(inline="always")
+def _jv(W, cell, d, v, out, y):
+    """out = J v (S,); y (W.shape[0],) scratch."""
+    if cell >= LSTM:
+        _gated_jv(W, cell, d, v, out, y)
+    else:
+        _vanilla_jv(W, cell, d, v, out, y)
+
+
+@jit(inline="always")
+def _vj(W, cell, d, w, out, g):
+    """out = wᵀ J (S,); g (W.shape[0],) scratch (the gated cells' gate adjoint)."""
+    if cell >= LSTM:
+        _gated_vj(W, cell, d, w, out, g)
+    else:
+        _vanilla_vj(W, cell, d, w, out)
+
+
+@jit(inline="always")
+def _tangent_block(Wt, cell, d, Pt, out, scr):
+    """out (k, S) = (J Ptᵀ)ᵀ for the rows of Pt (k, S), Wt = Wᵀ; scr (k, S) scratch (vanilla
+    pascanu: Pt diag(d), then one BLAS product)."""
+    if cell >= LSTM:
+        _gated_tangent_step(Wt, cell, d, Pt, out)
+    else:
+        _vanilla_rows_j(Wt, _vanilla_transposed(cell), d, Pt, out, scr, False)
 
 
 # ------------------------------------------------------------------ gated cells

@@ -11,6 +11,7 @@ With the constant input folded into the drive c = U u + b:
 The vanilla and gated kernels share their code through helpers whose gated scratch g is
 None for a vanilla map: numba prunes that branch at compile time, so a vanilla run never
 compiles the gated step (the cold-cache cost of the trajectory kernels' split).
+The vanilla map and J are rnndyn._kernels.cells._vanilla_map and _vanilla_jacobian.
 Used by the fixed-point search (residual, Jacobian, Newton), by basins and by
 continuation (vanilla only). N is small (<= a few hundred), so plain loops beat a
 BLAS call's overhead.
@@ -21,7 +22,8 @@ import numpy as np
 from rnndyn._jit import jit
 from rnndyn.codes import PASCANU
 from rnndyn._kernels.activations import _act, _dact
-from rnndyn._kernels.cells import _gated_aux_size, _gated_jacobian, _gated_step
+from rnndyn._kernels.cells import (_gated_aux_size, _gated_jacobian, _gated_step, _vanilla_jacobian,
+                                   _vanilla_map)
 
 
 @jit(inline="always")
@@ -36,27 +38,12 @@ def _residual_any(W, c, act, form, x, r, J, g):
         _gated_jacobian(W, form, g[W.shape[0]:], J)
         return
     N = x.shape[0]
-    if form == PASCANU:
-        s = np.empty(N)
-        ds = np.empty(N)
-        for j in range(N):
-            s[j] = _act(act, x[j])
-            ds[j] = _dact(act, x[j])
-        for i in range(N):
-            acc = c[i]
-            for j in range(N):
-                acc += W[i, j] * s[j]
-                J[i, j] = W[i, j] * ds[j]
-            r[i] = acc - x[i]
-    else:
-        for i in range(N):
-            a = c[i]
-            for j in range(N):
-                a += W[i, j] * x[j]
-            d = _dact(act, a)
-            r[i] = _act(act, a) - x[i]
-            for j in range(N):
-                J[i, j] = d * W[i, j]
+    s = np.empty(N)
+    d = np.empty(N)
+    _vanilla_map(W, c, act, form, x, r, s, d)
+    for i in range(N):
+        r[i] -= x[i]
+    _vanilla_jacobian(W, form, d, J)
 
 
 @jit

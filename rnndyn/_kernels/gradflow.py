@@ -1,7 +1,8 @@
 """Backward products of one-step Jacobians and the transport of an error vector.
 
 With J_t = ∂x_t/∂x_{t-1} = W diag(D[t-1]) (pascanu) or diag(D[t-1]) W (elman), or the
-dense Jacobian of a gated cell (rnndyn._kernels.cells, from the auxiliary row D[t-1]),
+dense Jacobian of a gated cell (the operators of rnndyn._kernels.cells, from the
+auxiliary row D[t-1]),
 the gradient-flow products are accumulated backwards from the last step,
 
     P_T = I,   P_k = P_{k+1} J_{k+1} = ∂x_T/∂x_k,   lag ℓ = T - k,
@@ -18,8 +19,8 @@ import math
 import numpy as np
 
 from rnndyn._jit import jit
-from rnndyn._kernels.cells import _gated_jacobian, _gated_vj
-from rnndyn.codes import LSTM, PASCANU
+from rnndyn._kernels.cells import _gated_jacobian, _gated_vj, _vanilla_rows_j, _vanilla_vj
+from rnndyn.codes import LSTM
 
 
 
@@ -491,6 +492,7 @@ def _backward_products(W, form, D, u0, rtol, max_iter, store_slot, P_store, log_
             np.dot(Pa, Jd, Pb)
             for j in range(N):
                 dc[j] = c
+            pending = False
         else:
             # the renormalisation by 1/(‖P_{k+1}‖_F max D[k]) rides on the diagonal factor
             # (no extra pass); dividing by max D[k] too keeps tiny sigmoid slopes from
@@ -498,16 +500,12 @@ def _backward_products(W, form, D, u0, rtol, max_iter, store_slot, P_store, log_
             log_scale += lfro + np.log(dmax) + lw
             for j in range(N):
                 dc[j] = (D[k, j] / dmax) * c
-            if form == PASCANU:
-                np.dot(Pa, Wsc, Pb)                 # then Pb = (Pa Ws) diag(dc)
-            else:
-                for i in range(N):                  # Pa diag(dc), then Pb = (Pa diag(dc)) Ws
-                    for j in range(N):
-                        Pa[i, j] *= dc[j]
-                np.dot(Pa, Wsc, Pb)
+            # Pb = Pa J(Ws, dc): elman (Pa diag(dc)) Ws, scaling Pa in place (it is done
+            # with); pascanu Pa Ws, its diag(dc) left to the pass below
+            pending = _vanilla_rows_j(Wsc, form, dc, Pa, Pb, Pa, True)
         # column scaling (pascanu, gated), ‖Pb‖_F² and w = Pbᵀ u (the first Lanczos product, scaled
         # by 1/‖Pb‖_F below) in one pass
-        fro2 = _scale_fro_rmatvec(Pb, dc, form == PASCANU or gated, u, w)
+        fro2 = _scale_fro_rmatvec(Pb, dc, gated or pending, u, w)
         if fro2 < _FRO2_SMALL:
             # a tiny product: take its scale out before squaring (an underflow of the
             # squares must not pass for an exactly zero product), then redo w = Pbᵀ u
@@ -735,17 +733,10 @@ def _transport(W, form, D, delta, log_norm):
             return lag, -1
         for j in range(N):
             dd[j] = D[k, j] / dmax
-            y[j] = 0.0
-        # v J: pascanu (vW) diag(d), elman (v diag(d)) W; rows of W are contiguous
-        for i in range(N):
-            vi = v[i] if form == PASCANU else v[i] * dd[i]
-            for j in range(N):
-                y[j] += vi * Wsc[i, j]
+        _vanilla_vj(Wsc, form, dd, v, y)
         ny = 0.0
         ymax = 0.0
         for j in range(N):
-            if form == PASCANU:
-                y[j] *= dd[j]
             ny += y[j] * y[j]
             if abs(y[j]) > ymax:
                 ymax = abs(y[j])

@@ -2,8 +2,9 @@
 
 Storage convention: a tangent basis P (N x k) is held as its transpose ``Pt``
 (k x N, C-contiguous), which is P in Fortran order, so LAPACK (column major)
-works on it in place. One-step Jacobians come from the derivative factors
-D[t] of ``rnndyn._kernels.cells._trajectory``:
+works on it in place. One-step Jacobians come from the auxiliary rows D[t] of the
+trajectory, and every product with them from the cell operators of
+``rnndyn._kernels.cells`` (dispatched on the cell code):
 
 * pascanu: J = W diag(d),  J P  ->  Pt_new = (Pt diag(d)) W^T
 * elman:   J = diag(d) W,  J P  ->  Pt_new = (Pt W^T) diag(d)
@@ -17,8 +18,8 @@ import numpy as np
 from numba import config as _nb_config
 
 from rnndyn._jit import jit, prange
-from rnndyn._kernels.cells import _gated_jacobian, _gated_tangent_step
-from rnndyn.codes import LSTM, PASCANU
+from rnndyn._kernels.cells import (_jacobian_t, _jv, _tangent_block, _vanilla_tangent_rows)
+from rnndyn.codes import PASCANU
 from rnndyn._kernels.activations import _act_dact1
 
 UNIT_ROUNDOFF = 2.0 ** -53
@@ -203,46 +204,13 @@ def _rescale_rows(Pt, shift):
 
 @jit
 def _tangent_step(Wt, form, d, Pt, S):
-    """Pt (k x N) <- transpose of J P for J = W diag(d) (pascanu) or diag(d) W (elman),
-    or a gated cell's J from its auxiliary row d (rnndyn._kernels.cells; Pt (k x S)).
-
-    S (k x N) is scratch. Returns the new Pt (one BLAS dgemm).
+    """Pt (k x S) <- transpose of J P, J the one-step Jacobian of the cell ``form`` from its
+    auxiliary row d (rnndyn._kernels.cells._tangent_block). S (k x S) is scratch. Returns
+    the new Pt (one BLAS dgemm for the vanilla cells).
     """
-    if form >= LSTM:
-        out = np.empty(Pt.shape)
-        _gated_tangent_step(Wt, form, d, Pt, out)
-        return out
-    k, N = Pt.shape
-    if form == PASCANU:
-        for j in range(k):
-            for i in range(N):
-                S[j, i] = Pt[j, i] * d[i]
-        return np.dot(S, Wt)
-    out = np.dot(Pt, Wt)
-    for j in range(k):
-        for i in range(N):
-            out[j, i] *= d[i]
+    out = np.empty(Pt.shape)
+    _tangent_block(Wt, form, d, Pt, out, S)
     return out
-
-
-@jit
-def _jacobian_t(Wt, form, d, Ct):
-    """Ct (N x N) = J^T, i.e. the one-step Jacobian J in Fortran order (gated: S x S)."""
-    if form >= LSTM:
-        J = np.empty(Ct.shape)
-        _gated_jacobian(Wt.T, form, d, J)
-        Ct[:, :] = J.T
-        return
-    N = Wt.shape[0]
-    if form == PASCANU:  # J^T = diag(d) W^T
-        for i in range(N):
-            di = d[i]
-            for j in range(N):
-                Ct[i, j] = di * Wt[i, j]
-    else:  # J^T = W^T diag(d)
-        for i in range(N):
-            for j in range(N):
-                Ct[i, j] = Wt[i, j] * d[j]
 
 
 # ------------------------------------------------------------------ QR (Benettin) method
@@ -410,17 +378,10 @@ def _largest_lyapunov(W, form, D, v, logsum, hist_steps, hist, state, hist_every
     g0 = int(state[0])
     transient = int(state[1])
     n_hist = int(state[2])
-    w = np.empty(N)
+    w = np.empty(W.shape[0])
+    y = np.empty(N)
     for t in range(T):
-        d = D[t]
-        if form == PASCANU:
-            for i in range(N):
-                w[i] = d[i] * v[i]
-            y = np.dot(W, w)
-        else:
-            y = np.dot(W, v)
-            for i in range(N):
-                y[i] *= d[i]
+        _jv(W, form, D[t], v, y, w)
         nrm = np.sqrt(np.dot(y, y))
         g = g0 + t + 1
         if g > transient:
@@ -512,6 +473,10 @@ def _qr_lyapunov_batch(W, form, D, Qt, transient, out):
         acc = np.zeros(k)
         for t in range(T):
             d = D[b, t]
+            # Y = (J Ptᵀ)ᵀ written out, not cells._vanilla_tangent_rows: this kernel's
+            # pascanu sum associates (W_im d_m) p_m, the operator's W_im (d_m p_m), so
+            # sharing it would move the ensembles' exponents by rounding (their results
+            # are kept bit for bit until a deliberate change; elman is the same sum)
             for j in range(k):
                 for i in range(N):
                     s = 0.0
@@ -545,24 +510,6 @@ PROD_EVERY = 64
 # Gram-Schmidt: a row whose norm fell below this fraction of its norm before the
 # projection is projected a second time (Kahan-Parlett "twice is enough")
 REORTH_FRACTION = 0.7071067811865476
-
-
-@jit(inline="always")
-def _tangent_rows(W, form, ds, Qt, Y):
-    """Y = (J Qtᵀ)ᵀ, J = W diag(ds) (pascanu) or diag(ds) W, one row of Qt at a time
-    (no BLAS: at small N a call costs as much as the arithmetic). Y, Qt (k, N)."""
-    k, N = Qt.shape
-    for q in range(k):
-        for i in range(N):
-            acc = 0.0
-            if form == PASCANU:
-                for j in range(N):
-                    acc += W[i, j] * (ds[j] * Qt[q, j])
-            else:
-                for j in range(N):
-                    acc += W[i, j] * Qt[q, j]
-                acc *= ds[i]
-            Y[q, i] = acc
 
 
 @jit(inline="always")
@@ -613,7 +560,7 @@ def _qr_rows_small(W, form, ds, Qt, Y, r, norms):
     if not _gs_small(Y, r, norms):
         # a row at rounding level (an annihilated direction): redo the step
         # from Qt with the careful version
-        _tangent_rows(W, form, ds, Qt, Y)
+        _vanilla_tangent_rows(W, form, ds, Qt, Y)
         _mgs2(Y, r)
     for q in range(k):
         for i in range(N):
@@ -654,7 +601,9 @@ def _small_lyapunov(W, U, b, act, form, x, u, Qt, logsum, hist_steps, hist, stat
     b0 = b[0]
     for t in range(1, T + 1):
         if N == 1:
-            # ---- one unit: scalars (the same operations as the general branch)
+            # ---- one unit: scalars (the same operations as the general branch; the
+            # tangent step below is cells._vanilla_tangent_rows on 1×1 arrays, kept in
+            # registers)
             v = x[0]
             if form == PASCANU:
                 sv, dv = _act_dact1(act, v)
@@ -679,7 +628,9 @@ def _small_lyapunov(W, U, b, act, form, x, u, Qt, logsum, hist_steps, hist, stat
             else:
                 Qt[0, 0] = 1.0  # as _mgs2: an annihilated direction restarts at e_1
         else:
-            # ---- the map (as _rnn._trajectory, with the sums as loops)
+            # ---- the map (cells._vanilla_step's arithmetic with the sums as loops: its
+            # W x is a BLAS product, which rounds differently, and the fixed-point map
+            # cells._vanilla_map starts each sum from the drive)
             # (inline calls: a call with array arguments costs reference counting
             # per step, as much as the arithmetic at N = 2)
             if form == PASCANU:
@@ -714,7 +665,7 @@ def _small_lyapunov(W, U, b, act, form, x, u, Qt, logsum, hist_steps, hist, stat
                         bad = t
                         break
             # ---- tangent step: Y = (J Q)^T, J = W diag(ds) (pascanu) or diag(ds) W
-            _tangent_rows(W, form, ds, Qt, Y)
+            _vanilla_tangent_rows(W, form, ds, Qt, Y)
             # ---- QR of the step's rows; error estimate u·max_j ||p_j|| / |R_jj|
             if k == 1:
                 # one vector: its norm (as _mgs2 for one row, without the second pass)
