@@ -30,8 +30,10 @@ from rnndyn.codes import LINEAR, RELU, SIGMOID, TANH  # noqa: F401
 
 
 _INV_LN2 = 1.4426950408889634
-_LN2 = 0.6931471805599453
-_LN2_DELTA = 2.3190468138462996e-17     # ln 2 − _LN2 (the rounding of the constant)
+# ln 2 in two parts (fdlibm's e_exp.c): k·LN2_HI is exact for |k| < 2^11, so the reduced
+# argument of _exp_nonpos and _tanh_parts keeps full precision down to e^-745
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
 # tanh(x) rounds to ±1 in float64 beyond |x| = 19.06..., but sech² x = 1 − tanh² x
 # keeps its tail down to e^{-708}: clamping |x| at 354 keeps 2^k (k >= -1022 below) a
 # normal number, so :func:`_tanh_sech2` is accurate up to there; tanh itself is ±1
@@ -68,12 +70,12 @@ def _tanh_parts(x):
     # which saves forming -2r below
     y2 = 4.0 * nx
     k = np.floor(y2 * (0.5 * _INV_LN2) + 0.5)
-    # a single-constant ln2 is enough for tanh: for k <= -1 the result is at least 0.3
-    # in size, so the error k*δ in the reduced argument (δ = ln2 − _LN2) is below 1e-17
-    # there. For sech² it would be a relative error of up to 1022 δ ≈ 100 ulp at the
-    # clamp: q below is multiplied by e^{−kδ} ≈ 1 − kδ instead, which keeps tanh's
-    # bits and makes the error that of the rounding alone.
-    r2 = y2 - k * (2.0 * _LN2)
+    # ln2 in two parts (fdlibm's): k·2·_LN2_HI is exact, so r2 keeps full precision for
+    # every k down to the clamp (sech² x there is e^{-708} and still has all its digits)
+    # whether or not the compiler fuses the products into FMAs. A single-constant ln2 with
+    # the product rounded would leave sech² up to 500 ulp off at |x| = 300 (seen with the
+    # JIT off, where no FMA hides the rounding).
+    r2 = (y2 - k * (2.0 * _LN2_HI)) - k * (2.0 * _LN2_LO)
     z2 = r2 * r2  # 4 r²
     R = 2.0 + z2 * (_R1 / 4 + z2 * (_R2 / 16 + z2 * (_R3 / 64 + z2 * (_R4 / 256
                                                                     + z2 * (_R5 / 1024)))))
@@ -86,7 +88,7 @@ def _tanh_parts(x):
     rp = R + 0.5 * r2
     num = (1.0 - s) * rp - r2
     den = (1.0 + s) * rp - r2
-    return num, den, (4.0 * s) * (rp * (rp - r2)) * (1.0 - k * _LN2_DELTA)
+    return num, den, (4.0 * s) * (rp * (rp - r2))
 
 
 @jit(inline="always")
@@ -195,10 +197,6 @@ def _apply_act_and_dact(code, a, s, ds):
             s[i], ds[i] = _act_dact1(code, a[i])
 
 
-# ln 2 in two parts (fdlibm's e_exp.c): k·LN2_HI is exact for |k| < 2^11, so the reduced
-# argument of _exp_nonpos keeps full precision down to e^-745
-_LN2_HI = 6.93147180369123816490e-01
-_LN2_LO = 1.90821492927058770002e-10
 
 
 @jit(inline="always")
