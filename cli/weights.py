@@ -13,7 +13,8 @@ def weights(**opts):
     """Draw a network from --init/--n/--gain/--seed (or re-save --weights with another
     --activation/--form) and write it as DIR/weights.npz (or, with --out FILE.npz, as
     that file), the file every command's --weights reads; a .json beside it says how it
-    was drawn.
+    was drawn. A --weights file that holds a readout (``rnndyn train --out DIR`` writes
+    DIR/train.weights.npz) keeps it: V and c are saved again beside the network.
 
     Without --out nothing is written: the summary (N, ρ(W), λ1(W)) is printed.
 
@@ -28,7 +29,7 @@ def weights(**opts):
     import numpy as np
 
     from rnndyn.io import atomic_write_json, file_sha256
-    from rnndyn.models import save_weights
+    from rnndyn.models import load_with_readout, save_weights
     out = opts["out"]
     if out is not None and str(out).endswith(".npz"):
         # --out w.npz names the file itself (folder: its parent)
@@ -38,6 +39,9 @@ def weights(**opts):
         paths = output_paths(out, "weights", opts["fmt"], opts["overwrite"])
     from rnndyn.cells import GATE_NAMES
     rnn = build_model(opts)
+    # a trained file's readout (V, c) travels with its network: re-saving with another
+    # --activation/--form must not make it untrainable from where it stopped
+    readout = load_with_readout(opts["weights"])[1] if opts.get("weights") else None
     # each recurrent (gate) block of W: the vanilla W itself, or W_i, W_f, ... stacked
     N = rnn.N
     blocks = {g: rnn.W[i * N:(i + 1) * N] for i, g in enumerate(GATE_NAMES[rnn.cell])}
@@ -53,7 +57,8 @@ def weights(**opts):
     payload["provenance"] = provenance(opts)
     files = []
     if paths is not None:
-        files.append(save_weights(rnn, paths["data"], overwrite=opts["overwrite"]))
+        files.append(save_weights(rnn, paths["data"], overwrite=opts["overwrite"],
+                                  readout=readout))
         record = dict(payload, file=os.path.basename(paths["data"]),
                       sha256=file_sha256(paths["data"]))
         files.append(atomic_write_json(paths["meta"], record, overwrite=opts["overwrite"]))

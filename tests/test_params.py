@@ -131,3 +131,23 @@ def test_what_train_saves_every_analysis_reads(cell, tmp_path):
                                atol=RTOL_EXACT)
     assert flow["rate_per_step"] == pytest.approx(api.rate_per_step, rel=RTOL_EXACT)
     assert flow["model"]["N"] == 4 and flow["model"].get("cell", "vanilla") == cell
+
+
+def test_resaving_a_trained_file_keeps_its_readout(tmp_path):
+    """rnndyn weights --weights train.weights.npz --out w.npz (e.g. with another
+    activation) writes the readout again: the file stays trainable from where it stopped."""
+    out = tmp_path / "o"
+    _invoke("train", "temporal-order", "--length", 10, "--n", 4, "--batch-size", 4,
+            "--updates", 2, "--eval-every", 2, "--eval-size", 10, "--json", "--quiet",
+            "--out", out)
+    wfile = out / "train.weights.npz"
+    again = tmp_path / "again.npz"
+    _invoke("weights", "--weights", wfile, "--activation", "sigmoid", "--out", again,
+            "--json", "--quiet")
+    net0, ro0 = load_with_readout(wfile)
+    net1, ro1 = load_with_readout(again)
+    assert net1.activation == "sigmoid"
+    for k in "WUb":
+        np.testing.assert_array_equal(getattr(net1, k), getattr(net0, k))
+    np.testing.assert_array_equal(ro1.V, ro0.V)
+    np.testing.assert_array_equal(ro1.c, ro0.c)
