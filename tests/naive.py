@@ -774,14 +774,16 @@ def gated_bptt(cell, W, U, b, V, c, loss, labels, targets, u, err_rule, err_tol)
                               _logistic(a[3 * N:]))
                 cs.append(f * cs[-1] + i * g)
                 h.append(o * np.tanh(cs[-1]))
-                rec.append((i, f, g, o))
+                rec.append((i, f, g, o, a))
             else:
-                r = _logistic(W[:N] @ h[-1] + U[:N] @ x + b[:N])
-                z = _logistic(W[N:2 * N] @ h[-1] + U[N:2 * N] @ x + b[N:2 * N])
+                ar = W[:N] @ h[-1] + U[:N] @ x + b[:N]
+                az = W[N:2 * N] @ h[-1] + U[N:2 * N] @ x + b[N:2 * N]
+                r, z = _logistic(ar), _logistic(az)
                 q = W[2 * N:] @ h[-1] + b[3 * N:]
-                nn_ = np.tanh(U[2 * N:] @ x + b[2 * N:3 * N] + r * q)
+                an = U[2 * N:] @ x + b[2 * N:3 * N] + r * q
+                nn_ = np.tanh(an)
                 h.append((1 - z) * nn_ + z * h[-1])
-                rec.append((r, z, q, nn_))
+                rec.append((r, z, q, nn_, ar, az, an))
         e = [np.zeros(K) for _ in range(T + 1)]
         for t in range(1, T + 1):
             y = V @ h[t] + c
@@ -811,22 +813,26 @@ def gated_bptt(cell, W, U, b, V, c, loss, labels, targets, u, err_rule, err_tol)
             gc += e[t]
             dh = V.T @ e[t] + dh_next
             if cell == "lstm":
-                i, f, g, o = rec[t]
+                # σ' from the pre-activations (dsigma: exact in both tails, as the
+                # kernels; σ(1 − σ) and 1 − tanh² lose every digit beyond |a| ≈ 19-37)
+                i, f, g, o, a = rec[t]
                 tc = np.tanh(cs[t])
-                dct = dc_next + dh * o * (1 - tc ** 2)
-                da = np.concatenate([dct * g * i * (1 - i), dct * cs[t - 1] * f * (1 - f),
-                                     dct * i * (1 - g ** 2), dh * tc * o * (1 - o)])
+                di, df, dg, do = (dsigma("sigmoid", a[:N]), dsigma("sigmoid", a[N:2 * N]),
+                                  dsigma("tanh", a[2 * N:3 * N]), dsigma("sigmoid", a[3 * N:]))
+                dct = dc_next + dh * o * dsigma("tanh", cs[t])
+                da = np.concatenate([dct * g * di, dct * cs[t - 1] * df, dct * i * dg,
+                                     dh * tc * do])
                 gW += np.outer(da, h[t - 1])
                 gU += np.outer(da, x)
                 gb += da
                 dh_next = W.T @ da
                 dc_next = dct * f
             else:
-                r, z, q, nn_ = rec[t]
-                dan = dh * (1 - z) * (1 - nn_ ** 2)
+                r, z, q, nn_, ar, az, an = rec[t]
+                dan = dh * (1 - z) * dsigma("tanh", an)
                 dq = dan * r
-                dar = dan * q * r * (1 - r)
-                daz = dh * (h[t - 1] - nn_) * z * (1 - z)
+                dar = dan * q * dsigma("sigmoid", ar)
+                daz = dh * (h[t - 1] - nn_) * dsigma("sigmoid", az)
                 gW += np.outer(np.concatenate([dar, daz, dq]), h[t - 1])
                 gU += np.outer(np.concatenate([dar, daz, dan]), x)
                 gb += np.concatenate([dar, daz, dan, dq])
