@@ -1,4 +1,5 @@
-"""``rnndyn study clipping``: the success-rate study (the paper's Figure 7)."""
+"""``rnndyn study clipping``: the success-rate study (the paper's Figure 7);
+``rnndyn study corpus``: the paper's Table 1 on the shipped corpora."""
 
 import contextlib
 import os
@@ -12,8 +13,19 @@ from rnndyn.cli.sweep import check_executor, executor_options, in_process, notic
 from rnndyn.cli.types import NAMES, Numbers
 from rnndyn._validate import InputError
 
-KINDS = ("clipping",)
+KINDS = ("clipping", "corpus")
 STEM = "clipping-study"
+CORPUS_STEM = "corpus-study"
+#: the defaults that differ between the kinds: (clipping, corpus; None = the trainer's)
+KIND_DEFAULTS = {"inits": (["sigmoid", "basic-tanh", "smart-tanh"], ["smart-tanh"]),
+                 "seeds": (5, 3),
+                 "budget": (20000, 2000), "n_hidden": (50, 100), "lr": (0.01, None),
+                 "threshold": (1.0, None), "alpha": (4.0, None), "batch_size": (20, None)}
+#: options of `study clipping` that `study corpus` refuses (parameter -> flag)
+CLIPPING_ONLY = {"task": "--task", "lengths": "--lengths", "cells": "--cells",
+                 "gated_init": "--gated-init", "layers": "--layers", "skips": "--skip",
+                 "forget_bias": "--forget-bias", "eval_size": "--eval-size",
+                 "collect": "--collect"}
 
 
 # the outputs of a study in --out (their stale temporary files are cleaned at start)
@@ -38,9 +50,12 @@ def _finished_study(stem, collect, overwrite):
 @click.option("--methods", type=NAMES, default="sgd,sgd-c,sgd-cr",
               help="Training methods, comma-separated: sgd, sgd-c (norm clipping), "
                    "sgd-cr (clipping + regulariser).")
-@click.option("--inits", type=NAMES, default="sigmoid,basic-tanh,smart-tanh",
+@click.option("--inits", type=NAMES, default=None,
               help="Initialisations, comma-separated (the paper's: sigmoid, basic-tanh, "
-                   "smart-tanh).")
+                   "smart-tanh) [default: all three; corpus: one, smart-tanh].")
+@click.option("--rows", "corpus_rows", type=NAMES, default="music,chars-1,chars-5",
+              help="corpus only: Table 1's rows, comma-separated: music (Bach chorales), "
+                   "chars-1, chars-5 (Shakespeare, the character 1 or 5 steps ahead).")
 @click.option("--cells", type=NAMES, default="vanilla",
               help="Recurrent cells, comma-separated: vanilla (once per --inits), lstm, gru "
                    "(once each, from --gated-init; they skip sgd-cr: Ω is the vanilla "
@@ -56,18 +71,26 @@ def _finished_study(stem, collect, overwrite):
                    "residual, dense (one stack per skip).")
 @click.option("--forget-bias", type=float, default=None,
               help="Gated cells only: added to the forget-gate (GRU: update-gate) bias.")
-@click.option("--seeds", type=int, default=5,
+@click.option("--seeds", type=int, default=None,
               help="Seeds per cell; run seeds are --seed, --seed+1, … in every cell "
-                   "(paired: every method starts from the same weights and data).")
-@click.option("--updates", "budget", type=int, default=20000,
-              help="Maximum parameter updates per run (the paper: up to 5,000,000).")
+                   "(paired: every method starts from the same weights and data) "
+                   "[default: 5; corpus: 3].")
+@click.option("--updates", "budget", type=int, default=None,
+              help="Maximum parameter updates per run (the paper: up to 5,000,000) "
+                   "[default: 20,000; corpus: 2,000, early stopping on validation].")
 @click.option("--workers", type=int, default=2,
               help="Worker processes, 1 thread each; 0 runs in this process.")
-@click.option("--n", "n_hidden", type=int, default=50, help="Number of units N.")
-@click.option("--lr", type=float, default=0.01, help="Learning rate.")
-@click.option("--threshold", type=float, default=1.0, help="Clipping threshold (sgd-c, sgd-cr).")
-@click.option("--alpha", type=float, default=4.0, help="Regulariser weight α (sgd-cr).")
-@click.option("--batch-size", type=int, default=20, help="Minibatch size.")
+@click.option("--n", "n_hidden", type=int, default=None,
+              help="Number of units N [default: 50; corpus: 100].")
+@click.option("--lr", type=float, default=None,
+              help="Learning rate [default: 0.01; corpus: the trainer's per corpus].")
+@click.option("--threshold", type=float, default=None,
+              help="Clipping threshold (sgd-c, sgd-cr) [default: 1; corpus: the paper's, "
+                   "8 music, 45 text].")
+@click.option("--alpha", type=float, default=None,
+              help="Regulariser weight α (sgd-cr) [default: 4; corpus: the trainer's].")
+@click.option("--batch-size", type=int, default=None,
+              help="Minibatch size [default: 20; corpus: 32].")
 @click.option("--eval-every", type=int, default=None,
               help="Updates between success tests [default: the trainer's].")
 @click.option("--eval-size", type=int, default=None,
@@ -83,11 +106,33 @@ def _finished_study(stem, collect, overwrite):
 # Ctrl-C is not held up by a kernel here: the main thread waits on the pool in Python, and
 # stops the workers (finished runs are kept) before it leaves.
 @cli_errors(interruptible=False)
-def study(kind, task, lengths, methods, inits, cells, gated_init, layers, skips, forget_bias,
-          seeds, budget,
+def study(kind, task, lengths, methods, inits, corpus_rows, cells, gated_init, layers, skips,
+          forget_bias, seeds, budget,
           workers, n_hidden, lr, threshold, alpha, batch_size, eval_every, eval_size, collect,
           scheduler, dask_workers, seed, out, fmt, as_json, quiet, overwrite):
-    """Run a study; KIND is `clipping`: success rate against sequence length.
+    """Run a study; KIND is `clipping` (success rate against sequence length, the
+    paper's Figure 7) or `corpus` (the paper's Table 1 on the shipped corpora).
+
+    `rnndyn study corpus` trains MSGD, MSGD+C and MSGD+CR (--methods) on each of
+    --rows (music: Bach chorales, NLL in nats per step; chars-1, chars-5:
+    Shakespeare, bits per character, the character 1 or 5 steps ahead), --seeds runs
+    a cell, with the corpus trainer's defaults (the paper's thresholds 8 and 45, lr
+    halved when the validation NLL rises for music, early stopping on validation;
+    see `rnndyn train -h`) unless --lr/--threshold/--alpha/--batch-size/--eval-every
+    say otherwise; --n units, one --inits. The corpora must be installed (`rnndyn data
+    list`); their caches are built once before the runs start. With --out DIR each
+    finished run is saved in DIR/runs at once and each running one keeps a checkpoint
+    there, so the same command resumes a killed study where its runs stood; it
+    writes DIR/corpus-study.npz/.json, .md (the table in Table 1's shape beside the
+    paper's numbers) and the figure. Its --json prints {folder, runs_folder,
+    corpus_rows, methods, seeds, budget, n_hidden, init, rows: [{row, dataset, ahead,
+    method, label, unit, n_runs, train_mean, train_std, train_min, train_max,
+    test_mean, test_std, test_min, test_max, baseline_nll, mean_updates,
+    clip_fraction, seconds}], n_runs, n_computed, n_reused, n_missing,
+    training_seconds, seconds, files}. A study of the paper's size (N = 100-300, 3
+    seeds, thousands of updates) takes hours on two cores.
+
+    `rnndyn study clipping`:
 
     Trains one RNN per length × method × init × seed (in parallel processes) until
     success (under 1% errors on fresh sequences) or --updates updates. With --cells
@@ -128,8 +173,26 @@ def study(kind, task, lengths, methods, inits, cells, gated_init, layers, skips,
     """
     from rnndyn import study as st
     from rnndyn.io import check_target
-    if kind.strip().lower() not in KINDS:
+    kind = kind.strip().lower()
+    if kind not in KINDS:
         raise InputError(f"unknown study {kind!r}; expected one of: {', '.join(KINDS)}")
+    given = dict(inits=inits, seeds=seeds, budget=budget, n_hidden=n_hidden, lr=lr,
+                 threshold=threshold, alpha=alpha, batch_size=batch_size)
+    # the options a user left out take the kind's defaults
+    d = {k: (KIND_DEFAULTS[k][KINDS.index(kind)] if v is None else v) for k, v in given.items()}
+    if kind == "corpus":
+        ctx = click.get_current_context()
+        wrong = [flag for name, flag in CLIPPING_ONLY.items()
+                 if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+        if wrong:
+            raise InputError(f"{', '.join(wrong)}: option(s) of `study clipping`, not of "
+                             "`study corpus`")
+        _corpus(corpus_rows, methods, d, eval_every, workers, scheduler, dask_workers, seed,
+                out, fmt, as_json, quiet, overwrite)
+        return
+    inits, seeds, budget, n_hidden, lr, threshold, alpha, batch_size = (
+        d[k] for k in ("inits", "seeds", "budget", "n_hidden", "lr", "threshold", "alpha",
+                       "batch_size"))
     if seeds < 1:
         raise InputError(f"--seeds must be >= 1, got {seeds}")
     if budget < 1:
@@ -260,3 +323,68 @@ def _report(result, out, runs_dir, n_computed, files, as_json, quiet):
                "files": files}
     emit(payload, as_json=as_json, quiet=quiet,
          lines=[st.table_markdown(result).rstrip("\n"), ""] + [f"wrote {f}" for f in files])
+
+
+def _corpus(rows, methods, d, eval_every, workers, scheduler, dask_workers, seed, out, fmt,
+            as_json, quiet, overwrite):
+    """`rnndyn study corpus`: plan (every option checked first), run or resume, report."""
+    from rnndyn import study_corpus as sc
+    from rnndyn.results import load_result
+    if len(d["inits"]) != 1:
+        raise InputError(f"--inits: `study corpus` trains one initialisation, got "
+                         f"{', '.join(d['inits'])}")
+    check_executor(workers, scheduler, dask_workers)
+    options = {k: d[k] for k in ("lr", "threshold", "alpha", "batch_size")}
+    options["eval_every"] = eval_every
+    specs = sc.plan_corpus_study(rows, methods, d["seeds"], seed=seed, budget=d["budget"],
+                                 n_hidden=d["n_hidden"], init=d["inits"][0], **options)
+    show = not (quiet or as_json)
+    run = dict(workers=workers, scheduler=scheduler, dask_workers=dask_workers,
+               notice=notice_unless(quiet))
+    plan = dict(seed=seed, budget=d["budget"], n_hidden=d["n_hidden"], init=d["inits"][0],
+                **{k: v for k, v in options.items() if v is not None})
+    files, paths, result = [], None, None
+    runs_dir = None if out is None else os.path.join(out, sc.RUNS_FOLDER)
+    stem = None if out is None else os.path.join(out, CORPUS_STEM)
+    if out is not None and not overwrite and os.path.exists(stem + ".json"):
+        # the same command on a finished study reports its table
+        try:
+            result = load_result(stem)
+        except (ValueError, TypeError, OSError) as exc:
+            raise InputError(f"--out {out}: cannot read the finished table {stem}.json "
+                             f"({' '.join(str(exc).split())}); pass --overwrite to replace "
+                             "it")
+        if not isinstance(result, sc.CorpusStudyResult) or \
+                result.meta.get("params") != sc.plan_params(specs):
+            raise InputError(f"--out {out} holds a finished study of another plan; use "
+                             "another --out, or --overwrite to run this one")
+        result.meta.update(n_computed=0, wall_seconds=None)
+    else:
+        paths = output_paths(out, CORPUS_STEM, fmt, overwrite)
+        if paths is not None:
+            from rnndyn.io import check_target
+            check_target(stem + ".md", overwrite)
+        elif not quiet:
+            click.echo(NOT_SAVED, err=True)
+        with _stopped_note(runs_dir, quiet), \
+                progress(len(specs), quiet=not show, label="runs") as advance:
+            result = sc.corpus_study(rows, methods, d["seeds"], out=out, overwrite=overwrite,
+                                     progress=advance, **run, **plan)
+    if paths is not None:
+        from rnndyn.figures.corpus_study import plot
+        from rnndyn.figures.style import style_context
+        npz, js = result.save(paths["data"], overwrite=overwrite)
+        files = [npz, js, sc.save_table(result, stem, overwrite=overwrite)]
+        with style_context():
+            files.append(save_figure(plot(result), paths["figure"], overwrite))
+    n_runs = len(specs)
+    payload = {"folder": None if out is None else os.fspath(out), "runs_folder": runs_dir,
+               "corpus_rows": result.row_names, "methods": result.methods,
+               "seeds": result.seeds, "budget": result.budget, "n_hidden": result.n_hidden,
+               "init": result.init, "rows": result.rows, "n_runs": n_runs,
+               "n_computed": result.meta["n_computed"],
+               "n_missing": result.n_missing, "training_seconds": result.seconds,
+               "seconds": result.meta.get("wall_seconds"), "files": files}
+    payload["n_reused"] = n_runs - result.n_missing - payload["n_computed"]
+    emit(payload, as_json=as_json, quiet=quiet,
+         lines=[sc.table_markdown(result).rstrip("\n"), ""] + [f"wrote {f}" for f in files])

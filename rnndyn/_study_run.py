@@ -62,6 +62,14 @@ def _checkpoint_hash(spec, stamp):
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
+def checkpoint_path(checkpoint_dir, key, spec, stamp):
+    """``<checkpoint_dir>/<key>.<hash>.ckpt.npz`` (None without a folder): the trainer's
+    checkpoint of a run, continued only by a run of the same settings and code."""
+    if checkpoint_dir is None:
+        return None
+    return os.path.join(checkpoint_dir, f"{key}.{_checkpoint_hash(spec, stamp)}.ckpt.npz")
+
+
 @pinned
 def train_run(spec, checkpoint_dir=None):
     """Train the run ``spec``; return ``(training result, StudyRun)`` (nothing saved).
@@ -76,10 +84,7 @@ def train_run(spec, checkpoint_dir=None):
     from rnndyn._sources import process_stamp
     key = run_key(spec)
     stamp = process_stamp(SOURCES)
-    checkpoint = None
-    if checkpoint_dir is not None:
-        checkpoint = os.path.join(checkpoint_dir,
-                                  f"{key}.{_checkpoint_hash(spec, stamp)}.ckpt.npz")
+    checkpoint = checkpoint_path(checkpoint_dir, key, spec, stamp)
     t0 = time.perf_counter()
     try:
         # a gated cell's or a stack's spec names its cell, depth and initialiser (its
@@ -133,9 +138,16 @@ def execute_run(spec, runs_dir=None):
 def read_run(spec, runs_dir, overwrite):
     """The saved run of ``spec`` or None; a run saved with other settings is an error
     (None with ``overwrite``: it is computed again)."""
+    return load_spec_run(spec, run_key(spec), runs_dir, overwrite)
+
+
+def load_spec_run(spec, key, runs_dir, overwrite):
+    """The run saved as ``runs_dir/<key>.json`` if it was made from ``spec``, else None
+    (nothing saved) or an error naming the settings that differ (None with
+    ``overwrite``). Shared by the clipping study and the corpus study."""
     if runs_dir is None:
         return None
-    stem = os.path.join(runs_dir, run_key(spec))
+    stem = os.path.join(runs_dir, key)
     if not os.path.exists(stem + ".json"):
         return None
     try:
