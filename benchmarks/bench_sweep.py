@@ -207,6 +207,6 @@ def run(quick):
     steady.notes.append(
         f"workers: processes (Dask: with nannies), 1 thread each, "
         f"{_runner.WORKER_ENV['NUMBA_NUM_THREADS']} numba/BLAS thread; Dask tasks carry "
-        f"chunks of ~{_runner.DASK_CHUNK_SECONDS} s of tasks; os.cpu_count() = "
+        f"chunks of ~{_runner.DASK_CHUNK_SECONDS} CPU-s of tasks; os.cpu_count() = "
         f"{os.cpu_count()}, free cores at the end {sw.free_cores()}")
     return [end, steady, start]

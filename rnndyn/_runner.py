@@ -44,11 +44,29 @@ WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THRE
               "NUMEXPR_NUM_THREADS": "1"}
 #: seconds to wait for a --scheduler to answer
 CONNECT_TIMEOUT = 10
-#: seconds of work a Dask task aims at (:class:`_ChunkSizer`)
+#: CPU seconds of work a Dask task aims at (:class:`_ChunkSizer`)
 DASK_CHUNK_SECONDS = 0.5
-#: the dask config of a LocalCluster made here (:func:`dask_client`)
-LOCAL_CLUSTER_CONFIG = {"distributed.worker.profile.enabled": False,
-                        "distributed.admin.tick.interval": "1s"}
+#: the dask config of a LocalCluster made here (:func:`dask_client`): its background
+#: work, which runs beside the tasks on the same cores, cut to what a sweep uses
+LOCAL_CLUSTER_CONFIG = {
+    # the statistical profiler samples the task's thread every 10 ms (a few % of a
+    # sweep's CPU); the event loops' "blocked loop" check every 1 s, not 20 ms
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    # every server (the scheduler, each nanny, each worker) reads psutil's CPU, memory,
+    # network and disk counters every 0.5 s for the dashboard; every 10 s here
+    "distributed.admin.system-monitor.interval": "10s",
+    "distributed.admin.system-monitor.disk": False,
+    # a worker keeps no data to spill (each chunk's small result is released as it comes
+    # back), so no spill/pause checks; the nanny still restarts a worker past 95% of its
+    # memory, checking every 1 s instead of 0.1 s
+    "distributed.worker.memory.target": False,
+    "distributed.worker.memory.spill": False,
+    "distributed.worker.memory.pause": False,
+    "distributed.worker.memory.monitor-interval": "1s",
+    # the runner keeps two equal chunks per thread in flight: nothing to steal
+    "distributed.scheduler.work-stealing": False,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -235,17 +253,18 @@ def worker_env():
 
 
 @contextlib.contextmanager
-def environment(values):
-    """Set environment variables for the duration of the block, then restore them."""
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
+def environment(values=None):
+    """Set environment variables (``values``) for the duration of the block; at its end
+    the environment is this process's again, whatever the block changed in it."""
+    old = dict(os.environ)
+    os.environ.update(values or {})
     try:
         yield
     finally:
+        for k in set(os.environ) - set(old):
+            del os.environ[k]
         for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
+            if os.environ.get(k) != v:
                 os.environ[k] = v
 
 
@@ -396,11 +415,13 @@ def dask_client(scheduler=None, dask_workers=None, *, processes=True):
     n = as_int(dask_workers, "dask_workers", minimum=1)
     # the environment reaches worker processes only (threads share this process's)
     extra = {"env": worker_env()} if processes else {}
-    # the nannies hand this config to their workers: no statistical profiler (it samples
-    # the task's thread every 10 ms: a few % of a sweep's CPU) and the event loops'
-    # "blocked loop" tick every 1 s, not 20 ms (half the cluster's idle CPU, measured:
-    # 0.048 -> 0.025 CPU-s/s for 2 workers)
-    with dask.config.set(LOCAL_CLUSTER_CONFIG):
+    # The nannies hand this config to their workers (measured, 2 workers: idle
+    # 0.048 -> 0.025 CPU-s/s with the profiler off and the 1 s tick, 0.010 with the
+    # rest of LOCAL_CLUSTER_CONFIG). Each nanny sets its pre-spawn environment
+    # (OMP_NUM_THREADS=1, MALLOC_TRIM_THRESHOLD_, PYTHONHASHSEED, ...) in this process's
+    # to spawn its worker: environment() puts this process's back, else the processes
+    # it starts later inherit them.
+    with dask.config.set(LOCAL_CLUSTER_CONFIG), environment():
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes,
                                host="127.0.0.1", dashboard_address="127.0.0.1:0",
                                silence_logs=50, **extra)
@@ -414,22 +435,27 @@ def dask_client(scheduler=None, dask_workers=None, *, processes=True):
         cluster.close()
 
 
-def _warm_worker(env):
+def _warm_worker(env, compute=None, args=()):
     """On a Dask worker: one BLAS/numba thread and a writable numba cache (when numba is
-    not imported yet: it reads its environment once)."""
+    not imported yet: it reads its environment once), then ``compute(*args)`` if given
+    (loads or compiles the kernels; one call, so one round trip to the workers)."""
     for key, value in env.items():
         if not (key.startswith("NUMBA_") and "numba" in sys.modules):
             os.environ[key] = value
     limit_numba_threads()
+    if compute is not None:
+        compute(*args)
     return os.getpid()
 
 
 def _run_chunk(compute, args_list):
     """On a Dask worker: ``compute(*args)`` for each task of a chunk, in order; the
-    results and the worker's seconds for all of them (what sizes the next chunks)."""
-    t0 = time.perf_counter()
+    results and the CPU seconds of the worker's thread for all of them (what sizes
+    the next chunks: unlike the wall time, it does not grow with other processes' load,
+    which made chunks of 2 tasks at a load of 8 and twice the Dask tasks)."""
+    t0 = time.thread_time()
     results = [compute(*args) for args in args_list]
-    return results, time.perf_counter() - t0
+    return results, time.thread_time() - t0
 
 
 class _ChunkSizer:
@@ -439,8 +465,8 @@ class _ChunkSizer:
     scheduler's and the worker's state machines, two messages, the result's
     transfer; measured here: about 6 ms, 1.8 ms of it in the client's process), which
     on 60 ms tasks is 10%. Chunks of tasks worth about :data:`DASK_CHUNK_SECONDS` of
-    work make it about 1%: the first chunks hold one task each, and their measured
-    times size the later ones. The size is also kept below
+    CPU make it about 1%: the first chunks hold one task each, and their measured
+    CPU times size the later ones. The size is also kept below
     ``remaining / (2 * threads)``, so that the last chunks shrink and the workers end
     together (the balance of one task per Dask task).
     """
@@ -471,9 +497,8 @@ def _run_dask(compute, todo, done, client, warm):
     """
     import uuid
     from distributed import as_completed
-    client.run(_warm_worker, worker_env())
-    if warm is not None:  # every worker loads (or compiles) the kernels once
-        client.run(compute, *warm)
+    # every worker loads (or compiles) the kernels once
+    client.run(_warm_worker, worker_env(), *(() if warm is None else (compute, warm)))
     # explicit, unique keys: Client.map would collapse identical pure tasks (the same
     # point in two sweeps at once) and mix up their futures
     tag = f"rnndyn-{compute.__name__}-{uuid.uuid4().hex[:8]}"

@@ -93,6 +93,25 @@ def test_a_local_cluster_made_here_runs_its_workers_without_the_profiler(client)
     assert all(c == LOCAL_CLUSTER_CONFIG for c in client.run(config).values())
 
 
+def test_a_local_cluster_made_here_leaves_this_process_environment_as_it_was():
+    # its nannies set OMP_NUM_THREADS=1, MALLOC_TRIM_THRESHOLD_, ... in this process's
+    # environment to spawn their workers; the processes started afterwards would inherit
+    before = dict(os.environ)
+    with sw.dask_client(dask_workers=1) as c:
+        assert c.run(lambda: os.environ.get("NUMBA_NUM_THREADS"))
+        assert dict(os.environ) == before
+    assert dict(os.environ) == before
+
+
+def test_chunks_are_sized_by_the_workers_cpu_time(client):
+    # the chunk's time is its thread's CPU time: a task that sleeps costs ~nothing
+    import time
+    from rnndyn._runner import _run_chunk
+    results, seconds = client.submit(_run_chunk, time.sleep, [(0.2,), (0.2,)],
+                                     pure=False).result()
+    assert results == [None, None] and seconds < 0.1
+
+
 def test_cli_json_is_identical_locally_and_on_a_local_cluster(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     args = ["sweep", "--param", "gain=0.5,2", "--param", "activation=tanh,relu", "--seeds",
