@@ -26,7 +26,7 @@ def _rel(a, b):
     return np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300)
 
 
-def _loss_kw(rng, loss):
+def _loss_kw(rng, loss, T=T, B=B):
     """The loss arguments of stack_loss_and_grad (Bernoulli: with padded steps)."""
     if loss == "ce-last":
         return {"labels": rng.integers(0, K, size=B)}
@@ -197,6 +197,33 @@ def test_hand_built_stacks_match_autograd(hidden, cells, skip, form, loss, rng):
     forward, leaves = _torch_stack(torch, st)
     lin = _torch_readout(torch, ro)
     E = _torch_loss(torch, forward, lin, u, loss, kw)
+    E.backward()
+    assert g.loss == pytest.approx(E.item(), rel=RTOL_AUTODIFF)
+    _check(g, [tuple(a.grad.numpy() for a in leaf) for leaf in leaves],
+           lin.weight.grad.numpy(), lin.bias.grad.numpy(), RTOL_AUTODIFF)
+
+
+# B = 27: the kernel's chunks (rnndyn._kernels.bptt_stack._chunk_steps) are 2 steps of
+# these small layers, so T = 7 runs 4 chunks, the last one (the backward's first) short
+T_CHUNKED, B_CHUNKED = 7, 27
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("hidden,cells,skip,form", HAND_BUILT)
+def test_chunks_match_autograd(hidden, cells, skip, form, rng):
+    from rnndyn._kernels.bptt_stack import _chunk_steps
+    torch = pytest.importorskip("torch", reason="PyTorch (CPU) is the autodiff oracle")
+    st = _hand_stack(hidden, cells, skip, form)
+    for p in st.parts:
+        steps = _chunk_steps(T_CHUNKED, B_CHUNKED, p.N, p.W.shape[0])
+        assert 1 < steps < T_CHUNKED and T_CHUNKED % steps != 0
+    ro = _readout(rng, hidden[-1])
+    u = rng.standard_normal((T_CHUNKED, B_CHUNKED, M))
+    kw = _loss_kw(rng, "ce-all", T_CHUNKED, B_CHUNKED)
+    g = stack_loss_and_grad(st, ro, u, loss="ce-all", **kw)
+    forward, leaves = _torch_stack(torch, st)
+    lin = _torch_readout(torch, ro)
+    E = _torch_loss(torch, forward, lin, u, "ce-all", kw)
     E.backward()
     assert g.loss == pytest.approx(E.item(), rel=RTOL_AUTODIFF)
     _check(g, [tuple(a.grad.numpy() for a in leaf) for leaf in leaves],
